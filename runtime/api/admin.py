@@ -1,0 +1,108 @@
+"""The management API under /api: what the CLI calls, named after Azure's resources."""
+
+from __future__ import annotations
+
+from typing import Any, TypeVar
+
+import msgspec
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+
+from runtime.control import views
+from runtime.control.controller import Controller
+from runtime.errors import SpecError
+
+T = TypeVar("T")
+
+
+class JSON(Response):
+    """A JSON response encoded with msgspec."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return msgspec.json.encode(content)
+
+
+async def _body(request: Request, type_: type[T]) -> T:
+    raw = await request.body()
+    try:
+        return msgspec.json.decode(raw or b"{}", type=type_)
+    except msgspec.ValidationError as exc:
+        raise SpecError(f"request body: {exc}") from None
+    except msgspec.DecodeError as exc:
+        raise SpecError(f"request body is not valid JSON: {exc}") from None
+
+
+def routes(ctl: Controller) -> list[Route]:
+    """The management routes, bound to one controller."""
+
+    async def health(request: Request) -> Response:
+        return JSON({"status": "ok"})
+
+    async def list_endpoints(request: Request) -> Response:
+        return JSON(ctl.list_endpoints())
+
+    async def create_endpoint(request: Request) -> Response:
+        return JSON(await ctl.create_endpoint(await _body(request, views.SpecRequest)), status_code=201)
+
+    async def endpoint(request: Request) -> Response:
+        name = request.path_params["name"]
+        if request.method == "GET":
+            return JSON(ctl.get_endpoint(name))
+        if request.method == "DELETE":
+            await ctl.delete_endpoint(name)
+            return Response(status_code=204)
+        return JSON(await ctl.update_endpoint(name, await _body(request, views.EndpointUpdate)))
+
+    async def keys(request: Request) -> Response:
+        return JSON(ctl.keys(request.path_params["name"]))
+
+    async def regenerate(request: Request) -> Response:
+        body = await _body(request, views.RegenerateKeys)
+        return JSON(await ctl.regenerate_keys(request.path_params["name"], body))
+
+    async def deployments(request: Request) -> Response:
+        endpoint = request.path_params["name"]
+        if request.method == "GET":
+            return JSON(ctl.list_deployments(endpoint))
+        body = await _body(request, views.DeploymentRequest)
+        return JSON(await ctl.create_deployment(endpoint, body), status_code=201)
+
+    async def deployment(request: Request) -> Response:
+        endpoint, name = request.path_params["name"], request.path_params["deployment"]
+        if request.method == "GET":
+            return JSON(ctl.get_deployment(endpoint, name))
+        if request.method == "DELETE":
+            await ctl.delete_deployment(endpoint, name)
+            return Response(status_code=204)
+        return JSON(await ctl.update_deployment(endpoint, name, await _body(request, views.DeploymentRequest)))
+
+    async def logs(request: Request) -> Response:
+        endpoint, name = request.path_params["name"], request.path_params["deployment"]
+        try:
+            lines = int(request.query_params.get("lines", "200"))
+            instance = int(request.query_params.get("instance", "0"))
+        except ValueError:
+            raise SpecError("lines and instance must be integers") from None
+        text = ctl.logs(endpoint, name, lines, instance)
+        return Response(text, media_type="text/plain; charset=utf-8")
+
+    async def models(request: Request) -> Response:
+        if request.method == "GET":
+            return JSON(ctl.list_models(request.query_params.get("name")))
+        return JSON(await ctl.create_model(await _body(request, views.SpecRequest)), status_code=201)
+
+    return [
+        Route("/api/health", health, methods=["GET"]),
+        Route("/api/endpoints", list_endpoints, methods=["GET"]),
+        Route("/api/endpoints", create_endpoint, methods=["POST"]),
+        Route("/api/endpoints/{name}", endpoint, methods=["GET", "PATCH", "DELETE"]),
+        Route("/api/endpoints/{name}/keys", keys, methods=["GET"]),
+        Route("/api/endpoints/{name}/regenerate-keys", regenerate, methods=["POST"]),
+        Route("/api/endpoints/{name}/deployments", deployments, methods=["GET", "POST"]),
+        Route("/api/endpoints/{name}/deployments/{deployment}", deployment, methods=["GET", "PATCH", "DELETE"]),
+        Route("/api/endpoints/{name}/deployments/{deployment}/logs", logs, methods=["GET"]),
+        Route("/api/models", models, methods=["GET", "POST"]),
+    ]

@@ -1,0 +1,85 @@
+"""The one route table: data plane by path or Host header, management API, and a root page.
+
+/endpoints/<name>/<rest>      Azure data plane (score; OIP v2 for Triton deployments)
+Host: <name>.localhost        the same, with the whole path as <rest>
+/api/...                      management API (admin token)
+/                             liveness of the server itself
+"""
+
+from __future__ import annotations
+
+import hmac
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from runtime import __version__
+from runtime.api import admin
+from runtime.api.azure import DataPlane
+from runtime.api.errors import admin_body, status_for
+from runtime.control.controller import Controller
+from runtime.errors import Code, ModelyardError
+
+_PREFIX = "/endpoints/"
+
+
+class _AdminGuard:
+    """Admin token check and error rendering for /api."""
+
+    def __init__(self, app: ASGIApp, token: str) -> None:
+        self.app = app
+        self.token = token.encode()
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or not scope["path"].startswith("/api"):
+            await self.app(scope, receive, send)
+            return
+        auth = dict(scope["headers"]).get(b"authorization", b"")
+        if not hmac.compare_digest(auth, b"Bearer " + self.token):
+            await _plain(send, 401, admin_body(Code.UNAUTHENTICATED, "missing or wrong admin token"))
+            return
+        try:
+            await self.app(scope, receive, send)
+        except ModelyardError as exc:
+            await _plain(send, status_for(exc.code), admin_body(exc.code, exc.message))
+
+
+async def _plain(send: Send, status: int, body: bytes) -> None:
+    headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
+
+
+def build_app(ctl: Controller, admin_token: str) -> ASGIApp:
+    """The whole HTTP surface of one server."""
+
+    async def root(request: Request) -> Response:
+        return Response(f"modelyard {__version__}\n", media_type="text/plain")
+
+    management = Starlette(
+        routes=[Route("/", root, methods=["GET"]), *admin.routes(ctl)],
+        middleware=[Middleware(_AdminGuard, token=admin_token)],
+    )
+    data = DataPlane(ctl.router)
+
+    async def app(scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http":
+            path: str = scope["path"]
+            if path.startswith(_PREFIX):
+                name, _, rest = path[len(_PREFIX) :].partition("/")
+                await data(scope, receive, send, name, "/" + rest)
+                return
+            for key, value in scope["headers"]:
+                if key == b"host":
+                    host = value.decode("latin-1").rsplit(":", 1)[0] if not value.startswith(b"[") else ""
+                    if host.endswith(".localhost") and host.count(".") == 1:
+                        await data(scope, receive, send, host[: -len(".localhost")], path)
+                        return
+                    break
+        await management(scope, receive, send)
+
+    return app

@@ -1,0 +1,77 @@
+"""The Azure data plane: `/endpoints/<name>/...` and `<name>.localhost`, as a bare ASGI app.
+
+It reads the body and headers, lets the router authenticate and forward, and writes the answer. It stays a bare
+ASGI callable (no Request object) because it is the hot path: everything here runs once per scoring request.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import Any
+
+from runtime.api.errors import data_plane_body, status_for
+from runtime.errors import ModelyardError
+from runtime.ipc.messages import Headers
+from runtime.routing.router import DEPLOYMENT_HEADER, Router
+
+Scope = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
+Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
+
+log = logging.getLogger("modelyard.api")
+
+_JSON = [(b"content-type", b"application/json")]
+#: Framing headers are the server's to set: the body is always sent whole, with its own length.
+_HOP_BY_HOP = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
+
+
+class DataPlane:
+    """Scoring requests for every endpoint."""
+
+    def __init__(self, router: Router) -> None:
+        self.router = router
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send, endpoint: str, path: str) -> None:
+        """Serve one request for `endpoint`; `path` is the part after the endpoint (e.g. "/score")."""
+        headers: Headers = []
+        authorization = target = None
+        for raw_name, raw_value in scope["headers"]:
+            name = raw_name.decode("latin-1")
+            value = raw_value.decode("latin-1")
+            if name == "authorization":
+                authorization = value
+                continue  # the key is the front end's business; the scoring script never sees it
+            if name == DEPLOYMENT_HEADER:
+                target = value
+            headers.append((name, value))
+        try:
+            route = self.router.route(endpoint)
+            self.router.authenticate(route, authorization)
+            body = await _read_body(receive)
+            response = await self.router.forward(
+                route, scope["method"], path, scope["query_string"].decode("latin-1"), headers, body, target
+            )
+        except ModelyardError as exc:
+            await _respond(send, status_for(exc.code), [*_JSON], data_plane_body(exc.message))
+            return
+        out = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers if k.lower() not in _HOP_BY_HOP]
+        await _respond(send, response.status, out, response.body)
+
+
+async def _read_body(receive: Receive) -> bytes:
+    message = await receive()
+    body: bytes = message.get("body", b"")
+    if not message.get("more_body"):
+        return body
+    parts = [body]
+    while message.get("more_body"):
+        message = await receive()
+        parts.append(message.get("body", b""))
+    return b"".join(parts)
+
+
+async def _respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.body", "body": body})

@@ -1,0 +1,35 @@
+"""The one table from error codes to HTTP statuses, and the two error body shapes."""
+
+from __future__ import annotations
+
+import msgspec
+
+from runtime.errors import Code
+
+STATUS: dict[Code, int] = {
+    Code.INVALID_ARGUMENT: 400,
+    Code.UNAUTHENTICATED: 401,
+    Code.NOT_FOUND: 404,
+    Code.TIMEOUT: 408,  # Azure: model execution exceeded request_timeout_ms
+    Code.CONFLICT: 409,
+    Code.OVERLOADED: 429,  # Azure: "Too many pending requests"
+    Code.PLACEMENT: 409,
+    Code.INTERNAL: 500,
+    Code.WORKER_LOST: 502,
+    Code.UNAVAILABLE: 503,
+}
+
+
+def status_for(code: Code) -> int:
+    """HTTP status for an error code."""
+    return STATUS.get(code, 500)
+
+
+def data_plane_body(message: str) -> bytes:
+    """Error body on the scoring routes, shaped as Azure's inference server shapes it."""
+    return msgspec.json.encode({"message": message})
+
+
+def admin_body(code: Code, message: str) -> bytes:
+    """Error body on the management API, shaped as Azure's ARM errors."""
+    return msgspec.json.encode({"error": {"code": code.value, "message": message}})

@@ -1,0 +1,387 @@
+"""`modelyard`: az-ml style verbs over the management API, plus `serve` and `stop`.
+
+Every command finds the server and its admin token in the state directory (`--state-dir`, `$MODELYARD_HOME`, or
+~/.modelyard), exits 0 on success and non-zero with a one-line reason on failure.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+import urllib.parse
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from runtime.client import Client
+from runtime.errors import ModelyardError, SpecError, Unavailable
+from runtime.statedir import StateDir
+
+Handler = Callable[[argparse.Namespace], Any]
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Entry point of the `modelyard` command."""
+    parser = _parser()
+    args = parser.parse_args(argv)
+    if not getattr(args, "handler", None):
+        parser.print_help()
+        return 2
+    try:
+        result = args.handler(args)
+    except ModelyardError as exc:
+        print(f"modelyard: error: {exc.message}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        return 130
+    if isinstance(result, int):
+        return result
+    if result is not None:
+        _output(result, args.output)
+    return 0
+
+
+# --- commands ----------------------------------------------------------------------------------------------
+
+
+def _serve(args: argparse.Namespace) -> int:
+    state = StateDir(args.state_dir)
+    if args.detach:
+        return _detach(state, args)
+    from runtime import serve
+
+    return serve.run(state, args.host, args.port, args.server)
+
+
+def _detach(state: StateDir, args: argparse.Namespace) -> int:
+    state.ensure()
+    cmd = [sys.executable, "-m", "runtime", "serve", "--state-dir", str(state.root), "--host", args.host]
+    cmd += ["--port", str(args.port), "--server", args.server]
+    with open(state.serve_log, "ab") as log:
+        proc = subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            tail = state.serve_log.read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
+            raise Unavailable(f"the server exited with status {proc.returncode}: {tail[0]}")
+        info = state.read_server()
+        if info is not None and info.pid == proc.pid:
+            print(f"modelyard serving on {info.url} (pid {info.pid}); logs in {state.serve_log}")
+            return 0
+        time.sleep(0.1)
+    proc.terminate()
+    raise Unavailable(f"the server did not start within 60 s; see {state.serve_log}")
+
+
+def _stop(args: argparse.Namespace) -> int:
+    state = StateDir(args.state_dir)
+    info = state.read_server()
+    if info is None:
+        raise Unavailable(f"no modelyard server is running for state directory {state.root}")
+    try:
+        os.kill(info.pid, signal.SIGTERM)
+    except ProcessLookupError:
+        state.server_file.unlink(missing_ok=True)
+        raise Unavailable(f"the server recorded in {state.server_file} (pid {info.pid}) is not running") from None
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline and state.read_server() is not None:
+        time.sleep(0.1)
+    print(f"stopped modelyard (pid {info.pid})")
+    return 0
+
+
+def _spec_body(args: argparse.Namespace, required: bool = True) -> dict[str, Any]:
+    body: dict[str, Any] = {"set": args.set or []}
+    if getattr(args, "file", None):
+        path = Path(args.file)
+        try:
+            body["yaml"] = path.read_text()
+        except OSError as exc:
+            raise SpecError(f"cannot read {args.file}: {exc.strerror}") from None
+        body["source"] = str(path.resolve())
+    elif required:
+        raise SpecError("a YAML file is required: pass it with -f/--file")
+    if getattr(args, "name", None):
+        body["name"] = args.name
+    return body
+
+
+def _client(args: argparse.Namespace) -> Client:
+    return Client(StateDir(args.state_dir))
+
+
+def _q(name: str) -> str:
+    return urllib.parse.quote(name, safe="")
+
+
+def _endpoint_create(args: argparse.Namespace) -> Any:
+    return _client(args).call("POST", "/api/endpoints", _spec_body(args))
+
+
+def _endpoint_show(args: argparse.Namespace) -> Any:
+    return _client(args).call("GET", f"/api/endpoints/{_q(args.name)}")
+
+
+def _endpoint_list(args: argparse.Namespace) -> Any:
+    return _client(args).call("GET", "/api/endpoints")
+
+
+def _endpoint_update(args: argparse.Namespace) -> Any:
+    body = _spec_body(args, required=False)
+    if args.traffic is not None:
+        body["traffic"] = args.traffic
+    if args.mirror_traffic is not None:
+        body["mirror_traffic"] = args.mirror_traffic
+    return _client(args).call("PATCH", f"/api/endpoints/{_q(args.name)}", body)
+
+
+def _endpoint_delete(args: argparse.Namespace) -> Any:
+    _client(args).call("DELETE", f"/api/endpoints/{_q(args.name)}")
+    return None
+
+
+def _endpoint_credentials(args: argparse.Namespace) -> Any:
+    return _client(args).call("GET", f"/api/endpoints/{_q(args.name)}/keys")
+
+
+def _endpoint_regenerate(args: argparse.Namespace) -> Any:
+    body = {"keyType": args.key_type.capitalize(), "keyValue": args.key_value}
+    _client(args).call("POST", f"/api/endpoints/{_q(args.name)}/regenerate-keys", body)
+    return None
+
+
+def _endpoint_invoke(args: argparse.Namespace) -> int:
+    client = _client(args)
+    try:
+        body = Path(args.request_file).read_bytes()
+    except OSError as exc:
+        raise SpecError(f"cannot read {args.request_file}: {exc.strerror}") from None
+    keys = client.call("GET", f"/api/endpoints/{_q(args.name)}/keys")
+    status, headers, answer = client.score(args.name, body, keys["primaryKey"], args.deployment_name)
+    text = answer.decode(errors="replace")
+    if status != 200:
+        original = headers.get("ms-azureml-model-error-statuscode")
+        extra = f" (the scoring script answered {original})" if original else ""
+        print(f"modelyard: error: {status}{extra}: {text}", file=sys.stderr)
+        return 1
+    # az ml prints the response body as a JSON string.
+    print(json.dumps(text))
+    return 0
+
+
+def _deployment_body(args: argparse.Namespace, required: bool) -> dict[str, Any]:
+    body = _spec_body(args, required=required)
+    if args.endpoint_name:
+        body["endpoint_name"] = args.endpoint_name
+    return body
+
+
+def _deployment_endpoint(args: argparse.Namespace, body: dict[str, Any]) -> str:
+    if args.endpoint_name:
+        return str(args.endpoint_name)
+    import yaml
+
+    try:
+        doc = yaml.safe_load(body.get("yaml") or "") or {}
+    except yaml.YAMLError:
+        doc = {}
+    name = doc.get("endpoint_name") if isinstance(doc, dict) else None
+    if not isinstance(name, str):
+        raise SpecError("the endpoint is not named: pass -e/--endpoint-name or set endpoint_name in the YAML")
+    return name
+
+
+def _deployment_create(args: argparse.Namespace) -> Any:
+    body = _deployment_body(args, required=True)
+    body.update(all_traffic=args.all_traffic, placement=args.placement, wait=not args.no_wait)
+    endpoint = _deployment_endpoint(args, body)
+    result = _client(args).call("POST", f"/api/endpoints/{_q(endpoint)}/deployments", body)
+    if result.get("provisioning_state") == "Failed":
+        raise ModelyardError(f"deployment {result['name']} failed: {result.get('error', 'see get-logs')}")
+    return result
+
+
+def _deployment_update(args: argparse.Namespace) -> Any:
+    body = _deployment_body(args, required=False)
+    endpoint = _deployment_endpoint(args, body)
+    result = _client(args).call("PATCH", f"/api/endpoints/{_q(endpoint)}/deployments/{_q(args.name)}", body)
+    if result.get("provisioning_state") == "Failed":
+        raise ModelyardError(f"update of deployment {result['name']} failed: {result.get('error', 'see get-logs')}")
+    return result
+
+
+def _deployment_show(args: argparse.Namespace) -> Any:
+    return _client(args).call("GET", f"/api/endpoints/{_q(args.endpoint_name)}/deployments/{_q(args.name)}")
+
+
+def _deployment_list(args: argparse.Namespace) -> Any:
+    return _client(args).call("GET", f"/api/endpoints/{_q(args.endpoint_name)}/deployments")
+
+
+def _deployment_delete(args: argparse.Namespace) -> Any:
+    _client(args).call("DELETE", f"/api/endpoints/{_q(args.endpoint_name)}/deployments/{_q(args.name)}")
+    return None
+
+
+def _deployment_logs(args: argparse.Namespace) -> int:
+    path = f"/api/endpoints/{_q(args.endpoint_name)}/deployments/{_q(args.name)}/logs"
+    text = _client(args).call("GET", f"{path}?lines={args.lines}&instance={args.instance}")
+    sys.stdout.write(text or "")
+    return 0
+
+
+def _model_create(args: argparse.Namespace) -> Any:
+    body = _spec_body(args)
+    if args.version:
+        body["version"] = str(args.version)
+    return _client(args).call("POST", "/api/models", body)
+
+
+def _model_list(args: argparse.Namespace) -> Any:
+    suffix = f"?name={_q(args.name)}" if args.name else ""
+    return _client(args).call("GET", f"/api/models{suffix}")
+
+
+# --- output ------------------------------------------------------------------------------------------------
+
+_COLUMNS = {
+    "endpoint": ["name", "auth_mode", "provisioning_state", "traffic", "scoring_uri"],
+    "deployment": ["name", "endpoint_name", "provisioning_state", "instance_type", "instance_count", "workers"],
+    "model": ["name", "version", "type", "path"],
+}
+
+
+def _output(result: Any, fmt: str) -> None:
+    if fmt == "json":
+        print(json.dumps(result, indent=2))
+        return
+    rows = result if isinstance(result, list) else [result]
+    if not rows:
+        return
+    first = rows[0]
+    if "endpoint_name" in first:
+        cols = _COLUMNS["deployment"]
+    elif "scoring_uri" in first:
+        cols = _COLUMNS["endpoint"]
+    elif "version" in first and "type" in first:
+        cols = _COLUMNS["model"]
+    else:
+        cols = list(first)
+    cells = [[_cell(r.get(c)) for c in cols] for r in rows]
+    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
+    print("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip())
+    print("  ".join("-" * w for w in widths))
+    for row in cells:
+        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, dict):
+        return " ".join(f"{k}={v}" for k, v in value.items())
+    if isinstance(value, list):
+        return ",".join(f"#{w.get('instance')}:{w.get('state')}" if isinstance(w, dict) else str(w) for w in value)
+    return str(value)
+
+
+# --- parser ------------------------------------------------------------------------------------------------
+
+
+def _parser() -> argparse.ArgumentParser:
+    common = argparse.ArgumentParser(add_help=False)
+    common.add_argument("--state-dir", help="state directory (default: $MODELYARD_HOME or ~/.modelyard)")
+    common.add_argument("-o", "--output", choices=["json", "table"], default="json", help="output format")
+
+    parser = argparse.ArgumentParser(prog="modelyard", description=__doc__, parents=[common])
+    groups = parser.add_subparsers(dest="group", metavar="COMMAND")
+
+    serve = groups.add_parser("serve", parents=[common], help="run the server (foreground, or --detach)")
+    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, default=8400, help="port (default 8400; 0 picks a free one)")
+    serve.add_argument("--server", choices=["uvicorn", "hypercorn"], default="uvicorn", help="HTTP server")
+    serve.add_argument("--detach", action="store_true", help="run in the background and return once it listens")
+    serve.set_defaults(handler=_serve)
+    groups.add_parser("stop", parents=[common], help="stop the running server").set_defaults(handler=_stop)
+
+    def verbs(name: str, help: str) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+        group = groups.add_parser(name, help=help)
+        return group.add_subparsers(dest="verb", metavar="VERB", required=True)
+
+    def verb(sub: Any, name: str, handler: Handler, help: str) -> argparse.ArgumentParser:
+        p: argparse.ArgumentParser = sub.add_parser(name, parents=[common], help=help)
+        p.set_defaults(handler=handler)
+        return p
+
+    def spec_args(p: argparse.ArgumentParser, required: bool) -> None:
+        p.add_argument("-f", "--file", required=required, help="YAML file")
+        p.add_argument("--set", action="extend", nargs="+", metavar="PATH=VALUE", help="override a YAML value")
+
+    ep = verbs("online-endpoint", "manage online endpoints")
+    p = verb(ep, "create", _endpoint_create, "create an endpoint from YAML")
+    spec_args(p, True)
+    p.add_argument("-n", "--name")
+    verb(ep, "show", _endpoint_show, "show an endpoint").add_argument("-n", "--name", required=True)
+    verb(ep, "list", _endpoint_list, "list endpoints")
+    p = verb(ep, "update", _endpoint_update, "update an endpoint, its traffic or mirror traffic")
+    p.add_argument("-n", "--name", required=True)
+    spec_args(p, False)
+    p.add_argument("--traffic", help='e.g. "blue=90 green=10"')
+    p.add_argument("--mirror-traffic", help='e.g. "green=10"')
+    p = verb(ep, "delete", _endpoint_delete, "delete an endpoint and its deployments")
+    p.add_argument("-n", "--name", required=True)
+    p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation (accepted for az ml parity)")
+    p = verb(ep, "invoke", _endpoint_invoke, "send a request file to the endpoint's /score")
+    p.add_argument("-n", "--name", required=True)
+    p.add_argument("-r", "--request-file", required=True)
+    p.add_argument("-d", "--deployment-name", help="target this deployment (azureml-model-deployment header)")
+    p = verb(ep, "get-credentials", _endpoint_credentials, "show the endpoint's keys")
+    p.add_argument("-n", "--name", required=True)
+    p = verb(ep, "regenerate-keys", _endpoint_regenerate, "replace the primary or secondary key")
+    p.add_argument("-n", "--name", required=True)
+    p.add_argument("--key-type", choices=["primary", "secondary"], default="primary", type=str.lower)
+    p.add_argument("--key-value", help="use this value instead of a generated one")
+
+    dep = verbs("online-deployment", "manage online deployments")
+    p = verb(dep, "create", _deployment_create, "create a deployment from YAML and start its workers")
+    spec_args(p, True)
+    p.add_argument("-n", "--name")
+    p.add_argument("-e", "--endpoint-name")
+    p.add_argument("--all-traffic", action="store_true", help="send all of the endpoint's traffic to it once up")
+    p.add_argument("--placement", choices=["share", "strict"], default="share", help="share cores when full, or refuse")
+    p.add_argument("--no-wait", action="store_true", help="return at once, while it is still Creating")
+    p = verb(dep, "update", _deployment_update, "update a deployment (rolling: the old one serves until the new is up)")
+    spec_args(p, False)
+    p.add_argument("-n", "--name", required=True)
+    p.add_argument("-e", "--endpoint-name")
+    for name, handler, text in (("show", _deployment_show, "show a deployment and its workers"),):
+        p = verb(dep, name, handler, text)
+        p.add_argument("-n", "--name", required=True)
+        p.add_argument("-e", "--endpoint-name", required=True)
+    p = verb(dep, "list", _deployment_list, "list an endpoint's deployments")
+    p.add_argument("-e", "--endpoint-name", required=True)
+    p = verb(dep, "delete", _deployment_delete, "delete a deployment (it must take no traffic)")
+    p.add_argument("-n", "--name", required=True)
+    p.add_argument("-e", "--endpoint-name", required=True)
+    p.add_argument("-y", "--yes", action="store_true", help="accepted for az ml parity")
+    p = verb(dep, "get-logs", _deployment_logs, "print the end of a deployment instance's log")
+    p.add_argument("-n", "--name", required=True)
+    p.add_argument("-e", "--endpoint-name", required=True)
+    p.add_argument("-l", "--lines", type=int, default=200)
+    p.add_argument("--instance", type=int, default=0, help="instance number (default 0)")
+
+    model = verbs("model", "manage the local model registry")
+    p = verb(model, "create", _model_create, "register a model version from YAML")
+    spec_args(p, True)
+    p.add_argument("-n", "--name")
+    p.add_argument("-v", "--version")
+    p = verb(model, "list", _model_list, "list registered models")
+    p.add_argument("-n", "--name")
+    return parser

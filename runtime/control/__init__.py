@@ -1,0 +1,1 @@
+"""The control plane: desired state in SQLite, placement, worker processes, and reconciliation."""

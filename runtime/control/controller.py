@@ -1,0 +1,513 @@
+"""The control process's brain: applies management requests to the registry, supervisors and router tables.
+
+It is the only writer of the state database. Mutations run under one lock so they apply in order; starting
+workers happens outside the lock, so a slow init() never blocks other management calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import secrets
+import shutil
+import tempfile
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from runtime.control import views
+from runtime.control.allocator import Allocation, allocate
+from runtime.control.plan import copy_into_registry, snapshot, worker_plan
+from runtime.control.registry import DeploymentRecord, EndpointRecord, ModelRecord, Registry
+from runtime.control.supervisor import DeploymentSupervisor
+from runtime.errors import Conflict, ModelyardError, NotFound, SpecError
+from runtime.routing.balance import WeightedTable
+from runtime.routing.router import DeploymentRoute, EndpointRoute, Router
+from runtime.spec import (
+    ModelType,
+    load_deployment,
+    load_endpoint,
+    load_instance_types,
+    load_model,
+    parse_traffic_arg,
+    resolve_instance_type,
+    shape_from_resources,
+    validate_mirror,
+    validate_traffic,
+)
+from runtime.statedir import StateDir
+
+log = logging.getLogger("modelyard.controller")
+
+
+class Controller:
+    """Owns the registry, one supervisor per deployment, and the router's tables."""
+
+    def __init__(
+        self, state: StateDir, *, cores: list[int], gpus: list[int], random: Callable[[], float], gpu_note: str = ""
+    ) -> None:
+        self.state = state
+        state.ensure()
+        self.registry = Registry(state.db)
+        self.router = Router(random)
+        self.base_url = ""
+        self._cores = cores
+        self._gpus = gpus
+        self._gpu_note = gpu_note
+        self._lock = asyncio.Lock()
+        self._sups: dict[tuple[str, str], DeploymentSupervisor] = {}
+        self._ignored: dict[tuple[str, str], tuple[str, ...]] = {}
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._socket_dir = Path(tempfile.mkdtemp(prefix="modelyard-"))
+
+    # --- lifecycle -------------------------------------------------------------------------------------------
+
+    async def start(self) -> None:
+        """Bring back every endpoint and deployment from the state database."""
+        for rec in self.registry.deployments():
+            if rec.state == "Failed":
+                continue
+            try:
+                sup = self._supervisor(rec, self._taken())
+            except ModelyardError as exc:
+                self.registry.set_deployment_state(rec.endpoint, rec.name, "Failed", exc.message)
+                continue
+            self._sups[(rec.endpoint, rec.name)] = sup
+            self._spawn(self._bring_up(rec.endpoint, rec.name, sup, all_traffic=False))
+        self._rebuild_routes()
+
+    async def stop(self) -> None:
+        """Stop every worker and close the database."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*(s.stop() for s in self._sups.values()), return_exceptions=True)
+        self._sups.clear()
+        self.registry.close()
+        shutil.rmtree(self._socket_dir, ignore_errors=True)
+
+    # --- endpoints -------------------------------------------------------------------------------------------
+
+    async def create_endpoint(self, req: views.SpecRequest) -> dict[str, Any]:
+        """online-endpoint create."""
+        loaded = load_endpoint(_yaml(req), source=req.source, overrides=req.set, name=req.name)
+        spec = loaded.spec
+        async with self._lock:
+            if spec.traffic and any(spec.traffic.values()):
+                validate_traffic(spec.traffic, ())
+            now = time.time()
+            rec = EndpointRecord(
+                name=spec.name,
+                spec=spec,
+                source=loaded.source,
+                primary_key=_new_key(),
+                secondary_key=_new_key(),
+                traffic=dict(spec.traffic),
+                mirror=dict(spec.mirror_traffic),
+                created_at=now,
+                updated_at=now,
+            )
+            self.registry.add_endpoint(rec)
+            self._rebuild_routes()
+        view = views.endpoint_view(rec, self.base_url)
+        if loaded.ignored:
+            view["ignored"] = list(loaded.ignored)
+        return view
+
+    async def update_endpoint(self, name: str, req: views.EndpointUpdate) -> dict[str, Any]:
+        """online-endpoint update: from YAML / --set, or --traffic / --mirror-traffic."""
+        async with self._lock:
+            rec = self.registry.endpoint(name)
+            spec = rec.spec
+            traffic, mirror = dict(rec.traffic), dict(rec.mirror)
+            if req.yaml is not None or req.set:
+                text = req.yaml if req.yaml is not None else _as_yaml(spec)
+                spec = load_endpoint(text, source=req.source, overrides=req.set, name=name).spec
+                if spec.name != name:
+                    raise SpecError(f"{req.source}: $.name: {spec.name!r} does not match the endpoint {name!r}")
+                if req.yaml is not None and spec.traffic or "traffic" in " ".join(req.set):
+                    traffic = dict(spec.traffic)
+                if req.yaml is not None and spec.mirror_traffic or "mirror_traffic" in " ".join(req.set):
+                    mirror = dict(spec.mirror_traffic)
+            if req.traffic is not None:
+                traffic = {**traffic, **parse_traffic_arg(req.traffic)}
+            if req.mirror_traffic is not None:
+                mirror = parse_traffic_arg(req.mirror_traffic)
+            names = [d.name for d in self.registry.deployments(name)]
+            validate_traffic(traffic, names)
+            validate_mirror(mirror, traffic, names)
+            rec = _replace(rec, spec=spec, traffic=traffic, mirror={k: v for k, v in mirror.items() if v})
+            self.registry.save_endpoint(rec)
+            self._rebuild_routes()
+        return views.endpoint_view(rec, self.base_url)
+
+    async def delete_endpoint(self, name: str) -> None:
+        """online-endpoint delete: stops and removes every deployment too."""
+        async with self._lock:
+            self.registry.endpoint(name)
+            sups = [(k, self._sups.pop(k)) for k in list(self._sups) if k[0] == name]
+            self.registry.delete_endpoint(name)
+            self._rebuild_routes()
+        await asyncio.gather(*(s.stop() for _, s in sups), return_exceptions=True)
+        shutil.rmtree(self.state.snapshots / name, ignore_errors=True)
+        shutil.rmtree(self.state.logs / name, ignore_errors=True)
+
+    def get_endpoint(self, name: str) -> dict[str, Any]:
+        """online-endpoint show."""
+        return views.endpoint_view(self.registry.endpoint(name), self.base_url)
+
+    def list_endpoints(self) -> list[dict[str, Any]]:
+        """online-endpoint list."""
+        return [views.endpoint_view(r, self.base_url) for r in self.registry.endpoints()]
+
+    def keys(self, name: str) -> dict[str, str]:
+        """online-endpoint get-credentials."""
+        rec = self.registry.endpoint(name)
+        return {"primaryKey": rec.primary_key, "secondaryKey": rec.secondary_key}
+
+    async def regenerate_keys(self, name: str, req: views.RegenerateKeys) -> dict[str, str]:
+        """online-endpoint regenerate-keys: only the named key changes."""
+        kind = req.keyType.lower()
+        if kind not in ("primary", "secondary"):
+            raise SpecError(f"key type {req.keyType!r} is not allowed; use primary or secondary")
+        if req.keyValue is not None and len(req.keyValue) < 16:
+            raise SpecError("a key value must be at least 16 characters long")
+        async with self._lock:
+            rec = self.registry.endpoint(name)
+            new = req.keyValue or _new_key()
+            rec = _replace(rec, **{f"{kind}_key": new})
+            self.registry.save_endpoint(rec)
+            self._rebuild_routes()
+        return {"primaryKey": rec.primary_key, "secondaryKey": rec.secondary_key}
+
+    # --- deployments -----------------------------------------------------------------------------------------
+
+    async def create_deployment(self, endpoint: str, req: views.DeploymentRequest) -> dict[str, Any]:
+        """online-deployment create: snapshot, place, start; with wait, answer once Succeeded or Failed."""
+        if req.placement not in ("share", "strict"):
+            raise SpecError(f"placement {req.placement!r} is not allowed; use share or strict")
+        loaded = load_deployment(
+            _yaml(req), source=req.source, overrides=req.set, name=req.name, endpoint_name=req.endpoint_name or endpoint
+        )
+        spec = loaded.spec
+        if spec.endpoint_name != endpoint:
+            raise SpecError(f"{req.source}: $.endpoint_name: {spec.endpoint_name!r} does not match {endpoint!r}")
+        async with self._lock:
+            self.registry.endpoint(endpoint)
+            key = (endpoint, spec.name)
+            if key in self._sups or any(d.name == spec.name for d in self.registry.deployments(endpoint)):
+                raise Conflict(f"deployment {spec.name!r} exists already under endpoint {endpoint!r}")
+            snap = await asyncio.to_thread(
+                snapshot,
+                spec,
+                base_dir=loaded.base_dir,
+                source=loaded.source,
+                into=self.state.snapshots / endpoint / spec.name,
+                resolve_model=self._resolve_model,
+            )
+            now = time.time()
+            rec = DeploymentRecord(
+                endpoint=endpoint,
+                name=spec.name,
+                spec=spec,
+                source=loaded.source,
+                snapshot=str(snap),
+                placement=req.placement,
+                state="Creating",
+                error="",
+                notes=(),
+                created_at=now,
+                updated_at=now,
+            )
+            try:
+                sup = self._supervisor(rec, self._taken())
+            except BaseException:
+                shutil.rmtree(snap, ignore_errors=True)
+                raise
+            rec = _replace(rec, notes=_notes(sup))
+            self.registry.add_deployment(rec)
+            self._sups[key] = sup
+            self._ignored[key] = loaded.ignored
+            self._rebuild_routes()
+        task = self._spawn(self._bring_up(endpoint, spec.name, sup, all_traffic=req.all_traffic))
+        if req.wait:
+            await asyncio.shield(task)
+        return self.get_deployment(endpoint, spec.name)
+
+    async def update_deployment(self, endpoint: str, name: str, req: views.DeploymentRequest) -> dict[str, Any]:
+        """online-deployment update: start the new version beside the old, then swap; the old one keeps serving
+        if the new one fails."""
+        async with self._lock:
+            old = self.registry.deployment(endpoint, name)
+            text = req.yaml if req.yaml is not None else _as_yaml(old.spec)
+            source = req.source if req.yaml is not None else old.source
+            loaded = load_deployment(text, source=source, overrides=req.set, name=name, endpoint_name=endpoint)
+            spec = loaded.spec
+            same_files = spec.model == old.spec.model and spec.code_configuration == old.spec.code_configuration
+            snap = Path(old.snapshot)
+            if not same_files:
+                snap = await asyncio.to_thread(
+                    snapshot,
+                    spec,
+                    base_dir=loaded.base_dir,
+                    source=source,
+                    into=self.state.snapshots / endpoint / name,
+                    resolve_model=self._resolve_model,
+                )
+            new = _replace(old, spec=spec, source=source, snapshot=str(snap), state="Updating", error="")
+            key = (endpoint, name)
+            old_sup = self._sups.get(key)
+            taken = [a for k, s in self._sups.items() if k != key for a in s.allocations]
+            try:
+                sup = self._supervisor(new, taken)
+            except BaseException:
+                if not same_files:
+                    shutil.rmtree(snap, ignore_errors=True)
+                raise
+            self.registry.set_deployment_state(endpoint, name, "Updating")
+        error = await sup.start()
+        async with self._lock:
+            if error is not None:
+                await sup.stop()
+                if not same_files:
+                    shutil.rmtree(snap, ignore_errors=True)
+                message = f"update failed, the previous version keeps serving: {error}"
+                self.registry.set_deployment_state(endpoint, name, "Failed", message)
+            else:
+                self._sups[key] = sup
+                self._ignored[key] = loaded.ignored
+                self.registry.save_deployment(_replace(new, state="Succeeded", notes=_notes(sup)))
+                self._rebuild_routes()
+                if old_sup is not None:
+                    self._spawn(old_sup.stop())
+                if not same_files:
+                    shutil.rmtree(old.snapshot, ignore_errors=True)
+        return self.get_deployment(endpoint, name)
+
+    async def delete_deployment(self, endpoint: str, name: str) -> None:
+        """online-deployment delete; refused while the deployment takes live or mirrored traffic."""
+        async with self._lock:
+            ep = self.registry.endpoint(endpoint)
+            rec = self.registry.deployment(endpoint, name)
+            if ep.traffic.get(name, 0) > 0 or ep.mirror.get(name, 0) > 0:
+                raise Conflict(
+                    f"deployment {name!r} still takes traffic ({ep.traffic.get(name, 0)} % live, "
+                    f"{ep.mirror.get(name, 0)} % mirrored); set it to 0 first with "
+                    f'`online-endpoint update -n {endpoint} --traffic "{name}=0 ..."`'
+                )
+            sup = self._sups.pop((endpoint, name), None)
+            self.registry.delete_deployment(endpoint, name)
+            ep = _replace(ep, traffic={k: v for k, v in ep.traffic.items() if k != name})
+            self.registry.save_endpoint(ep)
+            self._rebuild_routes()
+        if sup is not None:
+            await sup.stop()
+        shutil.rmtree(Path(rec.snapshot).parent, ignore_errors=True)
+        shutil.rmtree(self.state.logs / endpoint / name, ignore_errors=True)
+
+    def get_deployment(self, endpoint: str, name: str) -> dict[str, Any]:
+        """online-deployment show."""
+        rec = self.registry.deployment(endpoint, name)
+        sup = self._sups.get((endpoint, name))
+        return views.deployment_view(rec, sup.workers() if sup else [], ignored=self._ignored.get((endpoint, name), ()))
+
+    def list_deployments(self, endpoint: str) -> list[dict[str, Any]]:
+        """online-deployment list."""
+        self.registry.endpoint(endpoint)
+        return [self.get_deployment(endpoint, d.name) for d in self.registry.deployments(endpoint)]
+
+    def logs(self, endpoint: str, name: str, lines: int, instance: int = 0) -> str:
+        """online-deployment get-logs: the last `lines` lines of one instance's log."""
+        self.registry.deployment(endpoint, name)
+        path = self.state.logs / endpoint / name / f"{name}-{instance}.log"
+        if not path.exists():
+            raise NotFound(f"no log for instance {instance} of deployment {name!r}")
+        return _tail(path, lines)
+
+    # --- models ----------------------------------------------------------------------------------------------
+
+    async def create_model(self, req: views.SpecRequest) -> dict[str, Any]:
+        """model create: copy the model into the local registry under name and version."""
+        loaded = load_model(_yaml(req), source=req.source, overrides=req.set, name=req.name, version=req.version)
+        spec = loaded.spec
+        async with self._lock:
+            existing = self.registry.models(spec.name)
+            version = spec.version or str(1 + max((int(m.version) for m in existing if m.version.isdigit()), default=0))
+            if any(m.version == version for m in existing):
+                raise Conflict(f"model {spec.name}:{version} exists already; register a new version")
+            src = (Path(loaded.base_dir) / spec.path).resolve()
+            if not src.exists():
+                raise SpecError(f"{req.source}: $.path: {spec.path} does not exist (resolved to {src})")
+            dest = self.state.models / spec.name / version
+            if dest.exists():
+                shutil.rmtree(dest)
+            await asyncio.to_thread(copy_into_registry, src, dest)
+            rec = ModelRecord(
+                name=spec.name,
+                version=version,
+                type=spec.type,
+                path=str(dest),
+                description=spec.description or "",
+                source=loaded.source,
+                created_at=time.time(),
+            )
+            self.registry.add_model(rec)
+        return views.model_view(rec)
+
+    def list_models(self, name: str | None = None) -> list[dict[str, Any]]:
+        """model list."""
+        return [views.model_view(m) for m in self.registry.models(name)]
+
+    # --- internals -------------------------------------------------------------------------------------------
+
+    def _resolve_model(self, name: str, version: str | None, label: str | None) -> tuple[str, ModelType]:
+        models = self.registry.models(name)
+        if not models:
+            raise NotFound(f"model {name!r} is not registered; register it with `modelyard model create -f model.yml`")
+        if version is not None:
+            found = [m for m in models if m.version == version]
+            if not found:
+                have = ", ".join(m.version for m in models)
+                raise NotFound(f"model {name}:{version} is not registered (versions: {have})")
+            return found[0].path, found[0].type
+        if label not in (None, "latest"):
+            raise SpecError(f"model label @{label} is not known locally; use @latest or :<version>")
+        newest = models[-1]
+        return newest.path, newest.type
+
+    def _taken(self) -> list[Allocation]:
+        return [a for s in self._sups.values() for a in s.allocations]
+
+    def _supervisor(self, rec: DeploymentRecord, taken: list[Allocation]) -> DeploymentSupervisor:
+        spec = rec.spec
+        plan = worker_plan(spec, Path(rec.snapshot))
+        extra = load_instance_types(self.state.instance_types)
+        if spec.instance_type:
+            shape = resolve_instance_type(spec.instance_type, extra)
+        elif spec.resources is not None:
+            shape = shape_from_resources(spec.resources)
+        else:
+            raise SpecError(f"{rec.source}: $.instance_type: required (e.g. Standard_DS3_v2, or cpu1 locally)")
+        result = allocate(
+            count=spec.instance_count,
+            cores_per=shape.cores,
+            gpus_per=shape.gpus,
+            machine_cores=self._cores,
+            machine_gpus=self._gpus,
+            taken=taken,
+            placement="strict" if rec.placement == "strict" else "share",
+            label=f"instance of {rec.name}",
+        )
+        notes = list(result.notes)
+        if shape.gpus and not self._gpus and self._gpu_note:
+            notes.append(self._gpu_note)
+        return DeploymentSupervisor(
+            name=rec.name,
+            plan=plan,
+            spec=spec,
+            allocations=result.allocations,
+            notes=tuple(notes),
+            socket_dir=self._socket_dir,
+            log_dir=self.state.logs / rec.endpoint / rec.name,
+            on_change=self._rebuild_routes,
+        )
+
+    async def _bring_up(self, endpoint: str, name: str, sup: DeploymentSupervisor, *, all_traffic: bool) -> None:
+        error = await sup.start()
+        async with self._lock:
+            if self._sups.get((endpoint, name)) is not sup:
+                return  # deleted or replaced meanwhile
+            if error is not None:
+                self._sups.pop((endpoint, name), None)
+                hint = f"see `modelyard online-deployment get-logs -n {name} -e {endpoint}`"
+                self.registry.set_deployment_state(endpoint, name, "Failed", f"{error}; {hint}")
+                self._rebuild_routes()
+                self._spawn(sup.stop())
+                return
+            self.registry.set_deployment_state(endpoint, name, "Succeeded")
+            if all_traffic:
+                ep = self.registry.endpoint(endpoint)
+                traffic = dict.fromkeys(ep.traffic, 0) | {name: 100}
+                mirror = {k: v for k, v in ep.mirror.items() if k != name}
+                self.registry.save_endpoint(_replace(ep, traffic=traffic, mirror=mirror))
+            self._rebuild_routes()
+
+    def _rebuild_routes(self) -> None:
+        routes: dict[str, EndpointRoute] = {}
+        try:
+            endpoints = self.registry.endpoints()
+        except Exception:  # the database is closed during shutdown
+            return
+        for ep in endpoints:
+            deps: dict[str, DeploymentRoute] = {}
+            for (e, d), sup in self._sups.items():
+                if e != ep.name:
+                    continue
+                rs = sup.spec.request_settings
+                max_inflight = 2 * rs.max_concurrent_requests_per_instance * sup.spec.instance_count
+                old = self.router.endpoints.get(ep.name)
+                prev = old.deployments.get(d) if old else None
+                route = DeploymentRoute(d, _workers_of(sup), rs.request_timeout_ms, max_inflight)
+                if prev is not None:
+                    route.inflight = prev.inflight
+                deps[d] = route
+            mirror = next(iter(ep.mirror.items()), None)
+            routes[ep.name] = EndpointRoute(
+                name=ep.name,
+                keys=(ep.primary_key, ep.secondary_key),
+                traffic=WeightedTable(ep.traffic),
+                mirror=mirror,
+                deployments=deps,
+            )
+        self.router.endpoints = routes
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+
+def _workers_of(sup: DeploymentSupervisor) -> Callable[[], list[Any]]:
+    return lambda: sup.ready_workers
+
+
+def _notes(sup: DeploymentSupervisor) -> tuple[str, ...]:
+    return sup.notes
+
+
+def _new_key() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def _yaml(req: views.SpecRequest) -> str:
+    if req.yaml is None:
+        raise SpecError("no YAML given: pass the file with -f")
+    return req.yaml
+
+
+def _as_yaml(spec: Any) -> str:
+    # JSON is YAML: re-decoding the stored spec lets --set apply to it with the same rules as to a file.
+    return msgspec.json.encode(spec).decode()
+
+
+def _replace(rec: Any, **changes: Any) -> Any:
+    return msgspec.structs.replace(rec, **changes)
+
+
+def _tail(path: Path, lines: int) -> str:
+    with open(path, "rb") as f:
+        f.seek(0, 2)
+        end = f.tell()
+        block = 8192
+        data = b""
+        pos = end
+        while pos > 0 and data.count(b"\n") <= lines:
+            step = min(block, pos)
+            pos -= step
+            f.seek(pos)
+            data = f.read(step) + data
+    text = data.decode("utf-8", errors="replace")
+    return "\n".join(text.splitlines()[-lines:]) + "\n" if lines > 0 else ""

@@ -1,0 +1,189 @@
+"""From a decoded deployment spec to what each worker runs: the snapshot folder and the worker's environment.
+
+At create and update, the deployment's code and inline model are copied into a snapshot folder in the state
+directory, laid out as Azure lays them out in its container, so later edits to the user's files do not change a
+running deployment and a restart needs nothing outside the state directory.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Literal
+
+import msgspec
+
+from runtime.errors import SpecError
+from runtime.ipc.messages import Load
+from runtime.spec import InlineModel, ModelType, OnlineDeploymentSpec, parse_model_ref
+
+#: Environment variables that size thread pools; set to the worker's core count so libraries do not oversubscribe.
+THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
+
+
+class WorkerPlan(msgspec.Struct, frozen=True, kw_only=True):
+    """Everything a deployment's workers need, derived from the spec and its snapshot."""
+
+    kind: Literal["script", "triton"]
+    app_root: str | None
+    entry_script: str | None
+    model_dir: str | None
+    model_repository: str | None
+    env: dict[str, str]  #: Azure's variables plus the deployment's environment_variables
+
+
+ModelResolver = Callable[[str, "str | None", "str | None"], "tuple[str, ModelType]"]
+"""(name, version, label) -> (registry folder holding the model's basename, model type); raises NotFound."""
+
+
+class _ModelRef(msgspec.Struct, frozen=True):
+    path: str
+    type: ModelType
+
+
+def snapshot(
+    spec: OnlineDeploymentSpec, *, base_dir: str, source: str, into: Path, resolve_model: ModelResolver
+) -> Path:
+    """Copy code and inline model into a new folder under `into`; return it. Nothing is left behind on error."""
+    into.mkdir(parents=True, exist_ok=True)
+    final = into / uuid.uuid4().hex[:12]
+    work = into / (final.name + ".partial")
+    try:
+        work.mkdir()
+        if isinstance(spec.model, str):
+            ref = parse_model_ref(spec.model)
+            path, model_type = resolve_model(ref.name, ref.version, ref.label)
+            (work / "model-ref.json").write_bytes(msgspec.json.encode(_ModelRef(path, model_type)))
+        elif isinstance(spec.model, InlineModel):
+            src = _existing(base_dir, spec.model.path, source, "$.model.path")
+            name = spec.model.name or "model"
+            version = str(spec.model.version or 1)
+            _copy(src, work / "azureml-models" / name / version / src.name)
+        if spec.code_configuration is not None:
+            code = _existing(base_dir, spec.code_configuration.code, source, "$.code_configuration.code")
+            if not code.is_dir():
+                raise SpecError(f"{_name(source)}: $.code_configuration.code: {code} is not a folder")
+            if not spec.code_configuration.scoring_script:
+                raise SpecError(f"{_name(source)}: $.code_configuration.scoring_script: required with code")
+            script = code / spec.code_configuration.scoring_script
+            if not script.is_file():
+                raise SpecError(
+                    f"{_name(source)}: $.code_configuration.scoring_script: "
+                    f"{spec.code_configuration.scoring_script} not found in {code}"
+                )
+            _copy(code, work / "code" / code.name)
+        os.rename(work, final)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return final
+
+
+def worker_plan(spec: OnlineDeploymentSpec, snapshot_dir: Path) -> WorkerPlan:
+    """Derive the workers' plan from the spec and the snapshot made for it."""
+    model_dir: Path | None = None
+    model_type: ModelType | None = None
+    ref_file = snapshot_dir / "model-ref.json"
+    if ref_file.exists():
+        ref = msgspec.json.decode(ref_file.read_bytes(), type=_ModelRef)
+        model_dir, model_type = Path(ref.path), ref.type
+    elif isinstance(spec.model, InlineModel):
+        model_dir = snapshot_dir / "azureml-models" / (spec.model.name or "model") / str(spec.model.version or 1)
+        model_type = spec.model.type
+
+    env = dict(os.environ)
+    app_root = entry = repo = None
+    if model_type is ModelType.TRITON_MODEL and spec.code_configuration is None:
+        kind: Literal["script", "triton"] = "triton"
+        assert model_dir is not None
+        repo = str(next(iter(sorted(model_dir.iterdir()))))
+    else:
+        if spec.code_configuration is None and model_type is ModelType.MLFLOW_MODEL:
+            raise SpecError(
+                "mlflow_model no-code deployments are not supported yet: add code_configuration with a scoring "
+                "script that loads the model"
+            )
+        if spec.code_configuration is None:
+            raise SpecError(
+                "code_configuration is required: give code and scoring_script, or use a triton_model "
+                "for a no-code deployment"
+            )
+        kind = "script"
+        code = snapshot_dir / "code" / Path(spec.code_configuration.code).resolve().name
+        script = Path(spec.code_configuration.scoring_script or "score.py")
+        app_root = str(code / script.parent) if str(script.parent) != "." else str(code)
+        entry = script.name
+        env["AML_APP_ROOT"] = app_root
+        env["AZUREML_ENTRY_SCRIPT"] = entry
+    if model_dir is not None:
+        env["AZUREML_MODEL_DIR"] = str(model_dir)
+    env["PYTHONUNBUFFERED"] = "1"
+    env.update(spec.environment_variables)
+    return WorkerPlan(
+        kind=kind,
+        app_root=app_root,
+        entry_script=entry,
+        model_dir=str(model_dir) if model_dir else None,
+        model_repository=repo,
+        env=env,
+    )
+
+
+def worker_env(plan: WorkerPlan, cores: tuple[int, ...], gpus: tuple[int, ...]) -> dict[str, str]:
+    """The environment of one instance: the plan's, with thread counts and visible GPUs fitted to its allocation."""
+    env = dict(plan.env)
+    user: Mapping[str, str] = plan.env
+    for var in THREAD_VARS:
+        if var not in user or var in os.environ and user[var] == os.environ[var]:
+            env[var] = str(max(1, len(cores)))
+    env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpus))
+    return env
+
+
+def load_message(plan: WorkerPlan, cores: tuple[int, ...]) -> Load:
+    """The Load frame for one instance."""
+    timeout = plan.env.get("SCORING_TIMEOUT_MS", "")
+    return Load(
+        kind=plan.kind,
+        app_root=plan.app_root,
+        entry_script=plan.entry_script,
+        model_dir=plan.model_dir,
+        model_repository=plan.model_repository,
+        scoring_timeout_ms=int(timeout) if timeout.isdigit() else 3_600_000,
+        threads=max(1, len(cores)),
+    )
+
+
+def copy_into_registry(src: Path, dest_root: Path) -> Path:
+    """Copy a model file or folder into the registry as `<dest_root>/<basename>`; return dest_root."""
+    work = dest_root.with_name(dest_root.name + ".partial")
+    shutil.rmtree(work, ignore_errors=True)
+    try:
+        _copy(src, work / src.name)
+        os.rename(work, dest_root)
+    except BaseException:
+        shutil.rmtree(work, ignore_errors=True)
+        raise
+    return dest_root
+
+
+def _existing(base_dir: str, rel: str, source: str, where: str) -> Path:
+    path = (Path(base_dir) / rel).resolve()
+    if not path.exists():
+        raise SpecError(f"{_name(source)}: {where}: {rel} does not exist (resolved to {path})")
+    return path
+
+
+def _copy(src: Path, dest: Path) -> None:
+    dest.parent.mkdir(parents=True, exist_ok=True)
+    if src.is_dir():
+        shutil.copytree(src, dest, symlinks=False, ignore=shutil.ignore_patterns("__pycache__", ".git"))
+    else:
+        shutil.copy2(src, dest)
+
+
+def _name(source: str) -> str:
+    return os.path.basename(source) or source

@@ -1,0 +1,228 @@
+"""Keeps a deployment's instances running: start, probe, replace with backoff, stop.
+
+One task per instance slot loops: start a worker; on first start, report the outcome (Ready, or the init()
+failure that makes the deployment Failed); then probe it on the deployment's liveness and readiness settings and
+replace it when it exits or stops answering. The router reads `ready_workers`, which only holds workers that are
+up and passing readiness.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import time
+from collections.abc import Callable
+from pathlib import Path
+
+import msgspec
+
+from runtime.control.allocator import Allocation
+from runtime.control.plan import WorkerPlan, load_message, worker_env
+from runtime.control.worker_handle import WorkerHandle, WorkerStartError
+from runtime.spec import OnlineDeploymentSpec
+
+log = logging.getLogger("modelyard.supervisor")
+
+#: First restart delay after a worker dies; doubles on each failure in a row, up to MAX_BACKOFF.
+FIRST_BACKOFF = 0.05
+MAX_BACKOFF = 30.0
+#: A worker that stayed up this long resets the backoff.
+STABLE_AFTER = 30.0
+START_TIMEOUT = 120.0
+
+
+class WorkerInfo(msgspec.Struct, frozen=True):
+    """What `online-deployment show` lists for one instance."""
+
+    instance: int
+    state: str  #: Starting, Ready, Unready, Restarting, Failed, Stopped
+    pid: int | None
+    cores: tuple[int, ...]
+    gpus: tuple[int, ...]
+    shared: bool
+    restarts: int
+    inflight: int
+    last_exit: str
+
+
+class _Slot:
+    def __init__(self, index: int, allocation: Allocation) -> None:
+        self.index = index
+        self.allocation = allocation
+        self.handle: WorkerHandle | None = None
+        self.state = "Starting"
+        self.restarts = 0
+        self.last_exit = ""
+
+
+class DeploymentSupervisor:
+    """Runs every instance of one deployment."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        plan: WorkerPlan,
+        spec: OnlineDeploymentSpec,
+        allocations: tuple[Allocation, ...],
+        notes: tuple[str, ...],
+        socket_dir: Path,
+        log_dir: Path,
+        on_change: Callable[[], None] = lambda: None,
+    ) -> None:
+        self.name = name
+        self.plan = plan
+        self.spec = spec
+        self.allocations = allocations
+        self.notes = notes
+        self._liveness = spec.liveness_probe
+        self._readiness = spec.readiness_probe
+        self._socket_dir = socket_dir
+        self._log_dir = log_dir
+        self._on_change = on_change
+        self._slots = [_Slot(i, a) for i, a in enumerate(allocations)]
+        self._tasks: list[asyncio.Task[None]] = []
+        self._first: list[asyncio.Future[str | None]] = []
+        self.ready_workers: list[WorkerHandle] = []
+        self._stopping = False
+
+    def log_path(self, instance: int) -> Path:
+        """The log file of one instance."""
+        return self._log_dir / f"{self.name}-{instance}.log"
+
+    async def start(self) -> str | None:
+        """Start every instance; return None when all loaded, or the first init failure message."""
+        loop = asyncio.get_running_loop()
+        self._first = [loop.create_future() for _ in self._slots]
+        self._tasks = [asyncio.create_task(self._run_slot(s, f)) for s, f in zip(self._slots, self._first, strict=True)]
+        for fut in asyncio.as_completed(self._first):
+            error = await fut
+            if error is not None:
+                return error
+        return None
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Stop probing and replacing, then stop every worker."""
+        self._stopping = True
+        for task in self._tasks:
+            task.cancel()
+        for task in self._tasks:
+            with contextlib.suppress(asyncio.CancelledError):
+                await task
+        handles = [s.handle for s in self._slots if s.handle is not None]
+        self.ready_workers = []
+        await asyncio.gather(*(h.stop(grace) for h in handles), return_exceptions=True)
+        for slot in self._slots:
+            slot.state = "Stopped"
+        self._on_change()
+
+    def workers(self) -> list[WorkerInfo]:
+        """The live worker list."""
+        return [
+            WorkerInfo(
+                instance=s.index,
+                state=s.state,
+                pid=s.handle.pid if s.handle is not None and s.handle.alive else None,
+                cores=s.allocation.cores,
+                gpus=s.allocation.gpus,
+                shared=s.allocation.shared,
+                restarts=s.restarts,
+                inflight=s.handle.inflight if s.handle is not None else 0,
+                last_exit=s.last_exit,
+            )
+            for s in self._slots
+        ]
+
+    async def _run_slot(self, slot: _Slot, first: asyncio.Future[str | None]) -> None:
+        backoff = FIRST_BACKOFF
+        ever_ready = False
+        while not self._stopping:
+            cores, gpus = slot.allocation.cores, slot.allocation.gpus
+            handle = WorkerHandle(
+                name=f"{self.name}-{slot.index}",
+                socket_path=self._socket_dir / f"{id(self):x}-{slot.index}-{slot.restarts}.sock",
+                log_path=self.log_path(slot.index),
+                env=worker_env(self.plan, cores, gpus),
+                cores=cores,
+                load=load_message(self.plan, cores),
+            )
+            slot.handle = handle
+            slot.state = "Starting" if not ever_ready else "Restarting"
+            try:
+                await handle.start(START_TIMEOUT)
+            except WorkerStartError as exc:
+                slot.last_exit = exc.message
+                if not ever_ready:
+                    slot.state = "Failed"
+                    if not first.done():
+                        first.set_result(exc.message)
+                    return
+                log.warning("%s: restart failed: %s; next try in %.1f s", handle.name, exc.message, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
+                slot.restarts += 1
+                continue
+            ever_ready = True
+            if not first.done():
+                first.set_result(None)
+            slot.state = "Ready"
+            self._set_ready(handle, True)
+            try:
+                await self._watch(handle, slot)
+            finally:
+                self._set_ready(handle, False)
+            slot.last_exit = handle.exit_message
+            if self._stopping:
+                return
+            up_for = time.monotonic() - handle.started_at
+            log.warning("%s (pid %s) %s after %.1f s; replacing it", handle.name, handle.pid, slot.last_exit, up_for)
+            if up_for > STABLE_AFTER:
+                backoff = FIRST_BACKOFF
+            slot.state = "Restarting"
+            slot.restarts += 1
+            await asyncio.sleep(backoff)
+            backoff = min(backoff * 2, MAX_BACKOFF)
+
+    async def _watch(self, handle: WorkerHandle, slot: _Slot) -> None:
+        """Return when the worker has exited; kill it first if it fails liveness."""
+        probe = asyncio.create_task(self._probe(handle, slot))
+        try:
+            await handle.exited.wait()
+        finally:
+            probe.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await probe
+
+    async def _probe(self, handle: WorkerHandle, slot: _Slot) -> None:
+        live, ready = self._liveness, self._readiness
+        await asyncio.sleep(min(live.initial_delay, ready.initial_delay))
+        live_fails = ready_fails = ready_ok = 0
+        period = max(1, min(live.period, ready.period))
+        while True:
+            ok = await handle.ping(max(live.timeout, 1))
+            if ok:
+                live_fails = ready_fails = 0
+                ready_ok += 1
+                if slot.state == "Unready" and ready_ok >= ready.success_threshold:
+                    slot.state = "Ready"
+                    self._set_ready(handle, True)
+            else:
+                live_fails += 1
+                ready_fails += 1
+                ready_ok = 0
+                if ready_fails >= ready.failure_threshold and slot.state == "Ready":
+                    slot.state = "Unready"
+                    self._set_ready(handle, False)
+                if live_fails >= live.failure_threshold:
+                    log.warning("%s failed %d liveness probes; killing it", handle.name, live_fails)
+                    await handle.kill()
+                    return
+            await asyncio.sleep(period)
+
+    def _set_ready(self, handle: WorkerHandle, ready: bool) -> None:
+        if ready and handle not in self.ready_workers:
+            self.ready_workers = [*self.ready_workers, handle]
+        elif not ready and handle in self.ready_workers:
+            self.ready_workers = [w for w in self.ready_workers if w is not handle]
+        self._on_change()

@@ -1,0 +1,91 @@
+"""What the management API returns: Azure's field names, as `az ml ... show -o json` prints them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import msgspec
+
+from runtime.control.registry import DeploymentRecord, EndpointRecord, ModelRecord
+from runtime.control.supervisor import WorkerInfo
+
+
+class SpecRequest(msgspec.Struct, frozen=True, kw_only=True):
+    """A YAML document sent by a client, with the az-ml style overrides."""
+
+    yaml: str | None = None  #: the file's text; None means "the stored spec" (update with --set only)
+    source: str = "<api>"  #: the file's path: names it in errors; relative paths resolve against its folder
+    set: list[str] = []  #: --set a.b=c overrides
+    name: str | None = None  #: -n
+    endpoint_name: str | None = None  #: -e (deployments)
+    version: str | None = None  #: --version (models)
+
+
+class DeploymentRequest(SpecRequest, frozen=True, kw_only=True):
+    """Create or update a deployment."""
+
+    all_traffic: bool = False  #: --all-traffic: send 100 % to it once it is up
+    placement: str = "share"  #: share or strict
+    wait: bool = True  #: answer only when the deployment is Succeeded or Failed
+
+
+class EndpointUpdate(SpecRequest, frozen=True, kw_only=True):
+    """Update an endpoint from YAML, or just its traffic / mirror traffic."""
+
+    traffic: str | None = None  #: "blue=90 green=10"
+    mirror_traffic: str | None = None  #: "green=10"
+
+
+class RegenerateKeys(msgspec.Struct, frozen=True):
+    """Body of regenerate-keys, as Azure's REST API names it."""
+
+    keyType: str = "Primary"  # noqa: N815 - Azure's REST field name
+    keyValue: str | None = None  # noqa: N815
+
+
+def endpoint_view(rec: EndpointRecord, base_url: str) -> dict[str, Any]:
+    """An endpoint as `online-endpoint show` prints it."""
+    spec: dict[str, Any] = msgspec.to_builtins(rec.spec)
+    spec.pop("$schema", None)
+    spec.update(
+        name=rec.name,
+        traffic=rec.traffic,
+        mirror_traffic=rec.mirror,
+        provisioning_state="Succeeded",
+        scoring_uri=f"{base_url}/endpoints/{rec.name}/score",
+        openapi_uri=f"{base_url}/endpoints/{rec.name}/swagger.json",
+        location="local",
+    )
+    return spec
+
+
+def deployment_view(
+    rec: DeploymentRecord, workers: list[WorkerInfo], *, ignored: tuple[str, ...] = ()
+) -> dict[str, Any]:
+    """A deployment as `online-deployment show` prints it, with its live workers and placement."""
+    spec: dict[str, Any] = msgspec.to_builtins(rec.spec)
+    spec.pop("$schema", None)
+    spec.update(
+        name=rec.name,
+        endpoint_name=rec.endpoint,
+        provisioning_state=rec.state,
+        placement={"policy": rec.placement, "notes": list(rec.notes)},
+        workers=msgspec.to_builtins(workers),
+    )
+    if rec.error:
+        spec["error"] = rec.error
+    if ignored:
+        spec["ignored"] = list(ignored)
+    return spec
+
+
+def model_view(rec: ModelRecord) -> dict[str, Any]:
+    """A registered model as `model list` prints it."""
+    return {
+        "name": rec.name,
+        "version": rec.version,
+        "type": rec.type.value,
+        "path": rec.path,
+        "description": rec.description,
+        "id": f"azureml:{rec.name}:{rec.version}",
+    }

@@ -1,0 +1,262 @@
+"""The one place that starts, talks to and kills worker subprocesses.
+
+The control process listens on a Unix socket per worker, spawns `python -m runtime.worker`, and the worker connects.
+Frames travel over an asyncio Protocol rather than a stream wrapper: `data_received` resolves request futures
+directly, which keeps the per-request cost in the control process to a dict lookup and a frame decode.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import itertools
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import cast
+
+from runtime.errors import Code, ModelyardError, WorkerLost
+from runtime.ipc.framing import FrameError, control_decoder, encode_frame
+from runtime.ipc.messages import Failure, FromWorker, Headers, Infer, Load, Ping, Pong, Ready, Result, Shutdown
+
+
+class WorkerStartError(ModelyardError):
+    """The worker did not get to Ready: init() failed, it crashed, or it took too long."""
+
+    code = Code.UNAVAILABLE
+
+
+class _Channel(asyncio.Protocol):
+    """The control side of one worker socket."""
+
+    def __init__(self, on_message: Callable[[FromWorker], None], on_lost: Callable[[], None]) -> None:
+        self.transport: asyncio.Transport | None = None
+        self.connected: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._decoder = control_decoder()
+        self._on_message = on_message
+        self._on_lost = on_lost
+
+    def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # uvloop's transports implement asyncio.Transport without subclassing it.
+        self.transport = cast(asyncio.Transport, transport)
+        if not self.connected.done():
+            self.connected.set_result(None)
+
+    def data_received(self, data: bytes) -> None:
+        try:
+            messages = self._decoder.feed(data)
+        except FrameError:
+            # A worker that writes garbage on its protocol socket is broken; dropping the connection makes the
+            # supervisor replace it, and its in-flight requests fail with WorkerLost.
+            if self.transport is not None:
+                self.transport.abort()
+            return
+        for message in messages:
+            self._on_message(message)
+
+    def connection_lost(self, exc: Exception | None) -> None:
+        self._on_lost()
+
+
+class WorkerHandle:
+    """One worker subprocess: spawn, handshake, multiplexed requests, liveness ping, stop."""
+
+    def __init__(
+        self,
+        *,
+        name: str,
+        socket_path: Path,
+        log_path: Path,
+        env: dict[str, str],
+        cores: tuple[int, ...],
+        load: Load,
+    ) -> None:
+        self.name = name
+        self.cores = cores
+        self._socket_path = socket_path
+        self._log_path = log_path
+        self._env = env
+        self._load = load
+        self._ids = itertools.count(1)
+        self._pending: dict[int, asyncio.Future[Result | Failure]] = {}
+        self._pings: dict[int, asyncio.Future[Pong]] = {}
+        self._hello: asyncio.Future[Ready | Failure] | None = None
+        self._channel: _Channel | None = None
+        self._proc: asyncio.subprocess.Process | None = None
+        self._exit_message = ""
+        self.exited: asyncio.Event = asyncio.Event()
+        self.pid: int | None = None
+        self.started_at = 0.0
+        self.ready: Ready | None = None
+        self._watcher: asyncio.Future[None] | None = None
+
+    @property
+    def inflight(self) -> int:
+        """Requests sent to this worker and not yet answered."""
+        return len(self._pending)
+
+    @property
+    def alive(self) -> bool:
+        """True while the process runs and its socket is open."""
+        return not self.exited.is_set() and self._channel is not None and self._channel.transport is not None
+
+    async def start(self, timeout: float) -> Ready:
+        """Spawn the worker and wait until its model is loaded; WorkerStartError on any failure."""
+        loop = asyncio.get_running_loop()
+        self._hello = loop.create_future()
+        self._channel = _Channel(self._on_message, self._on_lost)
+        with contextlib.suppress(FileNotFoundError):
+            self._socket_path.unlink()
+        server = await loop.create_unix_server(lambda: self._channel, str(self._socket_path))  # type: ignore[arg-type,return-value]
+        self._log_path.parent.mkdir(parents=True, exist_ok=True)
+        cmd = [sys.executable, "-m", "runtime.worker", "--socket", str(self._socket_path), "--name", self.name]
+        if self.cores:
+            cmd += ["--cores", ",".join(map(str, self.cores))]
+        with open(self._log_path, "ab") as log:  # noqa: ASYNC230 - a local append, opened once per worker start
+            stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+            cores = ",".join(map(str, self.cores)) or "any"
+            log.write(f"==== {stamp} modelyard: starting worker {self.name} on cores {cores} ====\n".encode())
+            log.flush()
+            self._proc = await asyncio.create_subprocess_exec(
+                *cmd,
+                stdin=subprocess.DEVNULL,
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                env=self._env,
+                start_new_session=True,
+            )
+        self.pid = self._proc.pid
+        self.started_at = time.monotonic()
+        self._watcher = asyncio.ensure_future(self._watch_exit())
+        exited: asyncio.Future[object] = asyncio.ensure_future(self.exited.wait())
+        try:
+            async with asyncio.timeout(timeout):
+                connected: asyncio.Future[object] = self._channel.connected  # type: ignore[assignment]
+                await asyncio.wait([connected, exited], return_when=asyncio.FIRST_COMPLETED)
+                if not self._channel.connected.done():
+                    raise WorkerStartError(f"worker {self.name} {self._exit_message or 'exited'} before connecting")
+                server.close()
+                self._send(self._load)
+                hello = await self._hello
+        except TimeoutError:
+            await self.kill()
+            raise WorkerStartError(f"worker {self.name} did not load within {timeout:.0f} s; see its log") from None
+        finally:
+            exited.cancel()
+            server.close()
+            with contextlib.suppress(FileNotFoundError):
+                self._socket_path.unlink()
+        if isinstance(hello, Failure):
+            await self.kill()
+            raise WorkerStartError(hello.message)
+        self.ready = hello
+        return hello
+
+    async def infer(self, method: str, path: str, query: str, headers: Headers, body: bytes) -> Result | Failure:
+        """Send one HTTP request to the worker and wait for its answer; WorkerLost if the worker ends first."""
+        if not self.alive:
+            raise WorkerLost(f"worker {self.name} is not running")
+        rid = next(self._ids)
+        fut: asyncio.Future[Result | Failure] = asyncio.get_running_loop().create_future()
+        self._pending[rid] = fut
+        try:
+            self._send(Infer(rid, method, path, query, headers, body))
+            return await fut
+        finally:
+            self._pending.pop(rid, None)
+
+    async def ping(self, timeout: float) -> bool:
+        """True when the worker answers a Ping within `timeout` seconds."""
+        if not self.alive:
+            return False
+        rid = next(self._ids)
+        fut: asyncio.Future[Pong] = asyncio.get_running_loop().create_future()
+        self._pings[rid] = fut
+        try:
+            self._send(Ping(rid))
+            async with asyncio.timeout(timeout):
+                await fut
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self._pings.pop(rid, None)
+
+    async def stop(self, grace: float = 5.0) -> None:
+        """Ask the worker to finish its requests and exit; kill it after `grace` seconds."""
+        if self._proc is None or self.exited.is_set():
+            return
+        with contextlib.suppress(Exception):
+            self._send(Shutdown())
+        try:
+            async with asyncio.timeout(grace):
+                await self.exited.wait()
+        except TimeoutError:
+            await self.kill()
+
+    async def kill(self) -> None:
+        """SIGKILL the worker's process group and wait for it to be reaped."""
+        if self._proc is None:
+            return
+        if self._proc.returncode is None:
+            with contextlib.suppress(ProcessLookupError, PermissionError):
+                os.killpg(self._proc.pid, signal.SIGKILL)
+        await self.exited.wait()
+
+    @property
+    def exit_message(self) -> str:
+        """How the process ended, e.g. 'exited with status 3' or 'was killed by SIGKILL'."""
+        return self._exit_message
+
+    def _send(self, message: Load | Infer | Ping | Shutdown) -> None:
+        channel = self._channel
+        if channel is None or channel.transport is None or channel.transport.is_closing():
+            raise WorkerLost(f"worker {self.name} is not connected")
+        channel.transport.write(encode_frame(message))
+
+    def _on_message(self, message: FromWorker) -> None:
+        if isinstance(message, Result) or (isinstance(message, Failure) and message.id):
+            fut = self._pending.get(message.id)
+            if fut is not None and not fut.done():
+                fut.set_result(message)
+        elif isinstance(message, Pong):
+            ping = self._pings.get(message.id)
+            if ping is not None and not ping.done():
+                ping.set_result(message)
+        elif self._hello is not None and not self._hello.done():
+            self._hello.set_result(message)
+
+    def _on_lost(self) -> None:
+        if self._channel is not None:
+            self._channel.transport = None
+        # The socket usually closes a moment before the process is reaped; waiting briefly lets the failed
+        # requests say how the worker ended (e.g. "was killed by SIGKILL") rather than just "closed its socket".
+        asyncio.get_running_loop().call_later(1.0, self._fail_pending)
+
+    def _fail_pending(self) -> None:
+        reason = self._exit_message or "closed its socket"
+        error = WorkerLost(f"worker {self.name} (pid {self.pid}) {reason} while handling the request")
+        for fut in list(self._pending.values()):
+            if not fut.done():
+                fut.set_exception(error)
+        if self._hello is not None and not self._hello.done():
+            self._hello.set_result(Failure(0, Code.UNAVAILABLE.value, f"worker {self.name} {reason} while loading"))
+
+    async def _watch_exit(self) -> None:
+        assert self._proc is not None
+        rc = await self._proc.wait()
+        if rc < 0:
+            try:
+                self._exit_message = f"was killed by {signal.Signals(-rc).name}"
+            except ValueError:
+                self._exit_message = f"was killed by signal {-rc}"
+        else:
+            self._exit_message = f"exited with status {rc}"
+        if self._channel is not None and self._channel.transport is not None:
+            self._channel.transport.abort()
+        self._fail_pending()
+        self.exited.set()

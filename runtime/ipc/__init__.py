@@ -1,0 +1,1 @@
+"""The wire between the control process and its worker subprocesses."""

@@ -1,0 +1,95 @@
+"""Messages exchanged over a worker's Unix socket: a tagged union of frozen Structs.
+
+Control → worker: Load (once, right after connect), Infer, Ping, Drain, Shutdown.
+Worker → control: Ready or Failure(id=0) answering Load, Result or Failure answering Infer, Pong answering Ping.
+
+Infer carries the HTTP request as the front end received it (method, sub-path under the endpoint, raw query,
+headers, body bytes): the control process never parses a payload. Result carries the finished HTTP response.
+Errors cross as data (`Failure.code` is a `runtime.errors.Code` value), never as pickled exceptions.
+Structs are array-like so a frame holds no field names.
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+import msgspec
+
+Headers = list[tuple[str, str]]
+
+
+class _Msg(msgspec.Struct, frozen=True, tag=True, array_like=True, gc=False):
+    pass
+
+
+class Load(_Msg, frozen=True):
+    """What the worker must load. Environment variables and pinning were applied at spawn."""
+
+    kind: Literal["script", "triton"]
+    app_root: str | None = None  #: AML_APP_ROOT: the code snapshot folder holding the scoring script
+    entry_script: str | None = None  #: AZUREML_ENTRY_SCRIPT, relative to app_root
+    model_dir: str | None = None  #: AZUREML_MODEL_DIR
+    model_repository: str | None = None  #: Triton-layout model repository (kind == "triton")
+    scoring_timeout_ms: int = 3_600_000  #: SCORING_TIMEOUT_MS, as Azure's inference server applies it
+    threads: int = 1  #: intra-op threads for onnxruntime, sized to the worker's core set
+
+
+class Infer(_Msg, frozen=True):
+    """One HTTP request for the worker; `path` is relative to the endpoint (e.g. "/score")."""
+
+    id: int
+    method: str
+    path: str
+    query: str
+    headers: Headers
+    body: bytes
+
+
+class Ping(_Msg, frozen=True):
+    """Liveness probe; answered by Pong with the same id."""
+
+    id: int
+
+
+class Drain(_Msg, frozen=True):
+    """Finish what is in flight, accept nothing new."""
+
+
+class Shutdown(_Msg, frozen=True):
+    """Exit cleanly after the in-flight requests are done."""
+
+
+class Ready(_Msg, frozen=True):
+    """The model loaded and init() returned; the worker takes requests."""
+
+    pid: int
+    mode: str  #: how run() takes input: "string", "schema", "rawhttp", or "triton"
+    models: list[str] = []  #: model names served (Triton repositories)
+
+
+class Result(_Msg, frozen=True):
+    """The worker's HTTP response to one Infer."""
+
+    id: int
+    status: int
+    headers: Headers
+    body: bytes
+
+
+class Failure(_Msg, frozen=True):
+    """A request (or, with id 0, the Load) failed; `code` is a runtime.errors.Code value."""
+
+    id: int
+    code: str
+    message: str
+
+
+class Pong(_Msg, frozen=True):
+    """Answer to Ping, with the number of requests the worker holds."""
+
+    id: int
+    inflight: int
+
+
+ToWorker = Load | Infer | Ping | Drain | Shutdown
+FromWorker = Ready | Result | Failure | Pong

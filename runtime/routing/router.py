@@ -1,0 +1,198 @@
+"""The data plane as Azure's front end does it: auth, deployment choice, admission, worker choice, 424 wrapping.
+
+The router never parses a payload: it forwards the request as received to a worker and relays the answer.
+Routing tables are rebuilt by the controller on every change and swapped in whole, so a request always sees
+one consistent version of an endpoint.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import logging
+import uuid
+from collections.abc import Callable, Mapping, Sequence
+from typing import Protocol
+
+import msgspec
+
+from runtime.errors import Code, ModelyardError, NotFound, Unauthenticated, Unavailable
+from runtime.ipc.messages import Failure, Headers, Result
+from runtime.routing.balance import WeightedTable, least_loaded, mirror_hit
+
+log = logging.getLogger("modelyard.router")
+
+DEPLOYMENT_HEADER = "azureml-model-deployment"
+
+
+class Worker(Protocol):
+    """What the router needs of a worker (a WorkerHandle, or a fake in tests)."""
+
+    @property
+    def inflight(self) -> int: ...
+
+    async def infer(self, method: str, path: str, query: str, headers: Headers, body: bytes) -> Result | Failure: ...
+
+
+class DeploymentRoute:
+    """One deployment as the router sees it."""
+
+    __slots__ = ("name", "workers", "timeout_s", "max_inflight", "inflight")
+
+    def __init__(self, name: str, workers: Callable[[], Sequence[Worker]], timeout_ms: int, max_inflight: int) -> None:
+        self.name = name
+        self.workers = workers
+        self.timeout_s = timeout_ms / 1000
+        self.max_inflight = max_inflight
+        self.inflight = 0
+
+
+class EndpointRoute(msgspec.Struct, frozen=True):
+    """One endpoint as the router sees it: keys, traffic and mirror rules, deployments by name."""
+
+    name: str
+    keys: tuple[str, ...]
+    traffic: WeightedTable
+    mirror: tuple[str, int] | None
+    deployments: Mapping[str, DeploymentRoute]
+
+
+class Response(msgspec.Struct):
+    """An HTTP response produced by the data plane."""
+
+    status: int
+    headers: Headers
+    body: bytes
+
+
+class Overloaded(ModelyardError):
+    """More requests in flight than the deployment admits."""
+
+    code = Code.OVERLOADED
+
+
+class Timeout(ModelyardError):
+    """The request outlived request_timeout_ms."""
+
+    code = Code.TIMEOUT
+
+
+class Router:
+    """Routes data-plane requests to workers."""
+
+    def __init__(self, random: Callable[[], float]) -> None:
+        self._random = random
+        self.endpoints: dict[str, EndpointRoute] = {}
+        self._background: set[asyncio.Task[None]] = set()
+        self.mirrored = 0  #: mirror copies sent
+        self.mirror_failures = 0
+
+    def authenticate(self, route: EndpointRoute, authorization: str | None) -> None:
+        """Check `Authorization: Bearer <key>` against the endpoint's keys; Unauthenticated otherwise."""
+        if not authorization:
+            raise Unauthenticated("missing Authorization header: send `Authorization: Bearer <endpoint key>`")
+        scheme, _, token = authorization.partition(" ")
+        token = token.strip()
+        ok = False
+        if scheme.lower() == "bearer" and token:
+            encoded = token.encode()
+            for key in route.keys:
+                ok |= hmac.compare_digest(encoded, key.encode())
+        if not ok:
+            raise Unauthenticated("invalid key in the Authorization header")
+
+    def route(self, endpoint: str) -> EndpointRoute:
+        """The endpoint's routing table; NotFound if there is no such endpoint."""
+        route = self.endpoints.get(endpoint)
+        if route is None:
+            raise NotFound(f"endpoint {endpoint!r} not found")
+        return route
+
+    async def forward(
+        self,
+        route: EndpointRoute,
+        method: str,
+        path: str,
+        query: str,
+        headers: Headers,
+        body: bytes,
+        target: str | None,
+    ) -> Response:
+        """Send an authenticated request to a deployment (the named `target`, or by traffic) and relay the answer."""
+        if target:
+            dep = route.deployments.get(target)
+            if dep is None:
+                raise NotFound(
+                    f"deployment {target!r} named by the {DEPLOYMENT_HEADER} header is not in endpoint {route.name!r}"
+                )
+        else:
+            name = route.traffic.pick(self._random)
+            if name is None:
+                raise NotFound(
+                    f"endpoint {route.name!r} has no deployment with positive traffic; set it with "
+                    f'`online-endpoint update -n {route.name} --traffic "<deployment>=100"`'
+                )
+            dep = route.deployments[name]
+            if route.mirror is not None and mirror_hit(route.mirror[1], self._random):
+                shadow = route.deployments.get(route.mirror[0])
+                if shadow is not None:
+                    self._mirror(shadow, method, path, query, headers, body)
+        request_id = str(uuid.uuid4())
+        # Azure's front end replaces the client's x-request-id with its own GUID before the container sees it.
+        fwd = [(k, v) for k, v in headers if k != "x-request-id"]
+        fwd.append(("x-request-id", request_id))
+        answer = await self._send(dep, method, path, query, fwd, body)
+        if isinstance(answer, Failure):
+            raise ModelyardError(answer.message, code=_code(answer.code))
+        out = answer.headers
+        out.append((DEPLOYMENT_HEADER, dep.name))
+        if answer.status == 200:
+            return Response(200, out, answer.body)
+        # Azure's front end turns every non-200 from the container into 424 and reports the original status.
+        out.append(("ms-azureml-model-error-statuscode", str(answer.status)))
+        out.append(("ms-azureml-model-error-reason", "model_error"))
+        return Response(424, out, answer.body)
+
+    async def _send(
+        self, dep: DeploymentRoute, method: str, path: str, query: str, headers: Headers, body: bytes
+    ) -> Result | Failure:
+        if dep.inflight >= dep.max_inflight:
+            raise Overloaded(
+                f"Too many pending requests: deployment {dep.name!r} already holds {dep.inflight} "
+                f"(2 x max_concurrent_requests_per_instance x instance_count = {dep.max_inflight})"
+            )
+        worker = least_loaded(dep.workers(), self._random)
+        if worker is None:
+            raise Unavailable(f"deployment {dep.name!r} has no ready instance")
+        dep.inflight += 1
+        try:
+            async with asyncio.timeout(dep.timeout_s):
+                return await worker.infer(method, path, query, headers, body)
+        except TimeoutError:
+            raise Timeout(
+                f"request to deployment {dep.name!r} exceeded request_timeout_ms ({int(dep.timeout_s * 1000)} ms)"
+            ) from None
+        finally:
+            dep.inflight -= 1
+
+    def _mirror(self, dep: DeploymentRoute, method: str, path: str, query: str, headers: Headers, body: bytes) -> None:
+        async def send() -> None:
+            self.mirrored += 1
+            try:
+                answer = await self._send(dep, method, path, query, headers, body)
+                if isinstance(answer, Failure) or answer.status != 200:
+                    self.mirror_failures += 1
+            except ModelyardError as exc:
+                self.mirror_failures += 1
+                log.info("mirror copy to %s failed: %s", dep.name, exc.message)
+
+        task = asyncio.get_running_loop().create_task(send())
+        self._background.add(task)
+        task.add_done_callback(self._background.discard)
+
+
+def _code(value: str) -> Code:
+    try:
+        return Code(value)
+    except ValueError:
+        return Code.INTERNAL

@@ -1,0 +1,86 @@
+"""`modelyard serve`: one process holding the HTTP server, the controller and every worker's supervisor."""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import logging
+import os
+import random
+import signal
+import sys
+from typing import IO
+
+from runtime.api.app import build_app
+from runtime.api.server import ServerName, bind, serve
+from runtime.control.controller import Controller
+from runtime.errors import Conflict
+from runtime.metrics.sampler import gpu_indices, usable_cores
+from runtime.statedir import ServerInfo, StateDir
+
+log = logging.getLogger("modelyard.serve")
+
+
+def run(state: StateDir, host: str, port: int, server: ServerName) -> int:
+    """Run the server in the foreground until SIGINT or SIGTERM; return the exit status."""
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    state.ensure()
+    lock = _lock(state)
+    try:
+        sock = bind(host, port)
+    except OSError as exc:
+        raise Conflict(f"cannot listen on {host}:{port}: {exc.strerror}") from None
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:  # pragma: no cover - uvloop is a dependency on every platform serve supports
+        pass
+    try:
+        asyncio.run(_main(state, sock, server))
+    finally:
+        lock.close()
+    return 0
+
+
+async def _main(state: StateDir, sock: object, server: ServerName) -> None:
+    import socket
+
+    assert isinstance(sock, socket.socket)
+    token = state.admin_token(create=True)
+    gpus, gpu_note = gpu_indices()
+    ctl = Controller(state, cores=usable_cores(), gpus=gpus, random=random.random, gpu_note=gpu_note)
+    host, port = sock.getsockname()[:2]
+    shown = f"[{host}]" if ":" in host else host
+    ctl.base_url = f"http://{shown}:{port}"
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    await ctl.start()
+    state.write_server(ServerInfo(url=ctl.base_url, pid=os.getpid(), server=server))
+    log.info("modelyard serving on %s (state in %s, %s)", ctl.base_url, state.root, server)
+    try:
+        await serve(build_app(ctl, token), sock, server, stop)
+    finally:
+        log.info("stopping workers")
+        await ctl.stop()
+        info = state.read_server()
+        if info is not None and info.pid == os.getpid():
+            state.server_file.unlink(missing_ok=True)
+
+
+def _lock(state: StateDir) -> IO[str]:
+    f = open(state.root / "serve.lock", "w")  # noqa: SIM115 - held for the life of the server
+    try:
+        fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
+    except BlockingIOError:
+        f.close()
+        info = state.read_server()
+        where = f" at {info.url} (pid {info.pid})" if info else ""
+        raise Conflict(f"a modelyard server is already running{where} for state directory {state.root}") from None
+    return f
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(run(StateDir(), "127.0.0.1", 0, "uvicorn"))

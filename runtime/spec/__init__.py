@@ -1,0 +1,127 @@
+"""Azure ML online endpoint, deployment and model YAML, decoded once at the edge into frozen msgspec Structs."""
+
+from __future__ import annotations
+
+from runtime.spec._types import (
+    PublicNetworkAccess,
+)
+from runtime.spec.deployment import (
+    KUBERNETES_MAX_TIMEOUT_MS,
+    MANAGED_MAX_TIMEOUT_MS,
+    MAX_INSTANCES,
+    BuildContext,
+    CodeConfiguration,
+    DataAsset,
+    DataCollector,
+    DefaultScaleSettings,
+    DeploymentCollection,
+    DeploymentType,
+    InferenceConfig,
+    InlineEnvironment,
+    OnlineDeploymentSpec,
+    OsType,
+    ProbeSettings,
+    RequestLogging,
+    RequestSettings,
+    ResourceRequirements,
+    ResourceSettings,
+    RollingRate,
+    Route,
+    ScaleSettings,
+    TargetUtilizationScaleSettings,
+)
+from runtime.spec.endpoint import (
+    AuthMode,
+    IdentitySpec,
+    IdentityType,
+    OnlineEndpointSpec,
+    UserAssignedIdentity,
+)
+from runtime.spec.load import (
+    Loaded,
+    load_deployment,
+    load_endpoint,
+    load_model,
+)
+from runtime.spec.model import (
+    InlineModel,
+    ModelRef,
+    ModelSpec,
+    ModelType,
+    parse_model_ref,
+)
+from runtime.spec.names import (
+    is_valid_name,
+    validate_name,
+)
+from runtime.spec.overrides import (
+    apply_overrides,
+)
+from runtime.spec.sku import (
+    BUILTIN_INSTANCE_TYPES,
+    InstanceShape,
+    load_instance_types,
+    parse_quantity,
+    resolve_instance_type,
+    shape_from_resources,
+)
+from runtime.spec.traffic import (
+    MAX_MIRROR_PERCENT,
+    parse_traffic_arg,
+    validate_mirror,
+    validate_traffic,
+)
+
+__all__ = [
+    "AuthMode",
+    "BUILTIN_INSTANCE_TYPES",
+    "BuildContext",
+    "CodeConfiguration",
+    "DataAsset",
+    "DataCollector",
+    "DefaultScaleSettings",
+    "DeploymentCollection",
+    "DeploymentType",
+    "IdentitySpec",
+    "IdentityType",
+    "InferenceConfig",
+    "InlineEnvironment",
+    "InlineModel",
+    "InstanceShape",
+    "KUBERNETES_MAX_TIMEOUT_MS",
+    "Loaded",
+    "MANAGED_MAX_TIMEOUT_MS",
+    "MAX_INSTANCES",
+    "MAX_MIRROR_PERCENT",
+    "ModelRef",
+    "ModelSpec",
+    "ModelType",
+    "OnlineDeploymentSpec",
+    "OnlineEndpointSpec",
+    "OsType",
+    "ProbeSettings",
+    "PublicNetworkAccess",
+    "RequestLogging",
+    "RequestSettings",
+    "ResourceRequirements",
+    "ResourceSettings",
+    "RollingRate",
+    "Route",
+    "ScaleSettings",
+    "TargetUtilizationScaleSettings",
+    "UserAssignedIdentity",
+    "apply_overrides",
+    "is_valid_name",
+    "load_deployment",
+    "load_endpoint",
+    "load_instance_types",
+    "load_model",
+    "parse_model_ref",
+    "parse_quantity",
+    "parse_traffic_arg",
+    "resolve_instance_type",
+    "shape_from_resources",
+    "validate_mirror",
+    "validate_name",
+    "validate_traffic",
+]

@@ -1,0 +1,89 @@
+"""Keys that are valid in Azure but mean nothing on one machine: one human line each, so users know they were read."""
+
+from __future__ import annotations
+
+from runtime.spec._types import PublicNetworkAccess
+from runtime.spec.deployment import InlineEnvironment, OnlineDeploymentSpec
+from runtime.spec.endpoint import OnlineEndpointSpec
+from runtime.spec.model import ModelSpec
+
+_OWN_PYTHON = "workers run modelyard's own Python environment"
+_NO_CLUSTER = "there is no Kubernetes cluster; deployments run as processes on this machine"
+_NO_NETWORK_ISOLATION = "there is no network isolation on one machine"
+
+
+def _read_only(key: str) -> str:
+    return f"{key} is ignored: it is read-only, set by the service"
+
+
+def endpoint_ignored(spec: OnlineEndpointSpec) -> tuple[str, ...]:
+    """What an endpoint file asks for that modelyard does not do."""
+    lines: list[str] = []
+    if spec.identity is not None:
+        lines.append("identity is ignored: there are no managed identities on one machine")
+    if spec.public_network_access is PublicNetworkAccess.DISABLED:
+        lines.append("public_network_access is ignored: modelyard listens on the address `serve` is given")
+    if spec.compute is not None:
+        lines.append(f"compute {spec.compute} is ignored: {_NO_CLUSTER}")
+    for key in ("id", "provisioning_state", "scoring_uri", "openapi_uri", "location", "kind"):
+        if getattr(spec, key) is not None:
+            lines.append(_read_only(key))
+    return tuple(lines)
+
+
+def deployment_ignored(spec: OnlineDeploymentSpec) -> tuple[str, ...]:
+    """What a deployment file asks for that modelyard does not do."""
+    lines: list[str] = []
+    if isinstance(spec.environment, str):
+        lines.append(f"environment {spec.environment} is ignored: {_OWN_PYTHON}")
+    elif spec.environment is not None:
+        lines.extend(_environment_ignored(spec.environment))
+    if spec.model_mount_path is not None:
+        lines.append("model_mount_path is ignored: models are read in place, at AZUREML_MODEL_DIR")
+    if spec.app_insights_enabled:
+        lines.append("app_insights_enabled is ignored: request metrics are served at /metrics")
+    if spec.egress_public_network_access is PublicNetworkAccess.DISABLED:
+        lines.append(f"egress_public_network_access is ignored: {_NO_NETWORK_ISOLATION}")
+    if spec.private_network_connection:
+        lines.append(f"private_network_connection is ignored: {_NO_NETWORK_ISOLATION}")
+    if spec.data_collector is not None:
+        lines.append(
+            "data_collector is ignored: nothing is sent to Azure Monitor; worker logs are in the state directory"
+        )
+    if spec.compute is not None:
+        lines.append(f"compute {spec.compute} is ignored: {_NO_CLUSTER}")
+    if spec.resources is not None:
+        if spec.instance_type is not None:
+            lines.append(f"resources is ignored: instance_type {spec.instance_type} sets the cores and GPUs")
+        elif spec.resources.limits.cpu or spec.resources.limits.memory or spec.resources.limits.gpu:
+            lines.append("resources.limits is ignored: instances are sized from resources.requests")
+    for key in ("id", "provisioning_state"):
+        if getattr(spec, key) is not None:
+            lines.append(_read_only(key))
+    return tuple(lines)
+
+
+def model_ignored(spec: ModelSpec) -> tuple[str, ...]:
+    """What a model file asks for that modelyard does not do."""
+    lines: list[str] = []
+    if spec.datastore is not None:
+        lines.append("datastore is ignored: models are read from their path on this machine")
+    for key in ("id", "job_name", "utc_time_created"):
+        if getattr(spec, key) is not None:
+            lines.append(_read_only(key))
+    return tuple(lines)
+
+
+def _environment_ignored(env: InlineEnvironment) -> list[str]:
+    lines: list[str] = []
+    if env.image is not None:
+        lines.append(f"environment.image is ignored: {_OWN_PYTHON}")
+    if env.conda_file is not None:
+        lines.append(f"environment.conda_file is ignored: {_OWN_PYTHON}; install what it lists there")
+    if env.build is not None:
+        lines.append(f"environment.build is ignored: there is no Docker; {_OWN_PYTHON}")
+    if env.inference_config is not None:
+        lines.append("environment.inference_config is ignored: modelyard serves its own scoring and health routes")
+    if env.os_type is not None:
+        lines.append(f"environment.os_type is ignored: {_OWN_PYTHON}")
+    return lines

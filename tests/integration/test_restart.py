@@ -1,0 +1,63 @@
+"""State survives a restart of serve, and each instance runs on its own cores."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+from conftest import FIXTURES, Server
+
+
+def _cpus_allowed(pid: int) -> str:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("Cpus_allowed_list:"):
+            return line.split(":", 1)[1].strip()
+    raise AssertionError("no Cpus_allowed_list")
+
+
+def _expand(cores: list[int]) -> str:
+    return ",".join(map(str, cores)) if len(cores) != 2 or cores[1] != cores[0] + 1 else f"{cores[0]}-{cores[1]}"
+
+
+def test_restart_brings_back_endpoints_deployments_keys_and_traffic(server: Server) -> None:
+    server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
+    create = ["online-deployment", "create", "-f", str(FIXTURES / "echo-deployment.yml")]
+    server.cli(*create, "-n", "blue", "--set", "instance_count=2", "--all-traffic")
+    server.cli(*create, "-n", "green")
+    server.cli("online-endpoint", "update", "-n", "fix", "--traffic", "blue=70 green=30")
+    shown = server.json("online-deployment", "show", "-n", "blue", "-e", "fix")
+    assert isinstance(shown, dict)
+    workers = shown["workers"]
+    assert len(workers) == 2
+    for w in workers:
+        assert _cpus_allowed(w["pid"]) == _expand(w["cores"])
+    core_sets = [tuple(w["cores"]) for w in workers]
+    assert len(set(core_sets)) == 2  # disjoint sets on this machine's cores
+
+    keys = server.json("online-endpoint", "get-credentials", "-n", "fix")
+    endpoint = server.json("online-endpoint", "show", "-n", "fix")
+    server.stop()
+    server.start()
+    assert server.json("online-endpoint", "get-credentials", "-n", "fix") == keys
+    after = server.json("online-endpoint", "show", "-n", "fix")
+    assert isinstance(endpoint, dict) and isinstance(after, dict) and isinstance(keys, dict)
+    # Only the URLs may differ: the restarted server listens on a new port.
+    for shown_ep in (endpoint, after):
+        shown_ep.pop("scoring_uri")
+        shown_ep.pop("openapi_uri")
+    assert after == endpoint and after["traffic"] == {"blue": 70, "green": 30}
+    deadline = time.monotonic() + 30
+    while True:
+        deps = server.json("online-deployment", "list", "-e", "fix")
+        assert isinstance(deps, list)
+        states = {d["name"]: d["provisioning_state"] for d in deps}
+        if states == {"blue": "Succeeded", "green": "Succeeded"} and all(
+            w["state"] == "Ready" for d in deps for w in d["workers"]
+        ):
+            break
+        assert time.monotonic() < deadline, states
+        time.sleep(0.1)
+    with server.client() as http:
+        auth = {"Authorization": f"Bearer {keys['primaryKey']}"}
+        r = http.post("/endpoints/fix/score", json={"after": "restart"}, headers=auth)
+        assert r.status_code == 200 and r.json()["echo"] == {"after": "restart"}

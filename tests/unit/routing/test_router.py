@@ -1,0 +1,108 @@
+import asyncio
+from collections.abc import Sequence
+
+import pytest
+
+from runtime.errors import Code, ModelyardError, NotFound, Unauthenticated, WorkerLost
+from runtime.ipc.messages import Failure, Headers, Result
+from runtime.routing.balance import WeightedTable
+from runtime.routing.router import DeploymentRoute, EndpointRoute, Router
+
+
+class FakeWorker:
+    def __init__(self, status: int = 200, body: bytes = b"{}", delay: float = 0.0, lost: bool = False) -> None:
+        self.status, self.body, self.delay, self.lost = status, body, delay, lost
+        self.inflight = 0
+        self.seen: list[Headers] = []
+
+    async def infer(self, method: str, path: str, query: str, headers: Headers, body: bytes) -> Result | Failure:
+        self.seen.append(headers)
+        self.inflight += 1
+        try:
+            await asyncio.sleep(self.delay)
+            if self.lost:
+                raise WorkerLost("worker blue-0 (pid 1) was killed by SIGKILL while handling the request")
+            return Result(1, self.status, [("content-type", "application/json")], self.body)
+        finally:
+            self.inflight -= 1
+
+
+def endpoint(
+    workers: dict[str, Sequence[FakeWorker]], traffic: dict[str, int], timeout_ms: int = 5000
+) -> EndpointRoute:
+    deps = {n: DeploymentRoute(n, lambda ws=ws: ws, timeout_ms, 2) for n, ws in workers.items()}
+    return EndpointRoute(name="ep", keys=("k1", "k2"), traffic=WeightedTable(traffic), mirror=None, deployments=deps)
+
+
+def run(coro):  # type: ignore[no-untyped-def]
+    return asyncio.run(coro)
+
+
+def test_both_keys_authenticate_and_anything_else_is_refused() -> None:
+    router = Router(lambda: 0.5)
+    route = endpoint({"blue": [FakeWorker()]}, {"blue": 100})
+    router.authenticate(route, "Bearer k1")
+    router.authenticate(route, "Bearer k2")
+    for bad in (None, "", "Bearer", "Bearer k3", "Basic k1"):
+        with pytest.raises(Unauthenticated):
+            router.authenticate(route, bad)
+
+
+def test_success_names_the_deployment_and_replaces_the_request_id() -> None:
+    worker = FakeWorker(body=b"[1]")
+    route = endpoint({"blue": [worker]}, {"blue": 100})
+    resp = run(Router(lambda: 0.5).forward(route, "POST", "/score", "", [("x-request-id", "mine")], b"{}", None))
+    assert resp.status == 200 and resp.body == b"[1]"
+    assert ("azureml-model-deployment", "blue") in resp.headers
+    sent = dict(worker.seen[0])
+    assert sent["x-request-id"] != "mine" and len(sent["x-request-id"]) == 36
+
+
+def test_non_200_from_the_script_becomes_424_with_the_original_status() -> None:
+    route = endpoint({"blue": [FakeWorker(status=500, body=b'{"message": "boom"}')]}, {"blue": 100})
+    resp = run(Router(lambda: 0.5).forward(route, "POST", "/score", "", [], b"{}", None))
+    assert resp.status == 424
+    assert ("ms-azureml-model-error-statuscode", "500") in resp.headers
+    assert resp.body == b'{"message": "boom"}'
+
+
+def test_header_targets_a_deployment_with_zero_traffic() -> None:
+    green = FakeWorker()
+    route = endpoint({"blue": [FakeWorker()], "green": [green]}, {"blue": 100, "green": 0})
+    resp = run(Router(lambda: 0.5).forward(route, "POST", "/score", "", [], b"{}", "green"))
+    assert ("azureml-model-deployment", "green") in resp.headers and len(green.seen) == 1
+
+
+def test_no_positive_traffic_and_unknown_target_are_not_found() -> None:
+    route = endpoint({"blue": [FakeWorker()]}, {"blue": 0})
+    with pytest.raises(NotFound, match="no deployment with positive traffic"):
+        run(Router(lambda: 0.5).forward(route, "POST", "/score", "", [], b"{}", None))
+    with pytest.raises(NotFound, match="red"):
+        run(Router(lambda: 0.5).forward(route, "POST", "/score", "", [], b"{}", "red"))
+
+
+def test_timeout_is_a_timeout_error() -> None:
+    route = endpoint({"blue": [FakeWorker(delay=1.0)]}, {"blue": 100}, timeout_ms=20)
+    with pytest.raises(ModelyardError, match="request_timeout_ms") as info:
+        run(Router(lambda: 0.5).forward(route, "POST", "/score", "", [], b"{}", None))
+    assert info.value.code is Code.TIMEOUT
+
+
+def test_requests_over_the_admission_bound_are_refused() -> None:
+    route = endpoint({"blue": [FakeWorker(delay=0.05)]}, {"blue": 100})
+    router = Router(lambda: 0.5)
+
+    async def burst() -> list[object]:
+        calls = [router.forward(route, "POST", "/score", "", [], b"{}", None) for _ in range(3)]
+        return await asyncio.gather(*calls, return_exceptions=True)
+
+    results = run(burst())
+    errors = [r for r in results if isinstance(r, ModelyardError)]
+    assert len(errors) == 1 and errors[0].code is Code.OVERLOADED
+    assert "Too many pending requests" in errors[0].message
+
+
+def test_a_lost_worker_fails_the_request_with_the_reason() -> None:
+    route = endpoint({"blue": [FakeWorker(lost=True)]}, {"blue": 100})
+    with pytest.raises(WorkerLost, match="SIGKILL"):
+        run(Router(lambda: 0.5).forward(route, "POST", "/score", "", [], b"{}", None))

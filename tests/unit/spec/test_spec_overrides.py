@@ -1,0 +1,100 @@
+"""`--set` overrides: YAML-typed values, nested creation, and one-line errors for malformed ones."""
+
+from __future__ import annotations
+
+import pytest
+
+from runtime.errors import SpecError
+from runtime.spec import apply_overrides, load_deployment
+
+DEPLOYMENT = """\
+name: blue
+endpoint_name: <endpoint_name>
+model: azureml:placeholder:1
+code_configuration: {code: code, scoring_script: score.py}
+instance_type: cpu2
+"""
+
+
+def test_values_are_parsed_as_yaml_scalars() -> None:
+    result = apply_overrides({}, ["instance_count=2", "app_insights_enabled=true", "description=hello world"])
+    assert result == {"instance_count": 2, "app_insights_enabled": True, "description": "hello world"}
+
+
+def test_nested_mappings_are_created_as_needed() -> None:
+    result = apply_overrides({"tags": {"a": "1"}}, ["tags.team=ml", "request_settings.request_timeout_ms=9000"])
+    assert result == {"tags": {"a": "1", "team": "ml"}, "request_settings": {"request_timeout_ms": 9000}}
+
+
+def test_an_empty_block_is_filled_in() -> None:
+    assert apply_overrides({"environment": None}, ["environment.image=x"]) == {"environment": {"image": "x"}}
+
+
+def test_model_reference_keeps_its_colons() -> None:
+    assert apply_overrides({}, ["model=azureml:x:1"]) == {"model": "azureml:x:1"}
+
+
+def test_flow_values_and_later_overrides_win() -> None:
+    result = apply_overrides({}, ["traffic={blue: 90, green: 10}", "traffic.blue=80", "traffic.green=20"])
+    assert result == {"traffic": {"blue": 80, "green": 20}}
+
+
+def test_text_that_is_not_yaml_stays_a_string() -> None:
+    assert apply_overrides({}, ["description=a: b: c"]) == {"description": "a: b: c"}
+    assert apply_overrides({}, ["description="]) == {"description": ""}
+
+
+def test_list_items_can_be_set_by_index() -> None:
+    result = apply_overrides({"h": {"capture_headers": ["a", "b"]}}, ["h.capture_headers.1=c"])
+    assert result == {"h": {"capture_headers": ["a", "c"]}}
+
+
+def test_the_input_is_not_modified() -> None:
+    raw = {"tags": {"a": "1"}}
+    apply_overrides(raw, ["tags.a=2"])
+    assert raw == {"tags": {"a": "1"}}
+
+
+@pytest.mark.parametrize("override", ["instance_count", "=2", "tags..x=1", ".x=1", "x.=1"])
+def test_malformed_override_is_named(override: str) -> None:
+    with pytest.raises(SpecError) as info:
+        apply_overrides({}, [override])
+    assert info.value.message == (
+        f"--set {override!r}: expected KEY=VALUE with a dotted key, e.g. --set instance_count=2 or --set tags.team=ml"
+    )
+
+
+def test_setting_below_a_scalar_is_an_error() -> None:
+    with pytest.raises(SpecError) as info:
+        apply_overrides({"model": "azureml:m:1"}, ["model.path=models"])
+    assert (
+        info.value.message
+        == "--set 'model.path=models': $.model is 'azureml:m:1', not a mapping, so it has no keys to set"
+    )
+
+
+def test_list_index_out_of_range_is_an_error() -> None:
+    with pytest.raises(SpecError, match=r"\$\.a is a list of 1; '5' is not an index into it"):
+        apply_overrides({"a": [1]}, ["a.5=2"])
+
+
+def test_overrides_apply_before_decoding_in_load_deployment() -> None:
+    loaded = load_deployment(
+        DEPLOYMENT,
+        source="d.yml",
+        overrides=["endpoint_name=my-endpoint", "model=azureml:azureml-infschema:1", "instance_count=3"],
+    )
+    assert loaded.spec.endpoint_name == "my-endpoint"
+    assert loaded.spec.model == "azureml:azureml-infschema:1"
+    assert loaded.spec.instance_count == 3
+
+
+def test_bad_override_in_load_names_the_file() -> None:
+    with pytest.raises(SpecError, match=r"^d\.yml: --set 'instance_count': expected KEY=VALUE"):
+        load_deployment(DEPLOYMENT, source="d.yml", overrides=["instance_count"], endpoint_name="my-endpoint")
+
+
+def test_overridden_value_of_the_wrong_type_is_reported_like_a_file_value() -> None:
+    with pytest.raises(SpecError) as info:
+        load_deployment(DEPLOYMENT, source="d.yml", overrides=["instance_count=two"], endpoint_name="my-endpoint")
+    assert info.value.message == "d.yml: $.instance_count: Expected `int`, got `str`"
