@@ -80,9 +80,13 @@ def _json_or_text(text: str) -> Any:
 
 def string_input(req: Infer, lowered: dict[str, str]) -> str:
     """The str an undecorated run() receives for a POST."""
-    # For form bodies let werkzeug's parser consume the body exactly as Flask's `request.data` does (including
+    # For form bodies, let werkzeug's parser consume the body exactly as Flask's `request.data` does (including
     # its malformed-body and size-limit behaviour); rare enough to not matter for speed.
-    data = make_request(req, lowered).data if mimetype(lowered) in FORM_MIMETYPES else req.body
+    if mimetype(lowered) in FORM_MIMETYPES:
+        with make_request(req, lowered) as request:
+            data = request.data
+    else:
+        data = req.body
     try:
         return str(data, "utf-8")
     except UnicodeDecodeError as exc:

@@ -93,7 +93,11 @@ class ScriptAdapter:
             return responses.error_result(req.id, exc.code or 500, exc.description or "", tail)
         except Exception:
             return _internal_error(req.id, tail)
-        return self._invoke(req, kwargs, request, lowered, tail)
+        try:
+            return self._invoke(req, kwargs, request, lowered, tail)
+        finally:
+            if request is not None:
+                request.close()  # as Flask does at teardown: closes uploaded files spooled to disk
 
     def _invoke(
         self, req: Infer, kwargs: dict[str, Any], request: Any, lowered: dict[str, str], tail: Headers

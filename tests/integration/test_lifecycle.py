@@ -1,0 +1,126 @@
+"""Managing endpoints and deployments: registry models, updates, deletes, keys, placement, front-end codes."""
+
+from __future__ import annotations
+
+import json
+
+from conftest import FIXTURES, SAMPLE, Server
+
+
+def _auth(server: Server, endpoint: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {server.key(endpoint)}"}
+
+
+def test_registered_model_is_found_by_version_and_latest(server: Server) -> None:
+    model = server.json("model", "create", "-f", str(SAMPLE / "model.yml"))
+    assert isinstance(model, dict) and model["id"] == "azureml:digits-onnx:1"
+    server.cli("model", "create", "-f", str(SAMPLE / "model.yml"), "--set", "version=2")
+    listed = server.json("model", "list", "-n", "digits-onnx")
+    assert isinstance(listed, list) and [m["version"] for m in listed] == ["1", "2"]
+    again = server.cli("model", "create", "-f", str(SAMPLE / "model.yml"), check=False)
+    assert again.returncode != 0 and "exists already" in again.stderr
+
+    server.cli("online-endpoint", "create", "-f", str(SAMPLE / "endpoint.yml"))
+    registered = str(SAMPLE / "blue-deployment-registered.yml")
+    server.cli("online-deployment", "create", "-f", registered, "--all-traffic")
+    server.cli(
+        "online-deployment", "create", "-f", registered, "-n", "latest", "--set", "model=azureml:digits-onnx@latest"
+    )
+    body = (SAMPLE / "sample-request.json").read_bytes()
+    with server.client() as http:
+        for target in ("blue", "latest"):
+            r = http.post(
+                "/endpoints/digits/score",
+                content=body,
+                headers={**_auth(server, "digits"), "azureml-model-deployment": target},
+            )
+            assert r.status_code == 200 and r.json()["predictions"] == [3, 7]
+    missing = server.cli(
+        "online-deployment", "create", "-f", registered, "-n", "nope", "--set", "model=azureml:nothing:1", check=False
+    )
+    assert missing.returncode != 0 and "nothing" in missing.stderr and "not registered" in missing.stderr
+
+
+def test_script_errors_are_424_and_slow_requests_are_408(server: Server) -> None:
+    server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
+    server.cli(
+        "online-deployment",
+        "create",
+        "-f",
+        str(FIXTURES / "echo-deployment.yml"),
+        "--all-traffic",
+        "--set",
+        "request_settings.request_timeout_ms=300",
+    )
+    auth = _auth(server, "fix")
+    with server.client() as http:
+        r = http.post("/endpoints/fix/score", json={"fail": True}, headers=auth)
+        assert r.status_code == 424
+        assert r.headers["ms-azureml-model-error-statuscode"] == "500"
+        assert r.headers["x-ms-run-function-failed"] == "True"
+        assert r.json() == {"message": "An unexpected error occurred in scoring script. Check the logs for more info."}
+        r = http.post("/endpoints/fix/score", json={"sleep": 1}, headers=auth)
+        assert r.status_code == 408 and "request_timeout_ms" in r.json()["message"]
+
+
+def test_update_delete_and_keys(server: Server) -> None:
+    server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
+    dep = str(FIXTURES / "echo-deployment.yml")
+    server.cli(
+        "online-deployment", "create", "-f", dep, "-n", "blue", "--all-traffic", "--set", "environment_variables.TAG=v1"
+    )
+    old_key = server.key("fix")
+    with server.client() as http:
+        assert (
+            http.post("/endpoints/fix/score", json={}, headers={"Authorization": f"Bearer {old_key}"}).json()["tag"]
+            == "v1"
+        )
+        updated = server.json(
+            "online-deployment", "update", "-n", "blue", "-e", "fix", "--set", "environment_variables.TAG=v2"
+        )
+        assert isinstance(updated, dict) and updated["provisioning_state"] == "Succeeded"
+        assert (
+            http.post("/endpoints/fix/score", json={}, headers={"Authorization": f"Bearer {old_key}"}).json()["tag"]
+            == "v2"
+        )
+
+        server.cli("online-endpoint", "regenerate-keys", "-n", "fix", "--key-type", "primary")
+        creds = server.json("online-endpoint", "get-credentials", "-n", "fix")
+        assert isinstance(creds, dict) and creds["primaryKey"] != old_key
+        assert (
+            http.post("/endpoints/fix/score", json={}, headers={"Authorization": f"Bearer {old_key}"}).status_code
+            == 401
+        )
+        for key in (creds["primaryKey"], creds["secondaryKey"]):
+            assert (
+                http.post("/endpoints/fix/score", json={}, headers={"Authorization": f"Bearer {key}"}).status_code
+                == 200
+            )
+
+    refused = server.cli("online-deployment", "delete", "-n", "blue", "-e", "fix", check=False)
+    assert refused.returncode != 0 and "traffic" in refused.stderr
+    server.cli("online-endpoint", "update", "-n", "fix", "--traffic", "blue=0")
+    server.cli("online-deployment", "delete", "-n", "blue", "-e", "fix")
+    assert server.json("online-deployment", "list", "-e", "fix") == []
+    with server.client() as http:
+        r = http.post("/endpoints/fix/score", json={}, headers={"Authorization": f"Bearer {creds['primaryKey']}"})
+        assert r.status_code == 404
+    server.cli("online-endpoint", "delete", "-n", "fix")
+    gone = server.cli("online-endpoint", "show", "-n", "fix", check=False)
+    assert gone.returncode != 0 and "not found" in gone.stderr
+
+
+def test_placement_shares_or_refuses_and_gpu_requests_fall_back_to_cpu(server: Server) -> None:
+    server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
+    dep = str(FIXTURES / "echo-deployment.yml")
+    shown = server.json("online-deployment", "create", "-f", dep, "-n", "big", "--set", "instance_type=cpu32")
+    assert isinstance(shown, dict)
+    assert any("32 cores" in n for n in shown["placement"]["notes"])
+    strict = server.cli("online-deployment", "create", "-f", dep, "-n", "strict", "--placement", "strict", check=False)
+    assert strict.returncode != 0 and "no room" in strict.stderr
+    assert "strict" not in json.dumps(server.json("online-deployment", "list", "-e", "fix"))
+    gpu = server.json("online-deployment", "create", "-f", dep, "-n", "gpu", "--set", "instance_type=gpu1")
+    assert isinstance(gpu, dict) and gpu["provisioning_state"] == "Succeeded"
+    notes = " ".join(gpu["placement"]["notes"])
+    assert "GPU" in notes and ("CPU only" in notes or "no GPU" in notes)
+    assert all(w["gpus"] == [] for w in gpu["workers"])
