@@ -29,6 +29,12 @@ def main(argv: list[str] | None = None) -> int:
     # stdout is a log file: flush each line so user print()s interleave with our log records in order.
     if hasattr(sys.stdout, "reconfigure"):
         sys.stdout.reconfigure(line_buffering=True)
+    # Per-record caller lookup and thread/process names cost more than the rest of a small request; the log
+    # lines name the worker instead (logging's documented optimisation switches).
+    logging._srcfile = None
+    logging.logThreads = False
+    logging.logProcesses = False
+    logging.logMultiprocessing = False
     logging.basicConfig(
         stream=sys.stderr,
         level=os.environ.get("AZUREML_LOG_LEVEL", "INFO").upper(),

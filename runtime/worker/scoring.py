@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+import os
 import signal
 import threading
 import time
@@ -144,7 +145,8 @@ class ScriptAdapter:
 
 def load_script(load: Load) -> ScriptAdapter:
     """Import the scoring script named by the Load, call its init(), and return the adapter serving it."""
-    script = user_script.load(load.app_root or ".", load.entry_script)
+    app_root = load.app_root or os.environ.get("AML_APP_ROOT") or os.getcwd()
+    script = user_script.load(app_root, load.entry_script or os.environ.get("AZUREML_ENTRY_SCRIPT"))
     user_script.call_init(script)
     logger.info("Scoring timeout is set to %d", load.scoring_timeout_ms)
     return ScriptAdapter(script, load.scoring_timeout_ms)

@@ -30,6 +30,7 @@ def load_script(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Adapt
     """Load a script of tests/fixtures/scripts the way a worker does, restoring env and sys.path afterwards."""
     saved_env = dict(os.environ)
     saved_path = list(sys.path)
+    saved_modules = set(sys.modules)
 
     def load(name: str, *, timeout_ms: int = 3_600_000, model_dir: str | None = None) -> Adapter:
         _forget_schemas()
@@ -42,3 +43,7 @@ def load_script(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[..., Adapt
     os.environ.update(saved_env)
     sys.path[:] = saved_path
     _forget_schemas()
+    # The shim's Azure module names must not leak into other tests of this process (some import the real server).
+    for name in set(sys.modules) - saved_modules:
+        if name.startswith(("azureml", "entry_module", "sibling_helper")):
+            del sys.modules[name]

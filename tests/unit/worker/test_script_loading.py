@@ -69,6 +69,8 @@ def test_both_azure_import_paths_name_the_same_modules(load_script: Callable[...
     assert legacy is sys.modules["azureml_inference_server_http.api.aml_request"]
     assert new_response is sys.modules["azureml.contrib.services.aml_response"]
     assert callable(legacy.rawhttp) and new_response.AMLResponse.__name__ == "AMLResponse"
+    # Even where the real azureml-inference-server-http is installed, the worker never imports it.
+    assert getattr(sys.modules["azureml_inference_server_http"], "__modelyard_shim__", False)
 
 
 def test_aml_response_constructor_matches_azure() -> None:

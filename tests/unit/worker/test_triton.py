@@ -109,6 +109,14 @@ def test_the_repository_loads_every_model(adapter: Adapter) -> None:
     assert adapter.models == ["addsub", "echo"]
 
 
+def test_sessions_use_the_loads_thread_count(repository: Path) -> None:
+    loaded = load_adapter(Load("triton", model_repository=str(repository), threads=2))
+    model = loaded.repository["addsub"]  # type: ignore[attr-defined]
+    for version in model.versions.values():
+        options = version.session.get_session_options()
+        assert (options.intra_op_num_threads, options.inter_op_num_threads) == (2, 1)
+
+
 def test_health_and_server_metadata(adapter: Adapter) -> None:
     assert request(adapter, "GET", "/v2/health/live").status == 200
     assert request(adapter, "GET", "/v2/health/ready").status == 200

@@ -162,3 +162,25 @@ def test_failing_init_gives_failure_then_exit_3_with_traceback_in_the_log(workdi
         assert "Model Directory Contents:" in log and "model.pkl" in log
     finally:
         control.close()
+
+
+def test_worker_serves_a_triton_repository(workdir: Path) -> None:
+    pytest.importorskip("onnx")
+    from test_triton import X, Y, addsub_graph, addsub_inputs, save
+
+    save(addsub_graph(1.0), workdir / "repo" / "addsub" / "1" / "model.onnx")
+    control = Control(workdir)
+    try:
+        control.send(Load("triton", model_repository=str(workdir / "repo"), threads=1))
+        ready = control.receive()
+        assert isinstance(ready, Ready) and (ready.mode, ready.models) == ("triton", ["addsub"])
+        body = json.dumps({"inputs": addsub_inputs()}).encode()
+        control.send(Infer(5, "POST", "/v2/models/addsub/infer", "", [("content-type", "application/json")], body))
+        result = control.receive()
+        assert isinstance(result, Result) and result.status == 200
+        expected = [a + b for row_x, row_y in zip(X, Y, strict=True) for a, b in zip(row_x, row_y, strict=True)]
+        assert json.loads(result.body)["outputs"][0]["data"] == expected
+        control.send(Shutdown())
+        assert control.wait() == 0
+    finally:
+        control.close()
