@@ -1,0 +1,49 @@
+"""A no-code Triton deployment of the sample ONNX model, called with NVIDIA's own tritonclient."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+from conftest import ROOT, Server
+
+tritonhttp = pytest.importorskip("tritonclient.http")
+
+TRITON = ROOT / "models" / "digits-triton"
+
+
+def test_triton_model_serves_oip_v2_through_the_endpoint(server: Server) -> None:
+    server.cli("online-endpoint", "create", "-f", str(TRITON / "endpoint.yml"))
+    shown = server.json("online-deployment", "create", "-f", str(TRITON / "deployment.yml"), "--all-traffic")
+    assert isinstance(shown, dict) and shown["provisioning_state"] == "Succeeded"
+    key = server.key("digits-triton")
+    headers = {"Authorization": f"Bearer {key}"}
+    client = tritonhttp.InferenceServerClient(url=server.url.removeprefix("http://") + "/endpoints/digits-triton")
+    try:
+        assert client.is_server_live(headers=headers)
+        assert client.is_model_ready("digits", headers=headers)
+        meta = client.get_model_metadata("digits", headers=headers)
+        assert {i["name"] for i in meta["inputs"]} == {"input"}
+        request = json.loads((TRITON / "sample-request.json").read_text())["inputs"][0]
+        pixels = np.array(request["data"], dtype=np.float32).reshape(request["shape"])
+        tensor = tritonhttp.InferInput("input", list(pixels.shape), "FP32")
+        tensor.set_data_from_numpy(pixels, binary_data=True)
+        result = client.infer("digits", [tensor], headers=headers)
+        assert result.as_numpy("label").tolist() == [3, 7]
+        assert result.as_numpy("probabilities").shape == (2, 10)
+        with pytest.raises(tritonhttp.InferenceServerException):
+            client.infer("digits", [tensor], headers={"Authorization": "Bearer wrong"})
+    finally:
+        client.close()
+    with server.client() as http:
+        # tritonclient adds its own entries to the headers dict it is given; start from a clean one.
+        headers = {"Authorization": f"Bearer {key}", "Content-Type": "application/json"}
+        r = http.post(
+            "/endpoints/digits-triton/v2/models/digits/infer",
+            content=(TRITON / "sample-request.json").read_bytes(),
+            headers=headers,
+        )
+        assert r.status_code == 200
+        outputs = {o["name"]: o for o in r.json()["outputs"]}
+        assert outputs["label"]["data"] == [3, 7]
