@@ -296,11 +296,15 @@ def _cell(value: Any) -> str:
 
 
 def _parser() -> argparse.ArgumentParser:
+    # The options work before and after the verb. Subcommands get their own copies with SUPPRESS defaults (parents
+    # share action objects, so the top level cannot reuse them) so an unset copy never overwrites a value given
+    # before the verb.
+    parser = argparse.ArgumentParser(prog="modelyard", description=__doc__)
+    parser.add_argument("--state-dir", help="state directory (default: $MODELYARD_HOME or ~/.modelyard)")
+    parser.add_argument("-o", "--output", choices=["json", "table"], default="json", help="output format")
     common = argparse.ArgumentParser(add_help=False)
-    common.add_argument("--state-dir", help="state directory (default: $MODELYARD_HOME or ~/.modelyard)")
-    common.add_argument("-o", "--output", choices=["json", "table"], default="json", help="output format")
-
-    parser = argparse.ArgumentParser(prog="modelyard", description=__doc__, parents=[common])
+    common.add_argument("--state-dir", default=argparse.SUPPRESS, help="state directory")
+    common.add_argument("-o", "--output", choices=["json", "table"], default=argparse.SUPPRESS, help="output format")
     groups = parser.add_subparsers(dest="group", metavar="COMMAND")
 
     serve = groups.add_parser("serve", parents=[common], help="run the server (foreground, or --detach)")
