@@ -62,6 +62,11 @@ class _Channel(asyncio.Protocol):
         self._on_lost()
 
 
+def _expire(fut: asyncio.Future[Result | Failure]) -> None:
+    if not fut.done():
+        fut.set_exception(TimeoutError())
+
+
 class WorkerHandle:
     """One worker subprocess: spawn, handshake, multiplexed requests, liveness ping, stop."""
 
@@ -93,6 +98,7 @@ class WorkerHandle:
         self.started_at = 0.0
         self.ready: Ready | None = None
         self._watcher: asyncio.Future[None] | None = None
+        self._outbox: list[bytes] = []
 
     @property
     def inflight(self) -> int:
@@ -156,18 +162,27 @@ class WorkerHandle:
         self.ready = hello
         return hello
 
-    async def infer(self, method: str, path: str, query: str, headers: Headers, body: bytes) -> Result | Failure:
-        """Send one HTTP request to the worker and wait for its answer; WorkerLost if the worker ends first."""
+    async def infer(
+        self, method: str, path: str, query: str, headers: Headers, body: bytes, timeout: float
+    ) -> Result | Failure:
+        """Send one HTTP request to the worker and wait for its answer.
+
+        Raises TimeoutError after `timeout` seconds, WorkerLost if the worker ends first.
+        """
         if not self.alive:
             raise WorkerLost(f"worker {self.name} is not running")
         rid = next(self._ids)
-        fut: asyncio.Future[Result | Failure] = asyncio.get_running_loop().create_future()
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Result | Failure] = loop.create_future()
         self._pending[rid] = fut
+        # A bare timer on the future costs a fraction of asyncio.timeout(), which matters once per request.
+        timer = loop.call_later(timeout, _expire, fut)
         try:
-            self._send(Infer(rid, method, path, query, headers, body))
+            self._queue(encode_frame(Infer(rid, method, path, query, headers, body)), loop)
             return await fut
         finally:
-            self._pending.pop(rid, None)
+            timer.cancel()
+            del self._pending[rid]
 
     async def ping(self, timeout: float) -> bool:
         """True when the worker answers a Ping within `timeout` seconds."""
@@ -211,6 +226,20 @@ class WorkerHandle:
     def exit_message(self) -> str:
         """How the process ended, e.g. 'exited with status 3' or 'was killed by SIGKILL'."""
         return self._exit_message
+
+    def _queue(self, frame: bytes, loop: asyncio.AbstractEventLoop) -> None:
+        # Requests that arrive in the same event-loop turn go to the worker in one write: under load the worker
+        # then wakes once for several requests instead of once each.
+        if not self._outbox:
+            loop.call_soon(self._flush)
+        self._outbox.append(frame)
+
+    def _flush(self) -> None:
+        frames, self._outbox = self._outbox, []
+        channel = self._channel
+        if channel is None or channel.transport is None or channel.transport.is_closing():
+            return  # the requests fail through _fail_pending when the exit is seen
+        channel.transport.write(b"".join(frames) if len(frames) > 1 else frames[0])
 
     def _send(self, message: Load | Infer | Ping | Shutdown) -> None:
         channel = self._channel

@@ -12,6 +12,7 @@ import hmac
 import logging
 import uuid
 from collections.abc import Callable, Mapping, Sequence
+from random import getrandbits
 from typing import Protocol
 
 import msgspec
@@ -31,7 +32,9 @@ class Worker(Protocol):
     @property
     def inflight(self) -> int: ...
 
-    async def infer(self, method: str, path: str, query: str, headers: Headers, body: bytes) -> Result | Failure: ...
+    async def infer(
+        self, method: str, path: str, query: str, headers: Headers, body: bytes, timeout: float
+    ) -> Result | Failure: ...
 
 
 class DeploymentRoute:
@@ -80,8 +83,9 @@ class Timeout(ModelyardError):
 class Router:
     """Routes data-plane requests to workers."""
 
-    def __init__(self, random: Callable[[], float]) -> None:
+    def __init__(self, random: Callable[[], float], bits: Callable[[int], int] = getrandbits) -> None:
         self._random = random
+        self._bits = bits  #: request ids; the default avoids a urandom syscall per request
         self.endpoints: dict[str, EndpointRoute] = {}
         self._background: set[asyncio.Task[None]] = set()
         self.mirrored = 0  #: mirror copies sent
@@ -137,7 +141,7 @@ class Router:
                 shadow = route.deployments.get(route.mirror[0])
                 if shadow is not None:
                     self._mirror(shadow, method, path, query, headers, body)
-        request_id = str(uuid.uuid4())
+        request_id = str(uuid.UUID(int=self._bits(128), version=4))
         # Azure's front end replaces the client's x-request-id with its own GUID before the container sees it.
         fwd = [(k, v) for k, v in headers if k != "x-request-id"]
         fwd.append(("x-request-id", request_id))
@@ -166,8 +170,7 @@ class Router:
             raise Unavailable(f"deployment {dep.name!r} has no ready instance")
         dep.inflight += 1
         try:
-            async with asyncio.timeout(dep.timeout_s):
-                return await worker.infer(method, path, query, headers, body)
+            return await worker.infer(method, path, query, headers, body, dep.timeout_s)
         except TimeoutError:
             raise Timeout(
                 f"request to deployment {dep.name!r} exceeded request_timeout_ms ({int(dep.timeout_s * 1000)} ms)"

@@ -24,6 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     import os
 
     from runtime.worker import loop
+    from runtime.worker.logs import DeferredHandler
 
     faulthandler.enable()  # a segfault in native model code still leaves a stack in the log
     # stdout is a log file: flush each line so user print()s interleave with our log records in order.
@@ -35,18 +36,23 @@ def main(argv: list[str] | None = None) -> int:
     logging.logThreads = False
     logging.logProcesses = False
     logging.logMultiprocessing = False
-    logging.basicConfig(
-        stream=sys.stderr,
-        level=os.environ.get("AZUREML_LOG_LEVEL", "INFO").upper(),
-        format=f"%(asctime)s {args.name} %(levelname)s [%(name)s] %(message)s",
+    # stderr is line-buffered; the handler gets its own block-buffered stream on the same file descriptor.
+    stream = open(  # noqa: SIM115 - lives as long as the process
+        sys.stderr.fileno(), "w", buffering=1 << 16, encoding="utf-8", errors="backslashreplace", closefd=False
     )
+    handler = DeferredHandler(stream)
+    handler.setFormatter(logging.Formatter(f"%(asctime)s {args.name} %(levelname)s [%(name)s] %(message)s"))
+    logging.basicConfig(level=os.environ.get("AZUREML_LOG_LEVEL", "INFO").upper(), handlers=[handler])
     try:
         sock = loop.connect(args.socket)
     except OSError as exc:
         logging.getLogger("modelyard.worker").error("Cannot connect to %s: %s", args.socket, exc)
         return 1
-    with sock:
-        return loop.serve(sock)
+    try:
+        with sock:
+            return loop.serve(sock, handler.flush_now)
+    finally:
+        handler.flush_now()
 
 
 if __name__ == "__main__":

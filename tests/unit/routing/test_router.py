@@ -15,11 +15,14 @@ class FakeWorker:
         self.inflight = 0
         self.seen: list[Headers] = []
 
-    async def infer(self, method: str, path: str, query: str, headers: Headers, body: bytes) -> Result | Failure:
+    async def infer(
+        self, method: str, path: str, query: str, headers: Headers, body: bytes, timeout: float
+    ) -> Result | Failure:
         self.seen.append(headers)
         self.inflight += 1
         try:
-            await asyncio.sleep(self.delay)
+            async with asyncio.timeout(timeout):
+                await asyncio.sleep(self.delay)
             if self.lost:
                 raise WorkerLost("worker blue-0 (pid 1) was killed by SIGKILL while handling the request")
             return Result(1, self.status, [("content-type", "application/json")], self.body)
