@@ -1,0 +1,13 @@
+#!/usr/bin/env bash
+# Set up (idempotent) and run the scoring benchmark: bench/run.sh [--quick] [--only modelyard,azmlinfsrv] ...
+set -euo pipefail
+cd "$(dirname "$0")/.."
+# .venv with the dev and bench extras (the bench extra holds azureml-inference-server-http, i.e. azmlinfsrv).
+MODELYARD_EXTRAS=dev,bench scripts/bootstrap
+if ! command -v wrk >/dev/null 2>&1; then
+  sudo=""
+  if [ "$(id -u)" -ne 0 ]; then sudo="sudo"; fi
+  $sudo apt-get update -qq
+  DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq wrk
+fi
+exec .venv/bin/python bench/bench_score.py "$@"
