@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     import os
 
     from runtime.worker import loop
-    from runtime.worker.logs import DeferredHandler
+    from runtime.worker.logs import DeferredHandler, install_access_log
 
     faulthandler.enable()  # a segfault in native model code still leaves a stack in the log
     # stdout is a log file: flush each line so user print()s interleave with our log records in order.
@@ -43,6 +43,7 @@ def main(argv: list[str] | None = None) -> int:
     handler = DeferredHandler(stream)
     handler.setFormatter(logging.Formatter(f"%(asctime)s {args.name} %(levelname)s [%(name)s] %(message)s"))
     logging.basicConfig(level=os.environ.get("AZUREML_LOG_LEVEL", "INFO").upper(), handlers=[handler])
+    install_access_log(handler, args.name)
     try:
         sock = loop.connect(args.socket)
     except OSError as exc:

@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from runtime.ipc.messages import Headers, Infer, Load, Result
-from runtime.worker import inputs, responses, user_script
+from runtime.worker import inputs, logs, responses, user_script
 from runtime.worker.inputs import BadInput, UnsupportedInput
 from runtime.worker.user_script import ScoringScript
 
@@ -163,7 +163,6 @@ def _internal_error(rid: int, tail: Headers) -> Result:
 
 def _log_request(req: Infer, result: Result, started: float) -> None:
     # Azure's access line: method, path with query, status, duration, body length.
-    if logger.isEnabledFor(logging.INFO):
-        path = f"{req.path}?{req.query}" if req.query else req.path
-        duration = (time.perf_counter() - started) * 1e3
-        logger.info("%s %s %d %.3fms %d", req.method, path, result.status, duration, len(result.body))
+    path = f"{req.path}?{req.query}" if req.query else req.path
+    duration = (time.perf_counter() - started) * 1e3
+    logs.access(f"{req.method} {path} {result.status} {duration:.3f}ms {len(result.body)}")
