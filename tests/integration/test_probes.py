@@ -1,0 +1,76 @@
+"""Liveness probes replace a worker that stops answering; Kubernetes YAML and user instance types deploy."""
+
+from __future__ import annotations
+
+import time
+
+from conftest import FIXTURES, Server, worker_pids
+
+
+def test_a_hung_worker_fails_liveness_and_is_replaced(server: Server) -> None:
+    server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
+    probe = ["liveness_probe.initial_delay=0", "liveness_probe.period=1", "liveness_probe.timeout=1"]
+    server.cli(
+        "online-deployment",
+        "create",
+        "-f",
+        str(FIXTURES / "echo-deployment.yml"),
+        "--all-traffic",
+        "--set",
+        *probe,
+        "liveness_probe.failure_threshold=2",
+        "request_settings.request_timeout_ms=500",
+    )
+    (old_pid,) = worker_pids(server, "fix", "echo")
+    auth = {"Authorization": f"Bearer {server.key('fix')}"}
+    with server.client() as http:
+        r = http.post("/endpoints/fix/score", json={"sleep": 60}, headers=auth)
+        assert r.status_code == 408
+        deadline = time.monotonic() + 15
+        while True:
+            pids = worker_pids(server, "fix", "echo")
+            if pids and pids != [old_pid]:
+                break
+            assert time.monotonic() < deadline, "the hung worker was not replaced"
+            time.sleep(0.2)
+        r = http.post("/endpoints/fix/score", json={"after": 1}, headers=auth)
+        assert r.status_code == 200 and r.json()["pid"] == pids[0]
+    shown = server.json("online-deployment", "show", "-n", "echo", "-e", "fix")
+    assert isinstance(shown, dict) and shown["workers"][0]["restarts"] >= 1
+    logs = server.cli("online-deployment", "get-logs", "-n", "echo", "-e", "fix").stdout
+    assert "INFO [azmlinfsrv] POST /score 200" in logs
+
+
+def test_kubernetes_yaml_and_a_user_instance_type_deploy(server: Server) -> None:
+    (server.state / "instance_types.yml").write_text("tiny:\n  cores: 1\n  gpus: 0\n  memory_gib: 1\n")
+    server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
+    kube = server.json("online-deployment", "create", "-f", str(FIXTURES / "k8s-deployment.yml"))
+    assert isinstance(kube, dict) and kube["provisioning_state"] == "Succeeded"
+    assert any("resources" in line or "image" in line for line in kube.get("ignored", []))
+    tiny = server.json(
+        "online-deployment",
+        "create",
+        "-f",
+        str(FIXTURES / "echo-deployment.yml"),
+        "-n",
+        "tiny",
+        "--set",
+        "instance_type=tiny",
+    )
+    assert isinstance(tiny, dict) and len(tiny["workers"][0]["cores"]) == 1
+    bad = server.cli(
+        "online-deployment",
+        "create",
+        "-f",
+        str(FIXTURES / "echo-deployment.yml"),
+        "-n",
+        "odd",
+        "--set",
+        "instance_type=huge9",
+        check=False,
+    )
+    assert bad.returncode != 0 and "huge9" in bad.stderr and "instance_types.yml" in bad.stderr
+    with server.client() as http:
+        auth = {"Authorization": f"Bearer {server.key('fix')}"}
+        r = http.post("/endpoints/fix/score", json={"k": 8}, headers={**auth, "azureml-model-deployment": "kube"})
+        assert r.status_code == 200 and r.json()["echo"] == {"k": 8}
