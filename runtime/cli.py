@@ -55,13 +55,15 @@ def _serve(args: argparse.Namespace) -> int:
         return _detach(state, args)
     from runtime import serve
 
-    return serve.run(state, args.host, args.port, args.server)
+    if args.token_lifetime < 60:
+        raise SpecError(f"--token-lifetime must be at least 60 seconds, got {args.token_lifetime}")
+    return serve.run(state, args.host, args.port, args.server, args.token_lifetime)
 
 
 def _detach(state: StateDir, args: argparse.Namespace) -> int:
     state.ensure()
     cmd = [sys.executable, "-m", "runtime", "serve", "--state-dir", str(state.root), "--host", args.host]
-    cmd += ["--port", str(args.port), "--server", args.server]
+    cmd += ["--port", str(args.port), "--server", args.server, "--token-lifetime", str(args.token_lifetime)]
     with open(state.serve_log, "ab") as log:
         proc = subprocess.Popen(
             cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
@@ -163,8 +165,9 @@ def _endpoint_invoke(args: argparse.Namespace) -> int:
         body = Path(args.request_file).read_bytes()
     except OSError as exc:
         raise SpecError(f"cannot read {args.request_file}: {exc.strerror}") from None
-    keys = client.call("GET", f"/api/endpoints/{_q(args.name)}/keys")
-    status, headers, answer = client.score(args.name, body, keys["primaryKey"], args.deployment_name)
+    creds = client.call("GET", f"/api/endpoints/{_q(args.name)}/keys")
+    secret = creds.get("primaryKey") or creds["accessToken"]  # key endpoints, or aml_token endpoints
+    status, headers, answer = client.score(args.name, body, secret, args.deployment_name)
     text = answer.decode(errors="replace")
     if status != 200:
         original = headers.get("ms-azureml-model-error-statuscode")
@@ -312,6 +315,9 @@ def _parser() -> argparse.ArgumentParser:
     serve.add_argument("--port", type=int, default=8400, help="port (default 8400; 0 picks a free one)")
     serve.add_argument("--server", choices=["uvicorn", "hypercorn"], default="uvicorn", help="HTTP server")
     serve.add_argument("--detach", action="store_true", help="run in the background and return once it listens")
+    serve.add_argument(
+        "--token-lifetime", type=int, default=3600, metavar="SECONDS", help="lifetime of aml_token tokens (3600)"
+    )
     serve.set_defaults(handler=_serve)
     groups.add_parser("stop", parents=[common], help="stop the running server").set_defaults(handler=_stop)
 

@@ -21,7 +21,7 @@ from runtime.statedir import ServerInfo, StateDir
 log = logging.getLogger("modelyard.serve")
 
 
-def run(state: StateDir, host: str, port: int, server: ServerName) -> int:
+def run(state: StateDir, host: str, port: int, server: ServerName, token_lifetime_s: int = 3600) -> int:
     """Run the server in the foreground until SIGINT or SIGTERM; return the exit status."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     state.ensure()
@@ -37,19 +37,26 @@ def run(state: StateDir, host: str, port: int, server: ServerName) -> int:
     except ImportError:  # pragma: no cover - uvloop is a dependency on every platform serve supports
         pass
     try:
-        asyncio.run(_main(state, sock, server))
+        asyncio.run(_main(state, sock, server, token_lifetime_s))
     finally:
         lock.close()
     return 0
 
 
-async def _main(state: StateDir, sock: object, server: ServerName) -> None:
+async def _main(state: StateDir, sock: object, server: ServerName, token_lifetime_s: int) -> None:
     import socket
 
     assert isinstance(sock, socket.socket)
     token = state.admin_token(create=True)
     gpus, gpu_note = gpu_indices()
-    ctl = Controller(state, cores=usable_cores(), gpus=gpus, random=random.random, gpu_note=gpu_note)
+    ctl = Controller(
+        state,
+        cores=usable_cores(),
+        gpus=gpus,
+        random=random.random,
+        gpu_note=gpu_note,
+        token_lifetime_s=token_lifetime_s,
+    )
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     ctl.base_url = f"http://{shown}:{port}"

@@ -89,6 +89,20 @@ class StateDir:
             f.write(token)
         return token
 
+    def token_secret(self) -> bytes:
+        """The key that signs endpoint tokens (mode 0600), made on first use."""
+        path = self.root / "token-secret"
+        try:
+            return path.read_bytes()
+        except FileNotFoundError:
+            pass
+        self.ensure()
+        secret = secrets.token_bytes(32)
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(secret)
+        return secret
+
     def write_server(self, info: ServerInfo) -> None:
         """Publish the server's address (atomically)."""
         tmp = self.server_file.with_suffix(".tmp")

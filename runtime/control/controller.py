@@ -26,7 +26,9 @@ from runtime.control.supervisor import DeploymentSupervisor
 from runtime.errors import Conflict, ModelyardError, NotFound, SpecError
 from runtime.routing.balance import WeightedTable
 from runtime.routing.router import DeploymentRoute, EndpointRoute, Router
+from runtime.routing.tokens import Tokens
 from runtime.spec import (
+    AuthMode,
     ModelType,
     load_deployment,
     load_endpoint,
@@ -47,12 +49,19 @@ class Controller:
     """Owns the registry, one supervisor per deployment, and the router's tables."""
 
     def __init__(
-        self, state: StateDir, *, cores: list[int], gpus: list[int], random: Callable[[], float], gpu_note: str = ""
+        self,
+        state: StateDir,
+        *,
+        cores: list[int],
+        gpus: list[int],
+        random: Callable[[], float],
+        gpu_note: str = "",
+        token_lifetime_s: int = 3600,
     ) -> None:
         self.state = state
         state.ensure()
         self.registry = Registry(state.db)
-        self.router = Router(random)
+        self.router = Router(random, tokens=Tokens(state.token_secret(), token_lifetime_s, time.time))
         self.base_url = ""
         self._cores = cores
         self._gpus = gpus
@@ -112,8 +121,14 @@ class Controller:
             self.registry.add_endpoint(rec)
             self._rebuild_routes()
         view = views.endpoint_view(rec, self.base_url)
-        if loaded.ignored:
-            view["ignored"] = list(loaded.ignored)
+        ignored = list(loaded.ignored)
+        if spec.auth_mode is AuthMode.AAD_TOKEN:
+            ignored.append(
+                "auth_mode aad_token: Entra ID tokens cannot be checked on this machine; modelyard issues its own "
+                "tokens (online-endpoint get-credentials), as for aml_token"
+            )
+        if ignored:
+            view["ignored"] = ignored
         return view
 
     async def update_endpoint(self, name: str, req: views.EndpointUpdate) -> dict[str, Any]:
@@ -162,9 +177,12 @@ class Controller:
         """online-endpoint list."""
         return [views.endpoint_view(r, self.base_url) for r in self.registry.endpoints()]
 
-    def keys(self, name: str) -> dict[str, str]:
-        """online-endpoint get-credentials."""
+    def keys(self, name: str) -> dict[str, Any]:
+        """online-endpoint get-credentials: the keys, or a new token for token endpoints."""
         rec = self.registry.endpoint(name)
+        if rec.spec.auth_mode is not AuthMode.KEY:
+            assert self.router.tokens is not None
+            return self.router.tokens.issue(name)
         return {"primaryKey": rec.primary_key, "secondaryKey": rec.secondary_key}
 
     async def regenerate_keys(self, name: str, req: views.RegenerateKeys) -> dict[str, str]:
@@ -454,9 +472,11 @@ class Controller:
                     route.inflight = prev.inflight
                 deps[d] = route
             mirror = next(iter(ep.mirror.items()), None)
+            tokens = ep.spec.auth_mode is not AuthMode.KEY
             routes[ep.name] = EndpointRoute(
                 name=ep.name,
-                keys=(ep.primary_key, ep.secondary_key),
+                tokens=tokens,
+                keys=() if tokens else (ep.primary_key, ep.secondary_key),
                 traffic=WeightedTable(ep.traffic),
                 mirror=mirror,
                 deployments=deps,

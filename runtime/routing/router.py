@@ -20,6 +20,7 @@ import msgspec
 from runtime.errors import Code, ModelyardError, NotFound, Unauthenticated, Unavailable
 from runtime.ipc.messages import Failure, Headers, Result
 from runtime.routing.balance import WeightedTable, least_loaded, mirror_hit
+from runtime.routing.tokens import Tokens
 
 log = logging.getLogger("modelyard.router")
 
@@ -54,10 +55,11 @@ class EndpointRoute(msgspec.Struct, frozen=True):
     """One endpoint as the router sees it: keys, traffic and mirror rules, deployments by name."""
 
     name: str
-    keys: tuple[str, ...]
+    keys: tuple[str, ...]  #: accepted keys; empty for token endpoints
     traffic: WeightedTable
     mirror: tuple[str, int] | None
     deployments: Mapping[str, DeploymentRoute]
+    tokens: bool = False  #: auth by tokens (aml_token / aad_token) instead of keys
 
 
 class Response(msgspec.Struct):
@@ -83,7 +85,10 @@ class Timeout(ModelyardError):
 class Router:
     """Routes data-plane requests to workers."""
 
-    def __init__(self, random: Callable[[], float], bits: Callable[[int], int] = getrandbits) -> None:
+    def __init__(
+        self, random: Callable[[], float], bits: Callable[[int], int] = getrandbits, tokens: Tokens | None = None
+    ) -> None:
+        self.tokens = tokens
         self._random = random
         self._bits = bits  #: request ids; the default avoids a urandom syscall per request
         self.endpoints: dict[str, EndpointRoute] = {}
@@ -92,18 +97,23 @@ class Router:
         self.mirror_failures = 0
 
     def authenticate(self, route: EndpointRoute, authorization: str | None) -> None:
-        """Check `Authorization: Bearer <key>` against the endpoint's keys; Unauthenticated otherwise."""
+        """Check `Authorization: Bearer <key or token>` for the endpoint's auth mode; Unauthenticated otherwise."""
+        what = "token" if route.tokens else "key"
         if not authorization:
-            raise Unauthenticated("missing Authorization header: send `Authorization: Bearer <endpoint key>`")
+            raise Unauthenticated(f"missing Authorization header: send `Authorization: Bearer <endpoint {what}>`")
         scheme, _, token = authorization.partition(" ")
         token = token.strip()
         ok = False
         if scheme.lower() == "bearer" and token:
-            encoded = token.encode()
-            for key in route.keys:
-                ok |= hmac.compare_digest(encoded, key.encode())
+            if route.tokens:
+                ok = self.tokens is not None and self.tokens.valid(token, route.name)
+            else:
+                encoded = token.encode()
+                for key in route.keys:
+                    ok |= hmac.compare_digest(encoded, key.encode())
         if not ok:
-            raise Unauthenticated("invalid key in the Authorization header")
+            hint = "; get a new one with `online-endpoint get-credentials`" if route.tokens else ""
+            raise Unauthenticated(f"invalid or expired {what} in the Authorization header{hint}")
 
     def route(self, endpoint: str) -> EndpointRoute:
         """The endpoint's routing table; NotFound if there is no such endpoint."""

@@ -124,3 +124,39 @@ def test_placement_shares_or_refuses_and_gpu_requests_fall_back_to_cpu(server: S
     notes = " ".join(gpu["placement"]["notes"])
     assert "GPU" in notes and ("CPU only" in notes or "no GPU" in notes)
     assert all(w["gpus"] == [] for w in gpu["workers"])
+
+
+def test_aml_token_endpoint_takes_tokens_not_keys(server: Server, tmp_path: object) -> None:
+    from pathlib import Path
+
+    assert isinstance(tmp_path, Path)
+    spec = tmp_path / "token-endpoint.yml"
+    spec.write_text("name: tok\nauth_mode: AMLToken\n")
+    server.cli("online-endpoint", "create", "-f", str(spec))
+    server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
+    dep = str(FIXTURES / "echo-deployment.yml")
+    server.cli("online-deployment", "create", "-f", dep, "-e", "tok", "--set", "endpoint_name=tok", "--all-traffic")
+    creds = server.json("online-endpoint", "get-credentials", "-n", "tok")
+    assert isinstance(creds, dict) and set(creds) == {
+        "accessToken",
+        "expiryTimeUtc",
+        "refreshAfterTimeUtc",
+        "tokenType",
+    }
+    other = server.json("online-endpoint", "get-credentials", "-n", "fix")
+    assert isinstance(other, dict)
+    with server.client() as http:
+        ok = http.post(
+            "/endpoints/tok/score", json={"t": 1}, headers={"Authorization": f"Bearer {creds['accessToken']}"}
+        )
+        assert ok.status_code == 200 and ok.json()["echo"] == {"t": 1}
+        for wrong in (other["primaryKey"], "x.y.z"):
+            r = http.post("/endpoints/tok/score", json={}, headers={"Authorization": f"Bearer {wrong}"})
+            assert r.status_code == 401 and "token" in r.json()["message"]
+        # A token for one endpoint does not open another.
+        r = http.post("/endpoints/fix/score", json={}, headers={"Authorization": f"Bearer {creds['accessToken']}"})
+        assert r.status_code == 401
+    out = server.cli(
+        "online-endpoint", "invoke", "-n", "tok", "--request-file", str(FIXTURES / "endpoint.yml"), check=False
+    )
+    assert out.returncode != 0 and "424" in out.stderr  # the YAML is no JSON: the echo script raises, as it should
