@@ -50,7 +50,14 @@ async def _uvicorn(app: ASGIApp, sock: socket.socket, stop: asyncio.Event) -> No
             yield
 
     config = uvicorn.Config(
-        app, lifespan="off", access_log=False, log_level="warning", http="httptools", loop="none", timeout_keep_alive=30
+        app,
+        lifespan="off",
+        access_log=False,
+        log_level="warning",
+        http="httptools",
+        loop="none",
+        timeout_keep_alive=30,
+        server_header=False,  # do not advertise the server software to clients
     )
     srv = _Server(config)
 

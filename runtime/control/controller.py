@@ -10,6 +10,7 @@ import asyncio
 import logging
 import secrets
 import shutil
+import sqlite3
 import tempfile
 import time
 from collections.abc import Callable
@@ -20,16 +21,17 @@ import msgspec
 
 from runtime.control import views
 from runtime.control.allocator import Allocation, allocate
-from runtime.control.plan import copy_into_registry, snapshot, worker_plan
-from runtime.control.registry import DeploymentRecord, EndpointRecord, ModelRecord, Registry
+from runtime.control.logfiles import tail
+from runtime.control.models import ModelStore
+from runtime.control.plan import snapshot, worker_plan
+from runtime.control.registry import DeploymentRecord, EndpointRecord, Registry
+from runtime.control.routes import build_routes
 from runtime.control.supervisor import DeploymentSupervisor
 from runtime.errors import Conflict, ModelyardError, NotFound, SpecError
-from runtime.routing.balance import WeightedTable
-from runtime.routing.router import DeploymentRoute, EndpointRoute, Router
+from runtime.routing.router import Router
 from runtime.routing.tokens import Tokens
 from runtime.spec import (
     AuthMode,
-    ModelType,
     load_deployment,
     load_endpoint,
     load_instance_types,
@@ -61,6 +63,7 @@ class Controller:
         self.state = state
         state.ensure()
         self.registry = Registry(state.db)
+        self.models = ModelStore(self.registry, state.models)
         self.router = Router(random, tokens=Tokens(state.token_secret(), token_lifetime_s, time.time))
         self.base_url = ""
         self._cores = cores
@@ -223,7 +226,7 @@ class Controller:
                 base_dir=loaded.base_dir,
                 source=loaded.source,
                 into=self.state.snapshots / endpoint / spec.name,
-                resolve_model=self._resolve_model,
+                resolve_model=self.models.resolve,
             )
             now = time.time()
             rec = DeploymentRecord(
@@ -244,7 +247,7 @@ class Controller:
             except BaseException:
                 shutil.rmtree(snap, ignore_errors=True)
                 raise
-            rec = _replace(rec, notes=_notes(sup))
+            rec = _replace(rec, notes=sup.notes)
             self.registry.add_deployment(rec)
             self._sups[key] = sup
             self._ignored[key] = loaded.ignored
@@ -272,7 +275,7 @@ class Controller:
                     base_dir=loaded.base_dir,
                     source=source,
                     into=self.state.snapshots / endpoint / name,
-                    resolve_model=self._resolve_model,
+                    resolve_model=self.models.resolve,
                 )
             new = _replace(old, spec=spec, source=source, snapshot=str(snap), state="Updating", error="")
             key = (endpoint, name)
@@ -296,7 +299,7 @@ class Controller:
             else:
                 self._sups[key] = sup
                 self._ignored[key] = loaded.ignored
-                self.registry.save_deployment(_replace(new, state="Succeeded", notes=_notes(sup)))
+                self.registry.save_deployment(_replace(new, state="Succeeded", notes=sup.notes))
                 self._rebuild_routes()
                 if old_sup is not None:
                     self._spawn(old_sup.stop())
@@ -342,36 +345,15 @@ class Controller:
         path = self.state.logs / endpoint / name / f"{name}-{instance}.log"
         if not path.exists():
             raise NotFound(f"no log for instance {instance} of deployment {name!r}")
-        return _tail(path, lines)
+        return tail(path, lines)
 
     # --- models ----------------------------------------------------------------------------------------------
 
     async def create_model(self, req: views.SpecRequest) -> dict[str, Any]:
         """model create: copy the model into the local registry under name and version."""
         loaded = load_model(_yaml(req), source=req.source, overrides=req.set, name=req.name, version=req.version)
-        spec = loaded.spec
         async with self._lock:
-            existing = self.registry.models(spec.name)
-            version = spec.version or str(1 + max((int(m.version) for m in existing if m.version.isdigit()), default=0))
-            if any(m.version == version for m in existing):
-                raise Conflict(f"model {spec.name}:{version} exists already; register a new version")
-            src = (Path(loaded.base_dir) / spec.path).resolve()
-            if not src.exists():
-                raise SpecError(f"{req.source}: $.path: {spec.path} does not exist (resolved to {src})")
-            dest = self.state.models / spec.name / version
-            if dest.exists():
-                shutil.rmtree(dest)
-            await asyncio.to_thread(copy_into_registry, src, dest)
-            rec = ModelRecord(
-                name=spec.name,
-                version=version,
-                type=spec.type,
-                path=str(dest),
-                description=spec.description or "",
-                source=loaded.source,
-                created_at=time.time(),
-            )
-            self.registry.add_model(rec)
+            rec = await self.models.register(loaded)
         return views.model_view(rec)
 
     def list_models(self, name: str | None = None) -> list[dict[str, Any]]:
@@ -379,21 +361,6 @@ class Controller:
         return [views.model_view(m) for m in self.registry.models(name)]
 
     # --- internals -------------------------------------------------------------------------------------------
-
-    def _resolve_model(self, name: str, version: str | None, label: str | None) -> tuple[str, ModelType]:
-        models = self.registry.models(name)
-        if not models:
-            raise NotFound(f"model {name!r} is not registered; register it with `modelyard model create -f model.yml`")
-        if version is not None:
-            found = [m for m in models if m.version == version]
-            if not found:
-                have = ", ".join(m.version for m in models)
-                raise NotFound(f"model {name}:{version} is not registered (versions: {have})")
-            return found[0].path, found[0].type
-        if label not in (None, "latest"):
-            raise SpecError(f"model label @{label} is not known locally; use @latest or :<version>")
-        newest = models[-1]
-        return newest.path, newest.type
 
     def _taken(self) -> list[Allocation]:
         return [a for s in self._sups.values() for a in s.allocations]
@@ -453,49 +420,17 @@ class Controller:
             self._rebuild_routes()
 
     def _rebuild_routes(self) -> None:
-        routes: dict[str, EndpointRoute] = {}
         try:
             endpoints = self.registry.endpoints()
-        except Exception:  # the database is closed during shutdown
+        except sqlite3.ProgrammingError:  # the database is closed during shutdown
             return
-        for ep in endpoints:
-            deps: dict[str, DeploymentRoute] = {}
-            for (e, d), sup in self._sups.items():
-                if e != ep.name:
-                    continue
-                rs = sup.spec.request_settings
-                max_inflight = 2 * rs.max_concurrent_requests_per_instance * sup.spec.instance_count
-                old = self.router.endpoints.get(ep.name)
-                prev = old.deployments.get(d) if old else None
-                route = DeploymentRoute(d, _workers_of(sup), rs.request_timeout_ms, max_inflight)
-                if prev is not None:
-                    route.inflight = prev.inflight
-                deps[d] = route
-            mirror = next(iter(ep.mirror.items()), None)
-            tokens = ep.spec.auth_mode is not AuthMode.KEY
-            routes[ep.name] = EndpointRoute(
-                name=ep.name,
-                tokens=tokens,
-                keys=() if tokens else (ep.primary_key, ep.secondary_key),
-                traffic=WeightedTable(ep.traffic),
-                mirror=mirror,
-                deployments=deps,
-            )
-        self.router.endpoints = routes
+        self.router.endpoints = build_routes(endpoints, self._sups, self.router.endpoints)
 
     def _spawn(self, coro: Any) -> asyncio.Task[Any]:
         task = asyncio.get_running_loop().create_task(coro)
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
-
-
-def _workers_of(sup: DeploymentSupervisor) -> Callable[[], list[Any]]:
-    return lambda: sup.ready_workers
-
-
-def _notes(sup: DeploymentSupervisor) -> tuple[str, ...]:
-    return sup.notes
 
 
 def _new_key() -> str:
@@ -515,19 +450,3 @@ def _as_yaml(spec: Any) -> str:
 
 def _replace(rec: Any, **changes: Any) -> Any:
     return msgspec.structs.replace(rec, **changes)
-
-
-def _tail(path: Path, lines: int) -> str:
-    with open(path, "rb") as f:
-        f.seek(0, 2)
-        end = f.tell()
-        block = 8192
-        data = b""
-        pos = end
-        while pos > 0 and data.count(b"\n") <= lines:
-            step = min(block, pos)
-            pos -= step
-            f.seek(pos)
-            data = f.read(step) + data
-    text = data.decode("utf-8", errors="replace")
-    return "\n".join(text.splitlines()[-lines:]) + "\n" if lines > 0 else ""

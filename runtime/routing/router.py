@@ -41,9 +41,11 @@ class Worker(Protocol):
 class DeploymentRoute:
     """One deployment as the router sees it."""
 
+    WorkersFn = Callable[[], Sequence[Worker]]  #: returns the deployment's ready workers, read on every request
+
     __slots__ = ("name", "workers", "timeout_s", "max_inflight", "inflight")
 
-    def __init__(self, name: str, workers: Callable[[], Sequence[Worker]], timeout_ms: int, max_inflight: int) -> None:
+    def __init__(self, name: str, workers: WorkersFn, timeout_ms: int, max_inflight: int) -> None:
         self.name = name
         self.workers = workers
         self.timeout_s = timeout_ms / 1000

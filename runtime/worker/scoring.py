@@ -16,7 +16,7 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.wrappers import Response
 
 from runtime.ipc.messages import Headers, Infer, Load, Result
-from runtime.worker import inputs, logs, responses, user_script
+from runtime.worker import inputs, logs, responses, swagger, user_script
 from runtime.worker.inputs import BadInput, UnsupportedInput
 from runtime.worker.user_script import ScoringScript
 
@@ -44,7 +44,7 @@ class ScriptAdapter:
         if path == "/score":
             if method not in _SCORE_METHODS:
                 return responses.app_error(req.id, 405)
-        elif path == "/":
+        elif path in ("/", "/swagger.json"):
             if method not in _ROOT_METHODS:
                 return responses.app_error(req.id, 405)
         else:
@@ -54,8 +54,13 @@ class ScriptAdapter:
         tail, too_long = responses.trace_headers(lowered)
         if too_long is not None:
             result = responses.error_result(req.id, 431, too_long, tail)
+        elif path != "/score" and method == "OPTIONS":  # Flask's automatic answer for the GET-only routes
+            result = responses.root_options(req.id, tail)
         elif path == "/":
-            result = responses.root_options(req.id, tail) if method == "OPTIONS" else responses.healthy(req.id, tail)
+            result = responses.healthy(req.id, tail)
+        elif path == "/swagger.json":
+            result = swagger.respond(req.id, self.script, req.query, tail)
+            _log_request(req, result, started)
         else:
             result = self._score(req, lowered, tail)
             _log_request(req, result, started)
@@ -148,6 +153,8 @@ def load_script(load: Load) -> ScriptAdapter:
     app_root = load.app_root or os.environ.get("AML_APP_ROOT") or os.getcwd()
     script = user_script.load(app_root, load.entry_script or os.environ.get("AZUREML_ENTRY_SCRIPT"))
     user_script.call_init(script)
+    # Built now, as Azure's server builds them at start-up: a broken user swagger file fails the worker's boot.
+    swagger.documents(script)
     logger.info("Scoring timeout is set to %d", load.scoring_timeout_ms)
     return ScriptAdapter(script, load.scoring_timeout_ms)
 

@@ -29,7 +29,7 @@ def test_health_route(load_script: Callable[..., Adapter]) -> None:
 
 def test_unknown_paths_are_404_without_id_headers(load_script: Callable[..., Adapter]) -> None:
     adapter = load_script("behave.py")
-    for path in ("/nope", "/score/", "/Score", "/swagger.json"):
+    for path in ("/nope", "/score/", "/Score", "/swagger.yaml"):
         result = call(adapter, "GET", path, headers=[("x-request-id", "rid")])
         assert (result.status, body_json(result)) == (404, NOT_FOUND), path
         assert header(result, "x-request-id") is None

@@ -1,0 +1,64 @@
+"""The local model registry: `model create` copies a model in under name and version; deployments resolve
+`azureml:<name>:<version>` and `azureml:<name>@latest` against it."""
+
+from __future__ import annotations
+
+import asyncio
+import shutil
+import time
+from pathlib import Path
+
+from runtime.control.plan import copy_into_registry
+from runtime.control.registry import ModelRecord, Registry
+from runtime.errors import Conflict, NotFound, SpecError
+from runtime.spec import Loaded, ModelSpec, ModelType
+
+
+class ModelStore:
+    """Registered models: their files under `root`, their records in the registry."""
+
+    def __init__(self, registry: Registry, root: Path) -> None:
+        self._registry = registry
+        self._root = root
+
+    async def register(self, loaded: Loaded[ModelSpec]) -> ModelRecord:
+        """Copy the model in and record it; the version defaults to one past the highest numeric version."""
+        spec = loaded.spec
+        existing = self._registry.models(spec.name)
+        version = spec.version or str(1 + max((int(m.version) for m in existing if m.version.isdigit()), default=0))
+        if any(m.version == version for m in existing):
+            raise Conflict(f"model {spec.name}:{version} exists already; register a new version")
+        src = (Path(loaded.base_dir) / spec.path).resolve()
+        if not src.exists():
+            raise SpecError(f"{Path(loaded.source).name}: $.path: {spec.path} does not exist (resolved to {src})")
+        dest = self._root / spec.name / version
+        if dest.exists():  # left by a registration that failed before its record was written
+            shutil.rmtree(dest)
+        await asyncio.to_thread(copy_into_registry, src, dest)
+        rec = ModelRecord(
+            name=spec.name,
+            version=version,
+            type=spec.type,
+            path=str(dest),
+            description=spec.description or "",
+            source=loaded.source,
+            created_at=time.time(),
+        )
+        self._registry.add_model(rec)
+        return rec
+
+    def resolve(self, name: str, version: str | None, label: str | None) -> tuple[str, ModelType]:
+        """The folder holding a registered model's files, and its type; NotFound if there is no such version."""
+        models = self._registry.models(name)
+        if not models:
+            raise NotFound(f"model {name!r} is not registered; register it with `modelyard model create -f model.yml`")
+        if version is not None:
+            found = [m for m in models if m.version == version]
+            if not found:
+                have = ", ".join(m.version for m in models)
+                raise NotFound(f"model {name}:{version} is not registered (versions: {have})")
+            return found[0].path, found[0].type
+        if label not in (None, "latest"):
+            raise SpecError(f"model label @{label} is not known locally; use @latest or :<version>")
+        newest = models[-1]
+        return newest.path, newest.type

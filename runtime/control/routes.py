@@ -1,0 +1,48 @@
+"""Builds the router's tables from the stored endpoints and the running supervisors."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+
+from runtime.control.registry import EndpointRecord
+from runtime.control.supervisor import DeploymentSupervisor
+from runtime.routing.balance import WeightedTable
+from runtime.routing.router import DeploymentRoute, EndpointRoute
+from runtime.spec import AuthMode
+
+
+def build_routes(
+    endpoints: list[EndpointRecord],
+    supervisors: Mapping[tuple[str, str], DeploymentSupervisor],
+    previous: Mapping[str, EndpointRoute],
+) -> dict[str, EndpointRoute]:
+    """One EndpointRoute per endpoint; in-flight counts carry over from `previous` so admission stays exact."""
+    routes: dict[str, EndpointRoute] = {}
+    for ep in endpoints:
+        old = previous.get(ep.name)
+        deps: dict[str, DeploymentRoute] = {}
+        for (endpoint, name), sup in supervisors.items():
+            if endpoint != ep.name:
+                continue
+            rs = sup.spec.request_settings
+            # Azure's front end admits 2 x max_concurrent_requests_per_instance x instance_count in flight.
+            max_inflight = 2 * rs.max_concurrent_requests_per_instance * sup.spec.instance_count
+            route = DeploymentRoute(name, _ready_workers(sup), rs.request_timeout_ms, max_inflight)
+            prev = old.deployments.get(name) if old else None
+            if prev is not None:
+                route.inflight = prev.inflight
+            deps[name] = route
+        tokens = ep.spec.auth_mode is not AuthMode.KEY
+        routes[ep.name] = EndpointRoute(
+            name=ep.name,
+            tokens=tokens,
+            keys=() if tokens else (ep.primary_key, ep.secondary_key),
+            traffic=WeightedTable(ep.traffic),
+            mirror=next(iter(ep.mirror.items()), None),
+            deployments=deps,
+        )
+    return routes
+
+
+def _ready_workers(sup: DeploymentSupervisor) -> DeploymentRoute.WorkersFn:
+    return lambda: sup.ready_workers
