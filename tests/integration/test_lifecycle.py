@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import time
+from pathlib import Path
 
 from conftest import FIXTURES, SAMPLE, Server
 
@@ -126,10 +128,7 @@ def test_placement_shares_or_refuses_and_gpu_requests_fall_back_to_cpu(server: S
     assert all(w["gpus"] == [] for w in gpu["workers"])
 
 
-def test_aml_token_endpoint_takes_tokens_not_keys(server: Server, tmp_path: object) -> None:
-    from pathlib import Path
-
-    assert isinstance(tmp_path, Path)
+def test_aml_token_endpoint_takes_tokens_not_keys(server: Server, tmp_path: Path) -> None:
     spec = tmp_path / "token-endpoint.yml"
     spec.write_text("name: tok\nauth_mode: AMLToken\n")
     server.cli("online-endpoint", "create", "-f", str(spec))
@@ -160,3 +159,39 @@ def test_aml_token_endpoint_takes_tokens_not_keys(server: Server, tmp_path: obje
         "online-endpoint", "invoke", "-n", "tok", "--request-file", str(FIXTURES / "endpoint.yml"), check=False
     )
     assert out.returncode != 0 and "424" in out.stderr  # the YAML is no JSON: the echo script raises, as it should
+
+
+def test_mirror_traffic_copies_a_share_to_the_shadow_and_answers_from_live(server: Server, tmp_path: Path) -> None:
+    seen = tmp_path / "shadow.txt"
+    server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
+    dep = str(FIXTURES / "echo-deployment.yml")
+    server.cli(
+        "online-deployment",
+        "create",
+        "-f",
+        dep,
+        "-n",
+        "blue",
+        "--all-traffic",
+        "--set",
+        "environment_variables.TAG=blue",
+    )
+    server.cli(
+        "online-deployment", "create", "-f", dep, "-n", "green", "--set", f"environment_variables.SEEN_FILE={seen}"
+    )
+    too_much = server.cli("online-endpoint", "update", "-n", "fix", "--mirror-traffic", "green=60", check=False)
+    assert too_much.returncode != 0 and "50" in too_much.stderr
+    both = server.cli("online-endpoint", "update", "-n", "fix", "--mirror-traffic", "blue=10", check=False)
+    assert both.returncode != 0 and "blue" in both.stderr
+    server.cli("online-endpoint", "update", "-n", "fix", "--mirror-traffic", "green=50")
+    auth = {"Authorization": f"Bearer {server.key('fix')}"}
+    with server.client() as http:
+        tags = {http.post("/endpoints/fix/score", json={"i": i}, headers=auth).json()["tag"] for i in range(400)}
+        # Requests that name a deployment are never mirrored.
+        for _ in range(20):
+            http.post("/endpoints/fix/score", json={"named": 1}, headers={**auth, "azureml-model-deployment": "blue"})
+    assert tags == {"blue"}
+    time.sleep(0.5)  # mirrored copies are fire-and-forget
+    copies = seen.read_text().splitlines()
+    assert 140 <= len(copies) <= 260, len(copies)
+    assert not any("named" in line for line in copies)
