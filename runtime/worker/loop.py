@@ -28,7 +28,8 @@ logger = logging.getLogger("modelyard.worker")
 
 #: Exit status for a model that failed to load, as Azure's worker exits after init() raised.
 EXIT_LOAD_FAILED: Final = 3
-_RECV_SIZE = 1 << 18
+#: Larger buffers cost an allocation per recv() that shows up per request; big bodies just take several reads.
+_RECV_SIZE = 1 << 16
 #: Answers held back to share one write are sent once this much time has gone into the batch.
 _BATCH_SECONDS = 0.001
 
