@@ -145,9 +145,10 @@ class Controller:
                 spec = load_endpoint(text, source=req.source, overrides=req.set, name=name).spec
                 if spec.name != name:
                     raise SpecError(f"{req.source}: $.name: {spec.name!r} does not match the endpoint {name!r}")
-                if req.yaml is not None and spec.traffic or "traffic" in " ".join(req.set):
+                # A file or --set that names traffic replaces it; one that does not leaves the live split alone.
+                if req.yaml is not None and spec.traffic or _sets(req.set, "traffic"):
                     traffic = dict(spec.traffic)
-                if req.yaml is not None and spec.mirror_traffic or "mirror_traffic" in " ".join(req.set):
+                if req.yaml is not None and spec.mirror_traffic or _sets(req.set, "mirror_traffic"):
                     mirror = dict(spec.mirror_traffic)
             if req.traffic is not None:
                 traffic = {**traffic, **parse_traffic_arg(req.traffic)}
@@ -431,6 +432,11 @@ class Controller:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+
+def _sets(overrides: list[str], key: str) -> bool:
+    """True when a --set override writes `key` or something under it."""
+    return any(o.partition("=")[0].strip().split(".")[0] == key for o in overrides)
 
 
 def _new_key() -> str:

@@ -195,3 +195,27 @@ def test_mirror_traffic_copies_a_share_to_the_shadow_and_answers_from_live(serve
     copies = seen.read_text().splitlines()
     assert 140 <= len(copies) <= 260, len(copies)
     assert not any("named" in line for line in copies)
+
+
+def test_endpoint_update_with_set_changes_only_what_it_names(server: Server) -> None:
+    server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
+    dep = str(FIXTURES / "echo-deployment.yml")
+    server.cli("online-deployment", "create", "-f", dep, "-n", "blue", "--all-traffic")
+    server.cli("online-deployment", "create", "-f", dep, "-n", "green")
+    server.cli("online-endpoint", "update", "-n", "fix", "--set", "mirror_traffic.green=10", "tags.team=ml")
+    shown = server.json("online-endpoint", "show", "-n", "fix")
+    assert isinstance(shown, dict)
+    assert shown["traffic"] == {"blue": 100} and shown["mirror_traffic"] == {"green": 10}
+    assert shown["tags"] == {"team": "ml"}
+    server.cli(
+        "online-endpoint",
+        "update",
+        "-n",
+        "fix",
+        "--set",
+        "traffic.blue=50",
+        "traffic.green=50",
+        "mirror_traffic.green=0",
+    )
+    shown = server.json("online-endpoint", "show", "-n", "fix")
+    assert isinstance(shown, dict) and shown["traffic"] == {"blue": 50, "green": 50} and shown["mirror_traffic"] == {}
