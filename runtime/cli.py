@@ -16,13 +16,20 @@ import time
 import urllib.parse
 from collections.abc import Callable, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NoReturn
 
 from runtime.client import Client
 from runtime.errors import ModelyardError, SpecError, Unavailable
 from runtime.statedir import StateDir
 
 Handler = Callable[[argparse.Namespace], Any]
+
+
+class _Parser(argparse.ArgumentParser):
+    """argparse with a one-line error: the reason and where to get help, without the usage block."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message} (see {self.prog} --help)\n")
 
 
 def main(argv: Sequence[str] | None = None) -> int:
@@ -302,10 +309,10 @@ def _parser() -> argparse.ArgumentParser:
     # The options work before and after the verb. Subcommands get their own copies with SUPPRESS defaults (parents
     # share action objects, so the top level cannot reuse them) so an unset copy never overwrites a value given
     # before the verb.
-    parser = argparse.ArgumentParser(prog="modelyard", description=__doc__)
+    parser = _Parser(prog="modelyard", description=__doc__)
     parser.add_argument("--state-dir", help="state directory (default: $MODELYARD_HOME or ~/.modelyard)")
     parser.add_argument("-o", "--output", choices=["json", "table"], default="json", help="output format")
-    common = argparse.ArgumentParser(add_help=False)
+    common = _Parser(add_help=False)
     common.add_argument("--state-dir", default=argparse.SUPPRESS, help="state directory")
     common.add_argument("-o", "--output", choices=["json", "table"], default=argparse.SUPPRESS, help="output format")
     groups = parser.add_subparsers(dest="group", metavar="COMMAND")
@@ -321,7 +328,7 @@ def _parser() -> argparse.ArgumentParser:
     serve.set_defaults(handler=_serve)
     groups.add_parser("stop", parents=[common], help="stop the running server").set_defaults(handler=_stop)
 
-    def verbs(name: str, help: str) -> argparse._SubParsersAction[argparse.ArgumentParser]:
+    def verbs(name: str, help: str) -> argparse._SubParsersAction[_Parser]:
         group = groups.add_parser(name, help=help)
         return group.add_subparsers(dest="verb", metavar="VERB", required=True)
 
