@@ -116,38 +116,18 @@ class Registry:
     def add_endpoint(self, rec: EndpointRecord) -> None:
         """Store a new endpoint; Conflict if the name exists."""
         try:
-            self._db.execute(
-                "INSERT INTO endpoints VALUES (?,?,?,?,?,?,?,?,?)",
-                (
-                    rec.name,
-                    _enc(rec.spec),
-                    rec.source,
-                    rec.primary_key,
-                    rec.secondary_key,
-                    _enc(rec.traffic),
-                    _enc(rec.mirror),
-                    rec.created_at,
-                    rec.updated_at,
-                ),
-            )
+            self._db.execute("INSERT INTO endpoints VALUES (?,?,?,?,?,?,?,?,?)", _ep_row(rec))
         except sqlite3.IntegrityError:
             raise Conflict(f"endpoint {rec.name!r} exists already; use `online-endpoint update`") from None
 
     def save_endpoint(self, rec: EndpointRecord) -> None:
         """Overwrite an existing endpoint."""
+        # An UPDATE, not INSERT OR REPLACE: replacing the row would cascade-delete the endpoint's deployments.
+        name, *rest = _ep_row(msgspec.structs.replace(rec, updated_at=time.time()))
         self._db.execute(
-            "UPDATE endpoints SET spec=?, source=?, primary_key=?, secondary_key=?, traffic=?, mirror=?, updated_at=?"
-            " WHERE name=?",
-            (
-                _enc(rec.spec),
-                rec.source,
-                rec.primary_key,
-                rec.secondary_key,
-                _enc(rec.traffic),
-                _enc(rec.mirror),
-                time.time(),
-                rec.name,
-            ),
+            "UPDATE endpoints SET spec=?, source=?, primary_key=?, secondary_key=?, traffic=?, mirror=?,"
+            " created_at=?, updated_at=? WHERE name=?",
+            (*rest, name),
         )
 
     def endpoint(self, name: str) -> EndpointRecord:
@@ -227,6 +207,20 @@ class Registry:
 
 def _enc(value: Any) -> bytes:
     return msgspec.json.encode(value)
+
+
+def _ep_row(rec: EndpointRecord) -> tuple[Any, ...]:
+    return (
+        rec.name,
+        _enc(rec.spec),
+        rec.source,
+        rec.primary_key,
+        rec.secondary_key,
+        _enc(rec.traffic),
+        _enc(rec.mirror),
+        rec.created_at,
+        rec.updated_at,
+    )
 
 
 def _endpoint(row: tuple[Any, ...]) -> EndpointRecord:

@@ -45,8 +45,7 @@ class RegenerateKeys(msgspec.Struct, frozen=True):
 
 def endpoint_view(rec: EndpointRecord, base_url: str) -> dict[str, Any]:
     """An endpoint as `online-endpoint show` prints it."""
-    spec: dict[str, Any] = msgspec.to_builtins(rec.spec)
-    spec.pop("$schema", None)
+    spec = _spec_dict(rec.spec)
     spec.update(
         name=rec.name,
         traffic=rec.traffic,
@@ -63,8 +62,7 @@ def deployment_view(
     rec: DeploymentRecord, workers: list[WorkerInfo], *, ignored: tuple[str, ...] = ()
 ) -> dict[str, Any]:
     """A deployment as `online-deployment show` prints it, with its live workers and placement."""
-    spec: dict[str, Any] = msgspec.to_builtins(rec.spec)
-    spec.pop("$schema", None)
+    spec = _spec_dict(rec.spec)
     spec.update(
         name=rec.name,
         endpoint_name=rec.endpoint,
@@ -77,6 +75,12 @@ def deployment_view(
     if ignored:
         spec["ignored"] = list(ignored)
     return spec
+
+
+def _spec_dict(spec: msgspec.Struct) -> dict[str, Any]:
+    out: dict[str, Any] = msgspec.to_builtins(spec)
+    out.pop("$schema", None)  # the schema URL describes the file, not the resource
+    return out
 
 
 def model_view(rec: ModelRecord) -> dict[str, Any]:
