@@ -46,6 +46,9 @@ from runtime.statedir import StateDir
 
 log = logging.getLogger("modelyard.controller")
 
+#: Error prefix of a failed update: the deployment shows Failed while its previous version keeps serving.
+UPDATE_FAILED = "update failed, the previous version keeps serving: "
+
 
 class Controller:
     """Owns the registry, one supervisor per deployment, and the router's tables."""
@@ -72,6 +75,8 @@ class Controller:
         self._lock = asyncio.Lock()
         self._sups: dict[tuple[str, str], DeploymentSupervisor] = {}
         self._ignored: dict[tuple[str, str], tuple[str, ...]] = {}
+        #: deployments being created or updated: other changes to them wait with a Conflict, as in Azure
+        self._busy: set[tuple[str, str]] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._socket_dir = Path(tempfile.mkdtemp(prefix="modelyard-"))
 
@@ -80,14 +85,15 @@ class Controller:
     async def start(self) -> None:
         """Bring back every endpoint and deployment from the state database."""
         for rec in self.registry.deployments():
-            if rec.state == "Failed":
-                continue
+            if rec.state == "Failed" and not rec.error.startswith(UPDATE_FAILED):
+                continue  # it never served; a failed update left the previous version serving, so that one returns
             try:
                 sup = self._supervisor(rec, self._taken())
             except ModelyardError as exc:
                 self.registry.set_deployment_state(rec.endpoint, rec.name, "Failed", exc.message)
                 continue
             self._sups[(rec.endpoint, rec.name)] = sup
+            self._busy.add((rec.endpoint, rec.name))
             self._spawn(self._bring_up(rec.endpoint, rec.name, sup, all_traffic=False))
         self._rebuild_routes()
 
@@ -166,6 +172,9 @@ class Controller:
         """online-endpoint delete: stops and removes every deployment too."""
         async with self._lock:
             self.registry.endpoint(name)
+            for key in self._busy:
+                if key[0] == name:
+                    self._check_idle(key)
             sups = [(k, self._sups.pop(k)) for k in list(self._sups) if k[0] == name]
             self.registry.delete_endpoint(name)
             self._rebuild_routes()
@@ -252,6 +261,7 @@ class Controller:
             self.registry.add_deployment(rec)
             self._sups[key] = sup
             self._ignored[key] = loaded.ignored
+            self._busy.add(key)
             self._rebuild_routes()
         task = self._spawn(self._bring_up(endpoint, spec.name, sup, all_traffic=req.all_traffic))
         if req.wait:
@@ -261,8 +271,10 @@ class Controller:
     async def update_deployment(self, endpoint: str, name: str, req: views.DeploymentRequest) -> dict[str, Any]:
         """online-deployment update: start the new version beside the old, then swap; the old one keeps serving
         if the new one fails."""
+        key = (endpoint, name)
         async with self._lock:
             old = self.registry.deployment(endpoint, name)
+            self._check_idle(key)
             text = req.yaml if req.yaml is not None else _as_yaml(old.spec)
             source = req.source if req.yaml is not None else old.source
             loaded = load_deployment(text, source=source, overrides=req.set, name=name, endpoint_name=endpoint)
@@ -279,7 +291,6 @@ class Controller:
                     resolve_model=self.models.resolve,
                 )
             new = _replace(old, spec=spec, source=source, snapshot=str(snap), state="Updating", error="")
-            key = (endpoint, name)
             old_sup = self._sups.get(key)
             taken = [a for k, s in self._sups.items() if k != key for a in s.allocations]
             try:
@@ -289,14 +300,20 @@ class Controller:
                     shutil.rmtree(snap, ignore_errors=True)
                 raise
             self.registry.set_deployment_state(endpoint, name, "Updating")
-        error = await sup.start()
+            self._busy.add(key)
+        try:
+            error = await sup.start()
+        except BaseException:
+            self._busy.discard(key)
+            await sup.stop()
+            raise
         async with self._lock:
+            self._busy.discard(key)
             if error is not None:
-                await sup.stop()
+                self._spawn(sup.stop())
                 if not same_files:
                     shutil.rmtree(snap, ignore_errors=True)
-                message = f"update failed, the previous version keeps serving: {error}"
-                self.registry.set_deployment_state(endpoint, name, "Failed", message)
+                self.registry.set_deployment_state(endpoint, name, "Failed", UPDATE_FAILED + error)
             else:
                 self._sups[key] = sup
                 self._ignored[key] = loaded.ignored
@@ -313,6 +330,7 @@ class Controller:
         async with self._lock:
             ep = self.registry.endpoint(endpoint)
             rec = self.registry.deployment(endpoint, name)
+            self._check_idle((endpoint, name))
             if ep.traffic.get(name, 0) > 0 or ep.mirror.get(name, 0) > 0:
                 raise Conflict(
                     f"deployment {name!r} still takes traffic ({ep.traffic.get(name, 0)} % live, "
@@ -401,10 +419,14 @@ class Controller:
         )
 
     async def _bring_up(self, endpoint: str, name: str, sup: DeploymentSupervisor, *, all_traffic: bool) -> None:
-        error = await sup.start()
+        try:
+            error = await sup.start()
+        finally:
+            self._busy.discard((endpoint, name))
         async with self._lock:
             if self._sups.get((endpoint, name)) is not sup:
-                return  # deleted or replaced meanwhile
+                self._spawn(sup.stop())  # the server is stopping, or the endpoint went away meanwhile
+                return
             if error is not None:
                 self._sups.pop((endpoint, name), None)
                 hint = f"see `modelyard online-deployment get-logs -n {name} -e {endpoint}`"
@@ -419,6 +441,13 @@ class Controller:
                 mirror = {k: v for k, v in ep.mirror.items() if k != name}
                 self.registry.save_endpoint(_replace(ep, traffic=traffic, mirror=mirror))
             self._rebuild_routes()
+
+    def _check_idle(self, key: tuple[str, str]) -> None:
+        if key in self._busy:
+            state = self.registry.deployment(*key).state
+            raise Conflict(
+                f"deployment {key[1]!r} of endpoint {key[0]!r} is {state}; wait until it is done and try again"
+            )
 
     def _rebuild_routes(self) -> None:
         try:

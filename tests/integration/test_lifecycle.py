@@ -219,3 +219,23 @@ def test_endpoint_update_with_set_changes_only_what_it_names(server: Server) -> 
     )
     shown = server.json("online-endpoint", "show", "-n", "fix")
     assert isinstance(shown, dict) and shown["traffic"] == {"blue": 50, "green": 50} and shown["mirror_traffic"] == {}
+
+
+def test_a_deployment_being_created_refuses_other_changes_until_it_is_done(server: Server) -> None:
+    server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
+    dep = str(FIXTURES / "echo-deployment.yml")
+    created = server.json(
+        "online-deployment", "create", "-f", dep, "--no-wait", "--set", "environment_variables.INIT_SLEEP=3"
+    )
+    assert isinstance(created, dict) and created["provisioning_state"] == "Creating"
+    for args in (["update", "--set", "instance_count=2"], ["delete"]):
+        busy = server.cli("online-deployment", *args, "-n", "echo", "-e", "fix", check=False)
+        assert busy.returncode != 0 and "is Creating" in busy.stderr, busy.stderr
+    deadline = time.monotonic() + 30
+    while server.json("online-deployment", "show", "-n", "echo", "-e", "fix")["provisioning_state"] != "Succeeded":  # type: ignore[index]
+        assert time.monotonic() < deadline
+        time.sleep(0.2)
+    updated = server.json(
+        "online-deployment", "update", "-n", "echo", "-e", "fix", "--set", "environment_variables.INIT_SLEEP=0"
+    )
+    assert isinstance(updated, dict) and updated["provisioning_state"] == "Succeeded"

@@ -61,3 +61,40 @@ def test_restart_brings_back_endpoints_deployments_keys_and_traffic(server: Serv
         auth = {"Authorization": f"Bearer {keys['primaryKey']}"}
         r = http.post("/endpoints/fix/score", json={"after": "restart"}, headers=auth)
         assert r.status_code == 200 and r.json()["echo"] == {"after": "restart"}
+
+
+def test_a_failed_update_keeps_the_previous_version_serving_across_a_restart(server: Server) -> None:
+    server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
+    server.cli("online-deployment", "create", "-f", str(FIXTURES / "echo-deployment.yml"), "--all-traffic")
+    failed = server.cli(
+        "online-deployment",
+        "update",
+        "-n",
+        "echo",
+        "-e",
+        "fix",
+        "--set",
+        "code_configuration.code=./broken",
+        check=False,
+    )
+    assert failed.returncode != 0 and "previous version keeps serving" in failed.stderr
+    shown = server.json("online-deployment", "show", "-n", "echo", "-e", "fix")
+    assert isinstance(shown, dict) and shown["provisioning_state"] == "Failed"
+    assert shown["code_configuration"]["code"] == "./echo"  # the stored spec is still the serving one
+    key = server.key("fix")
+    with server.client() as http:
+        assert (
+            http.post("/endpoints/fix/score", json={"v": 1}, headers={"Authorization": f"Bearer {key}"}).status_code
+            == 200
+        )
+    server.stop()
+    server.start()
+    deadline = time.monotonic() + 30
+    while server.json("online-deployment", "show", "-n", "echo", "-e", "fix")["provisioning_state"] != "Succeeded":  # type: ignore[index]
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    with server.client() as http:
+        assert (
+            http.post("/endpoints/fix/score", json={"v": 2}, headers={"Authorization": f"Bearer {key}"}).status_code
+            == 200
+        )
