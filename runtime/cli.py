@@ -298,8 +298,15 @@ def _cell(value: Any) -> str:
     if isinstance(value, dict):
         return " ".join(f"{k}={v}" for k, v in value.items())
     if isinstance(value, list):
-        return ",".join(f"#{w.get('instance')}:{w.get('state')}" if isinstance(w, dict) else str(w) for w in value)
+        return " ".join(_worker_cell(w) if isinstance(w, dict) else str(w) for w in value)
     return str(value)
+
+
+def _worker_cell(worker: dict[str, Any]) -> str:
+    cores = ",".join(map(str, worker.get("cores", [])))
+    gpus = ",".join(map(str, worker.get("gpus", [])))
+    where = f"cores {cores}" + (f" gpu {gpus}" if gpus else "") + (" shared" if worker.get("shared") else "")
+    return f"#{worker.get('instance')}:{worker.get('state')}({where})"
 
 
 # --- parser ------------------------------------------------------------------------------------------------

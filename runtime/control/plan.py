@@ -139,6 +139,8 @@ def worker_env(plan: WorkerPlan, cores: tuple[int, ...], gpus: tuple[int, ...]) 
     for var in THREAD_VARS:
         if var not in user or var in os.environ and user[var] == os.environ[var]:
             env[var] = str(max(1, len(cores)))
+    # GPU ids come from NVML, which numbers devices by PCI bus; CUDA's default order is "fastest first".
+    env["CUDA_DEVICE_ORDER"] = "PCI_BUS_ID"
     env["CUDA_VISIBLE_DEVICES"] = ",".join(map(str, gpus))
     return env
 
