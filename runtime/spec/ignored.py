@@ -39,9 +39,14 @@ def deployment_ignored(spec: OnlineDeploymentSpec) -> tuple[str, ...]:
     elif spec.environment is not None:
         lines.extend(_environment_ignored(spec.environment))
     if spec.model_mount_path is not None:
-        lines.append("model_mount_path is ignored: models are read in place, at AZUREML_MODEL_DIR")
+        lines.append(
+            "model_mount_path is ignored: the model is copied into the state directory and found at AZUREML_MODEL_DIR"
+        )
     if spec.app_insights_enabled:
-        lines.append("app_insights_enabled is ignored: request metrics are served at /metrics")
+        lines.append(
+            "app_insights_enabled is ignored: nothing is sent to Application Insights; "
+            "worker logs are in the state directory"
+        )
     if spec.egress_public_network_access is PublicNetworkAccess.DISABLED:
         lines.append(f"egress_public_network_access is ignored: {_NO_NETWORK_ISOLATION}")
     if spec.private_network_connection:
