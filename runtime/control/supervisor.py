@@ -20,6 +20,7 @@ import msgspec
 from runtime.control.allocator import Allocation
 from runtime.control.plan import WorkerPlan, load_message, worker_env
 from runtime.control.worker_handle import WorkerHandle, WorkerStartError
+from runtime.metrics.sampler import rss_bytes
 from runtime.spec import OnlineDeploymentSpec
 
 log = logging.getLogger("modelyard.supervisor")
@@ -44,6 +45,7 @@ class WorkerInfo(msgspec.Struct, frozen=True):
     restarts: int
     inflight: int
     last_exit: str
+    rss_mib: float | None  #: resident memory of the worker process
 
 
 class _Slot:
@@ -119,20 +121,25 @@ class DeploymentSupervisor:
 
     def workers(self) -> list[WorkerInfo]:
         """The live worker list."""
-        return [
-            WorkerInfo(
-                instance=s.index,
-                state=s.state,
-                pid=s.handle.pid if s.handle is not None and s.handle.alive else None,
-                cores=s.allocation.cores,
-                gpus=s.allocation.gpus,
-                shared=s.allocation.shared,
-                restarts=s.restarts,
-                inflight=s.handle.inflight if s.handle is not None else 0,
-                last_exit=s.last_exit,
+        out = []
+        for s in self._slots:
+            pid = s.handle.pid if s.handle is not None and s.handle.alive else None
+            rss = rss_bytes(pid) if pid is not None else None
+            out.append(
+                WorkerInfo(
+                    instance=s.index,
+                    state=s.state,
+                    pid=pid,
+                    cores=s.allocation.cores,
+                    gpus=s.allocation.gpus,
+                    shared=s.allocation.shared,
+                    restarts=s.restarts,
+                    inflight=s.handle.inflight if s.handle is not None else 0,
+                    last_exit=s.last_exit,
+                    rss_mib=round(rss / 2**20, 1) if rss is not None else None,
+                )
             )
-            for s in self._slots
-        ]
+        return out
 
     async def _run_slot(self, slot: _Slot, first: asyncio.Future[str | None]) -> None:
         backoff = FIRST_BACKOFF

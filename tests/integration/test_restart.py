@@ -31,6 +31,7 @@ def test_restart_brings_back_endpoints_deployments_keys_and_traffic(server: Serv
     assert len(workers) == 2
     for w in workers:
         assert _cpus_allowed(w["pid"]) == _expand(w["cores"])
+        assert 5 < w["rss_mib"] < 500  # the worker's own resident memory, read from the live process
     core_sets = [tuple(w["cores"]) for w in workers]
     assert len(set(core_sets)) == 2  # disjoint sets on this machine's cores
 
