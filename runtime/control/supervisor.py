@@ -30,7 +30,6 @@ FIRST_BACKOFF = 0.05
 MAX_BACKOFF = 30.0
 #: A worker that stayed up this long resets the backoff.
 STABLE_AFTER = 30.0
-START_TIMEOUT = 120.0
 
 
 class WorkerInfo(msgspec.Struct, frozen=True):
@@ -88,6 +87,12 @@ class DeploymentSupervisor:
         self._first: list[asyncio.Future[str | None]] = []
         self.ready_workers: list[WorkerHandle] = []
         self._stopping = False
+
+    @property
+    def start_timeout(self) -> float:
+        """How long init() may take: as long as Azure's readiness probe would keep trying before giving up."""
+        probe = self._readiness
+        return float(probe.initial_delay + probe.period * probe.failure_threshold)
 
     def log_path(self, instance: int) -> Path:
         """The log file of one instance."""
@@ -157,7 +162,7 @@ class DeploymentSupervisor:
             slot.handle = handle
             slot.state = "Starting" if not ever_ready else "Restarting"
             try:
-                await handle.start(START_TIMEOUT)
+                await handle.start(self.start_timeout)
             except WorkerStartError as exc:
                 slot.last_exit = exc.message
                 if not ever_ready:
