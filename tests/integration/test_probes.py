@@ -74,3 +74,22 @@ def test_kubernetes_yaml_and_a_user_instance_type_deploy(server: Server) -> None
         auth = {"Authorization": f"Bearer {server.key('fix')}"}
         r = http.post("/endpoints/fix/score", json={"k": 8}, headers={**auth, "azureml-model-deployment": "kube"})
         assert r.status_code == 200 and r.json()["echo"] == {"k": 8}
+
+
+def test_an_init_slower_than_the_readiness_probe_allows_fails_the_deployment(server: Server) -> None:
+    server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
+    slow = server.cli(
+        "online-deployment",
+        "create",
+        "-f",
+        str(FIXTURES / "echo-deployment.yml"),
+        "--set",
+        "environment_variables.INIT_SLEEP=30",
+        "readiness_probe.initial_delay=1",
+        "readiness_probe.period=1",
+        "readiness_probe.failure_threshold=1",
+        check=False,
+    )
+    assert slow.returncode != 0 and "did not load within 2 s" in slow.stderr, slow.stderr
+    shown = server.json("online-deployment", "show", "-n", "echo", "-e", "fix")
+    assert isinstance(shown, dict) and shown["provisioning_state"] == "Failed"
