@@ -16,6 +16,16 @@ def _echo(server: Server, name: str, *extra: str) -> None:
     server.cli("online-deployment", "create", "-f", str(FIXTURES / "echo-deployment.yml"), "-n", name, *extra)
 
 
+def test_the_management_api_needs_the_admin_token_kept_private(server: Server) -> None:
+    assert (server.state / "admin-token").stat().st_mode & 0o777 == 0o600
+    with server.client() as http:
+        assert http.get("/api/endpoints").status_code == 401
+        assert http.get("/api/endpoints", headers={"Authorization": "Bearer wrong"}).status_code == 401
+        token = (server.state / "admin-token").read_text().strip()
+        assert http.get("/api/endpoints", headers={"Authorization": f"Bearer {token}"}).json() == []
+    assert server.url.startswith("http://127.0.0.1:")
+
+
 def test_wrong_or_missing_key_is_401_and_never_reaches_the_worker(server: Server, tmp_path: Path) -> None:
     seen = tmp_path / "seen.txt"
     server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
