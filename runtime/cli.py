@@ -8,9 +8,6 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import signal
-import subprocess
 import sys
 import time
 import urllib.parse
@@ -68,13 +65,12 @@ def _serve(args: argparse.Namespace) -> int:
 
 
 def _detach(state: StateDir, args: argparse.Namespace) -> int:
+    from runtime.control.worker_handle import spawn_detached
+
     state.ensure()
     cmd = [sys.executable, "-m", "runtime", "serve", "--state-dir", str(state.root), "--host", args.host]
     cmd += ["--port", str(args.port), "--server", args.server, "--token-lifetime", str(args.token_lifetime)]
-    with open(state.serve_log, "ab") as log:
-        proc = subprocess.Popen(
-            cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-        )
+    proc = spawn_detached(cmd, state.serve_log)
     deadline = time.monotonic() + 60
     while time.monotonic() < deadline:
         if proc.poll() is not None:
@@ -90,13 +86,13 @@ def _detach(state: StateDir, args: argparse.Namespace) -> int:
 
 
 def _stop(args: argparse.Namespace) -> int:
+    from runtime.control.worker_handle import terminate
+
     state = StateDir(args.state_dir)
     info = state.read_server()
     if info is None:
         raise Unavailable(f"no modelyard server is running for state directory {state.root}")
-    try:
-        os.kill(info.pid, signal.SIGTERM)
-    except ProcessLookupError:
+    if not terminate(info.pid):
         state.server_file.unlink(missing_ok=True)
         raise Unavailable(f"the server recorded in {state.server_file} (pid {info.pid}) is not running") from None
     deadline = time.monotonic() + 30

@@ -1,4 +1,4 @@
-"""The one place that starts, talks to and kills worker subprocesses.
+"""The one place that starts, signals and kills processes: worker subprocesses, and a detached `serve`.
 
 The control process listens on a Unix socket per worker, spawns `python -m runtime.worker`, and the worker connects.
 Frames travel over an asyncio Protocol rather than a stream wrapper: `data_received` resolves request futures
@@ -60,6 +60,23 @@ class _Channel(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._on_lost()
+
+
+def spawn_detached(cmd: list[str], log_path: Path) -> subprocess.Popen[bytes]:
+    """Start `cmd` in its own session with output appended to `log_path` (for `serve --detach`)."""
+    with open(log_path, "ab") as log:
+        return subprocess.Popen(
+            cmd, stdin=subprocess.DEVNULL, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+        )
+
+
+def terminate(pid: int) -> bool:
+    """Send SIGTERM to `pid`; False if there is no such process."""
+    try:
+        os.kill(pid, signal.SIGTERM)
+    except ProcessLookupError:
+        return False
+    return True
 
 
 def _expire(fut: asyncio.Future[Result | Failure]) -> None:
