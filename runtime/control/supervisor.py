@@ -198,39 +198,50 @@ class DeploymentSupervisor:
 
     async def _watch(self, handle: WorkerHandle, slot: _Slot) -> None:
         """Return when the worker has exited; kill it first if it fails liveness."""
-        probe = asyncio.create_task(self._probe(handle, slot))
+        probes = [
+            asyncio.create_task(self._liveness_probe(handle)),
+            asyncio.create_task(self._readiness_probe(handle, slot)),
+        ]
         try:
             await handle.exited.wait()
         finally:
-            probe.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await probe
+            for probe in probes:
+                probe.cancel()
+            for probe in probes:
+                with contextlib.suppress(asyncio.CancelledError):
+                    await probe
 
-    async def _probe(self, handle: WorkerHandle, slot: _Slot) -> None:
-        live, ready = self._liveness, self._readiness
-        await asyncio.sleep(min(live.initial_delay, ready.initial_delay))
-        live_fails = ready_fails = ready_ok = 0
-        period = max(1, min(live.period, ready.period))
+    async def _liveness_probe(self, handle: WorkerHandle) -> None:
+        """Kill the worker after failure_threshold failed pings in a row; the slot loop replaces it."""
+        probe = self._liveness
+        await asyncio.sleep(probe.initial_delay)
+        fails = 0
         while True:
-            ok = await handle.ping(max(live.timeout, 1))
-            if ok:
-                live_fails = ready_fails = 0
-                ready_ok += 1
-                if slot.state == "Unready" and ready_ok >= ready.success_threshold:
+            fails = 0 if await handle.ping(probe.timeout) else fails + 1
+            if fails >= probe.failure_threshold:
+                log.warning("%s failed %d liveness probes in a row; killing it", handle.name, fails)
+                await handle.kill()
+                return
+            await asyncio.sleep(probe.period)
+
+    async def _readiness_probe(self, handle: WorkerHandle, slot: _Slot) -> None:
+        """Take the worker out of rotation after failure_threshold failed pings; back after success_threshold."""
+        probe = self._readiness
+        await asyncio.sleep(probe.initial_delay)
+        fails = successes = 0
+        while True:
+            if await handle.ping(probe.timeout):
+                fails, successes = 0, successes + 1
+                if slot.state == "Unready" and successes >= probe.success_threshold:
                     slot.state = "Ready"
                     self._set_ready(handle, True)
             else:
-                live_fails += 1
-                ready_fails += 1
-                ready_ok = 0
-                if ready_fails >= ready.failure_threshold and slot.state == "Ready":
+                fails, successes = fails + 1, 0
+                if slot.state == "Ready" and fails >= probe.failure_threshold:
+                    log.warning("%s failed %d readiness probes in a row; out of rotation", handle.name, fails)
                     slot.state = "Unready"
                     self._set_ready(handle, False)
-                if live_fails >= live.failure_threshold:
-                    log.warning("%s failed %d liveness probes; killing it", handle.name, live_fails)
-                    await handle.kill()
-                    return
-            await asyncio.sleep(period)
+            await asyncio.sleep(probe.period)
 
     def _set_ready(self, handle: WorkerHandle, ready: bool) -> None:
         if ready and handle not in self.ready_workers:

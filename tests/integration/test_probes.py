@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import threading
 import time
 
 from conftest import FIXTURES, Server, worker_pids
@@ -93,3 +94,39 @@ def test_an_init_slower_than_the_readiness_probe_allows_fails_the_deployment(ser
     assert slow.returncode != 0 and "did not load within 2 s" in slow.stderr, slow.stderr
     shown = server.json("online-deployment", "show", "-n", "echo", "-e", "fix")
     assert isinstance(shown, dict) and shown["provisioning_state"] == "Failed"
+
+
+def test_failing_readiness_takes_a_busy_worker_out_of_rotation_until_it_answers_again(server: Server) -> None:
+    server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
+    server.cli(
+        "online-deployment",
+        "create",
+        "-f",
+        str(FIXTURES / "echo-deployment.yml"),
+        "--all-traffic",
+        "--set",
+        "readiness_probe.initial_delay=0",
+        "readiness_probe.period=1",
+        "readiness_probe.timeout=1",
+        "readiness_probe.failure_threshold=1",
+        "request_settings.request_timeout_ms=20000",
+        "request_settings.max_concurrent_requests_per_instance=4",
+    )
+    auth = {"Authorization": f"Bearer {server.key('fix')}"}
+    with server.client() as http:
+        slow = threading.Thread(target=lambda: http.post("/endpoints/fix/score", json={"sleep": 5}, headers=auth))
+        slow.start()
+        deadline = time.monotonic() + 4
+        while True:
+            state = server.json("online-deployment", "show", "-n", "echo", "-e", "fix")["workers"][0]["state"]  # type: ignore[index]
+            if state == "Unready":
+                break
+            assert time.monotonic() < deadline, state
+            time.sleep(0.2)
+        r = http.post("/endpoints/fix/score", json={}, headers=auth)
+        assert r.status_code == 503 and "no ready instance" in r.json()["message"]
+        slow.join()
+        deadline = time.monotonic() + 5
+        while http.post("/endpoints/fix/score", json={}, headers=auth).status_code != 200:
+            assert time.monotonic() < deadline, "the worker did not come back into rotation"
+            time.sleep(0.2)
