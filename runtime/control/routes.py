@@ -16,7 +16,11 @@ def build_routes(
     supervisors: Mapping[tuple[str, str], DeploymentSupervisor],
     previous: Mapping[str, EndpointRoute],
 ) -> dict[str, EndpointRoute]:
-    """One EndpointRoute per endpoint; in-flight counts carry over from `previous` so admission stays exact."""
+    """One EndpointRoute per endpoint.
+
+    A deployment keeps its DeploymentRoute object across rebuilds: requests in flight decrement the object they
+    incremented, so admission counts stay exact however often the tables change.
+    """
     routes: dict[str, EndpointRoute] = {}
     for ep in endpoints:
         old = previous.get(ep.name)
@@ -27,10 +31,13 @@ def build_routes(
             rs = sup.spec.request_settings
             # Azure's front end admits 2 x max_concurrent_requests_per_instance x instance_count in flight.
             max_inflight = 2 * rs.max_concurrent_requests_per_instance * sup.spec.instance_count
-            route = DeploymentRoute(name, _ready_workers(sup), rs.request_timeout_ms, max_inflight)
-            prev = old.deployments.get(name) if old else None
-            if prev is not None:
-                route.inflight = prev.inflight
+            route = old.deployments.get(name) if old else None
+            if route is None:
+                route = DeploymentRoute(name, _ready_workers(sup), rs.request_timeout_ms, max_inflight)
+            else:
+                route.workers = _ready_workers(sup)
+                route.timeout_s = rs.request_timeout_ms / 1000
+                route.max_inflight = max_inflight
             deps[name] = route
         tokens = ep.spec.auth_mode is not AuthMode.KEY
         routes[ep.name] = EndpointRoute(

@@ -1,0 +1,57 @@
+from pathlib import Path
+
+from runtime.control.allocator import Allocation
+from runtime.control.plan import WorkerPlan
+from runtime.control.registry import EndpointRecord
+from runtime.control.routes import build_routes
+from runtime.control.supervisor import DeploymentSupervisor
+from runtime.spec import load_deployment, load_endpoint
+
+
+def _endpoint() -> EndpointRecord:
+    spec = load_endpoint("name: digits\n", source="e.yml").spec
+    return EndpointRecord(
+        name="digits",
+        spec=spec,
+        source="e.yml",
+        primary_key="p" * 20,
+        secondary_key="s" * 20,
+        traffic={"blue": 100},
+        mirror={},
+        created_at=0.0,
+        updated_at=0.0,
+    )
+
+
+def _supervisor(timeout_ms: int) -> DeploymentSupervisor:
+    text = (
+        "name: blue\nendpoint_name: digits\ninstance_type: cpu1\ninstance_count: 2\n"
+        f"request_settings: {{request_timeout_ms: {timeout_ms}, max_concurrent_requests_per_instance: 3}}\n"
+    )
+    plan = WorkerPlan(kind="script", app_root=None, entry_script=None, model_dir=None, model_repository=None, env={})
+    return DeploymentSupervisor(
+        name="blue",
+        plan=plan,
+        spec=load_deployment(text, source="d.yml").spec,
+        allocations=(Allocation(cores=(0,)), Allocation(cores=(1,))),
+        notes=(),
+        socket_dir=Path("/nonexistent"),
+        log_dir=Path("/nonexistent"),
+    )
+
+
+def test_admission_bound_and_timeout_come_from_the_deployment() -> None:
+    routes = build_routes([_endpoint()], {("digits", "blue"): _supervisor(700)}, {})
+    blue = routes["digits"].deployments["blue"]
+    assert blue.max_inflight == 2 * 3 * 2 and blue.timeout_s == 0.7
+    assert routes["digits"].keys == ("p" * 20, "s" * 20) and not routes["digits"].tokens
+
+
+def test_a_rebuild_keeps_the_in_flight_count_exact() -> None:
+    first = build_routes([_endpoint()], {("digits", "blue"): _supervisor(700)}, {})
+    route = first["digits"].deployments["blue"]
+    route.inflight += 1  # a request is in flight...
+    second = build_routes([_endpoint()], {("digits", "blue"): _supervisor(900)}, first)
+    route.inflight -= 1  # ...and finishes on the object it started on
+    rebuilt = second["digits"].deployments["blue"]
+    assert rebuilt.timeout_s == 0.9 and rebuilt.inflight == 0
