@@ -24,6 +24,7 @@ class Code(enum.StrEnum):
     NOT_FOUND = "not_found"  #: the named resource does not exist, or nothing takes traffic
     CONFLICT = "conflict"  #: the resource exists already, or the change clashes with current state
     TIMEOUT = "timeout"  #: the request outlived its deadline
+    UPSTREAM_TIMEOUT = "upstream_timeout"  #: the same, reported as a gateway does (Kubernetes endpoints)
     OVERLOADED = "overloaded"  #: too many requests in flight; retry later
     UNAVAILABLE = "unavailable"  #: no ready worker can take the request now
     WORKER_LOST = "worker_lost"  #: the worker process died while holding the request

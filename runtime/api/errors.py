@@ -17,6 +17,7 @@ STATUS: dict[Code, int] = {
     Code.INTERNAL: 500,
     Code.WORKER_LOST: 502,
     Code.UNAVAILABLE: 503,
+    Code.UPSTREAM_TIMEOUT: 504,  # Azure Kubernetes endpoints: timeout
 }
 
 

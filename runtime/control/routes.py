@@ -43,6 +43,7 @@ def build_routes(
         routes[ep.name] = EndpointRoute(
             name=ep.name,
             tokens=tokens,
+            kubernetes=ep.spec.compute is not None,
             keys=() if tokens else (ep.primary_key, ep.secondary_key),
             traffic=WeightedTable(ep.traffic),
             mirror=next(iter(ep.mirror.items()), None),

@@ -62,6 +62,7 @@ class EndpointRoute(msgspec.Struct, frozen=True):
     mirror: tuple[str, int] | None
     deployments: Mapping[str, DeploymentRoute]
     tokens: bool = False  #: auth by tokens (aml_token / aad_token) instead of keys
+    kubernetes: bool = False  #: a Kubernetes endpoint: 502 for script failures, 504 for timeouts, no 424
 
 
 class Response(msgspec.Struct):
@@ -157,13 +158,21 @@ class Router:
         # Azure's front end replaces the client's x-request-id with its own GUID before the container sees it.
         fwd = [(k, v) for k, v in headers if k != "x-request-id"]
         fwd.append(("x-request-id", request_id))
-        answer = await self._send(dep, method, path, query, fwd, body)
+        try:
+            answer = await self._send(dep, method, path, query, fwd, body)
+        except Timeout as exc:
+            if route.kubernetes:
+                raise ModelyardError(exc.message, code=Code.UPSTREAM_TIMEOUT) from None
+            raise
         if isinstance(answer, Failure):
             raise ModelyardError(answer.message, code=_code(answer.code))
         out = answer.headers
         out.append((DEPLOYMENT_HEADER, dep.name))
         if answer.status == 200:
             return Response(200, out, answer.body)
+        if route.kubernetes:
+            # Azure's Kubernetes front end reports a failing scoring script as 502 and passes other codes through.
+            return Response(502 if answer.status >= 500 else answer.status, out, answer.body)
         # Azure's front end turns every non-200 from the container into 424 and reports the original status.
         out.append(("ms-azureml-model-error-statuscode", str(answer.status)))
         out.append(("ms-azureml-model-error-reason", "model_error"))

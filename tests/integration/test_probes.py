@@ -130,3 +130,24 @@ def test_failing_readiness_takes_a_busy_worker_out_of_rotation_until_it_answers_
         while http.post("/endpoints/fix/score", json={}, headers=auth).status_code != 200:
             assert time.monotonic() < deadline, "the worker did not come back into rotation"
             time.sleep(0.2)
+
+
+def test_a_kubernetes_endpoint_answers_with_kubernetes_status_codes(server: Server) -> None:
+    created = server.json("online-endpoint", "create", "-f", str(FIXTURES / "k8s-endpoint.yml"))
+    assert isinstance(created, dict) and any("compute" in line for line in created.get("ignored", []))
+    server.cli(
+        "online-deployment",
+        "create",
+        "-f",
+        str(FIXTURES / "k8s-deployment.yml"),
+        "-e",
+        "kube-ep",
+        "--set",
+        "endpoint_name=kube-ep",
+        "request_settings.request_timeout_ms=300",
+        "--all-traffic",
+    )
+    auth = {"Authorization": f"Bearer {server.key('kube-ep')}"}
+    with server.client() as http:
+        assert http.post("/endpoints/kube-ep/score", json={"fail": True}, headers=auth).status_code == 502
+        assert http.post("/endpoints/kube-ep/score", json={"sleep": 1}, headers=auth).status_code == 504

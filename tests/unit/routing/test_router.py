@@ -31,10 +31,17 @@ class FakeWorker:
 
 
 def endpoint(
-    workers: dict[str, Sequence[FakeWorker]], traffic: dict[str, int], timeout_ms: int = 5000
+    workers: dict[str, Sequence[FakeWorker]], traffic: dict[str, int], timeout_ms: int = 5000, kubernetes: bool = False
 ) -> EndpointRoute:
     deps = {n: DeploymentRoute(n, lambda ws=ws: ws, timeout_ms, 2) for n, ws in workers.items()}
-    return EndpointRoute(name="ep", keys=("k1", "k2"), traffic=WeightedTable(traffic), mirror=None, deployments=deps)
+    return EndpointRoute(
+        name="ep",
+        keys=("k1", "k2"),
+        traffic=WeightedTable(traffic),
+        mirror=None,
+        deployments=deps,
+        kubernetes=kubernetes,
+    )
 
 
 def run(coro):  # type: ignore[no-untyped-def]
@@ -109,3 +116,16 @@ def test_a_lost_worker_fails_the_request_with_the_reason() -> None:
     route = endpoint({"blue": [FakeWorker(lost=True)]}, {"blue": 100})
     with pytest.raises(WorkerLost, match="SIGKILL"):
         run(Router(lambda: 0.5).forward(route, "POST", "/score", "", [], b"{}", None))
+
+
+def test_kubernetes_endpoints_report_script_failures_as_502_and_timeouts_as_gateway_timeouts() -> None:
+    router = Router(lambda: 0.5)
+    failing = endpoint({"blue": [FakeWorker(status=500)]}, {"blue": 100}, kubernetes=True)
+    assert run(router.forward(failing, "POST", "/score", "", [], b"{}", None)).status == 502
+    refusing = endpoint({"blue": [FakeWorker(status=422)]}, {"blue": 100}, kubernetes=True)
+    resp = run(router.forward(refusing, "POST", "/score", "", [], b"{}", None))
+    assert resp.status == 422 and not any(k.startswith("ms-azureml-model-error") for k, _ in resp.headers)
+    slow = endpoint({"blue": [FakeWorker(delay=1.0)]}, {"blue": 100}, timeout_ms=20, kubernetes=True)
+    with pytest.raises(ModelyardError) as info:
+        run(router.forward(slow, "POST", "/score", "", [], b"{}", None))
+    assert info.value.code is Code.UPSTREAM_TIMEOUT
