@@ -7,7 +7,9 @@ workers happens outside the lock, so a slow init() never blocks other management
 from __future__ import annotations
 
 import asyncio
+import hashlib
 import logging
+import os
 import secrets
 import shutil
 import sqlite3
@@ -78,7 +80,7 @@ class Controller:
         #: deployments being created or updated: other changes to them wait with a Conflict, as in Azure
         self._busy: set[tuple[str, str]] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
-        self._socket_dir = Path(tempfile.mkdtemp(prefix="modelyard-"))
+        self._socket_dir = _socket_dir(state)
 
     # --- lifecycle -------------------------------------------------------------------------------------------
 
@@ -113,8 +115,12 @@ class Controller:
         loaded = load_endpoint(_yaml(req), source=req.source, overrides=req.set, name=req.name)
         spec = loaded.spec
         async with self._lock:
-            if spec.traffic and any(spec.traffic.values()):
-                validate_traffic(spec.traffic, ())
+            if spec.traffic or spec.mirror_traffic:
+                raise SpecError(
+                    f"{Path(loaded.source).name}: $.traffic: traffic cannot be set when an endpoint is created, "
+                    "because its deployments do not exist yet; use `online-deployment create --all-traffic` or "
+                    '`online-endpoint update --traffic "blue=100"` afterwards'
+                )
             now = time.time()
             rec = EndpointRecord(
                 name=spec.name,
@@ -461,6 +467,19 @@ class Controller:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
         return task
+
+
+def _socket_dir(state: StateDir) -> Path:
+    """A private folder for worker sockets, named after the state directory.
+
+    It lives in the temp folder because Unix socket paths are limited to about 107 bytes. Only one server runs per
+    state directory, so a folder left by a server that was killed is emptied here.
+    """
+    digest = hashlib.sha1(str(state.root).encode()).hexdigest()[:12]
+    path = Path(tempfile.gettempdir()) / f"modelyard-{os.getuid()}-{digest}"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(mode=0o700)
+    return path
 
 
 def _sets(overrides: list[str], key: str) -> bool:

@@ -107,6 +107,7 @@ def test_bad_yaml_gets_a_one_line_error_and_changes_nothing(server: Server, tmp_
         "unknown.yml": ("name: fx2\nauth_mode: key\nfoo: 1\n", "$.foo"),
         "wrongtype.yml": ("name: fx3\nauth_mode: key\ntags: [1, 2]\n", "$.tags"),
         "traffic.yml": ("name: fix\nauth_mode: key\ntraffic:\n  blue: 70\n", "$.traffic"),
+        "created-with-traffic.yml": ("name: fx4\ntraffic:\n  blue: 100\n", "$.traffic"),
     }
     for filename, (text, where) in cases.items():
         path = tmp_path / filename
