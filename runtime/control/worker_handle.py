@@ -253,16 +253,21 @@ class WorkerHandle:
 
     def _flush(self) -> None:
         frames, self._outbox = self._outbox, []
-        channel = self._channel
-        if channel is None or channel.transport is None or channel.transport.is_closing():
-            return  # the requests fail through _fail_pending when the exit is seen
-        channel.transport.write(b"".join(frames) if len(frames) > 1 else frames[0])
+        transport = self._open_transport()
+        if transport is not None:  # otherwise the requests fail through _fail_pending when the exit is seen
+            transport.write(b"".join(frames) if len(frames) > 1 else frames[0])
 
     def _send(self, message: Load | Infer | Ping | Shutdown) -> None:
+        transport = self._open_transport()
+        if transport is None:
+            raise WorkerLost(f"worker {self.name} is not connected")
+        transport.write(encode_frame(message))
+
+    def _open_transport(self) -> asyncio.Transport | None:
         channel = self._channel
         if channel is None or channel.transport is None or channel.transport.is_closing():
-            raise WorkerLost(f"worker {self.name} is not connected")
-        channel.transport.write(encode_frame(message))
+            return None
+        return channel.transport
 
     def _on_message(self, message: FromWorker) -> None:
         if isinstance(message, Result) or (isinstance(message, Failure) and message.id):
