@@ -70,6 +70,10 @@ class Server:
             assert result.returncode == 0, f"{args}: rc={result.returncode}\n{result.stderr}"
         return result
 
+    def deploy_echo(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """`online-deployment create` of the echo fixture deployment (endpoint `fix`), with extra CLI arguments."""
+        return self.cli("online-deployment", "create", "-f", str(FIXTURES / "echo-deployment.yml"), *args, check=check)
+
     def json(self, *args: str) -> object:
         return json.loads(self.cli(*args).stdout)
 

@@ -12,10 +12,6 @@ import httpx
 from conftest import FIXTURES, Server, worker_pids
 
 
-def _echo(server: Server, name: str, *extra: str) -> None:
-    server.cli("online-deployment", "create", "-f", str(FIXTURES / "echo-deployment.yml"), "-n", name, *extra)
-
-
 def test_the_management_api_needs_the_admin_token_kept_private(server: Server) -> None:
     assert (server.state / "admin-token").stat().st_mode & 0o777 == 0o600
     with server.client() as http:
@@ -29,7 +25,7 @@ def test_the_management_api_needs_the_admin_token_kept_private(server: Server) -
 def test_wrong_or_missing_key_is_401_and_never_reaches_the_worker(server: Server, tmp_path: Path) -> None:
     seen = tmp_path / "seen.txt"
     server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
-    _echo(server, "blue", "--all-traffic", "--set", f"environment_variables.SEEN_FILE={seen}")
+    server.deploy_echo("-n", "blue", "--all-traffic", "--set", f"environment_variables.SEEN_FILE={seen}")
     with server.client() as http:
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic abc"}):
             r = http.post("/endpoints/fix/score", json={"x": 1}, headers=headers)
@@ -42,8 +38,8 @@ def test_wrong_or_missing_key_is_401_and_never_reaches_the_worker(server: Server
 
 def test_killed_worker_fails_its_requests_and_is_back_quickly(server: Server) -> None:
     server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
-    _echo(server, "blue", "--all-traffic")
-    _echo(server, "green")
+    server.deploy_echo("-n", "blue", "--all-traffic")
+    server.deploy_echo("-n", "green")
     auth = {"Authorization": f"Bearer {server.key('fix')}"}
     green_status: list[int] = []
     stop = threading.Event()
@@ -94,7 +90,7 @@ def test_init_failure_marks_the_deployment_failed_and_logs_the_traceback(server:
     logs = server.cli("online-deployment", "get-logs", "-n", "broken", "-e", "fix", "--lines", "50").stdout
     assert "Traceback" in logs and "RuntimeError: model file is corrupt: checksum mismatch" in logs
     # The server keeps serving: another deployment still comes up.
-    _echo(server, "blue", "--all-traffic")
+    server.deploy_echo("-n", "blue", "--all-traffic")
     with server.client() as http:
         r = http.post("/endpoints/fix/score", json={"a": 1}, headers={"Authorization": f"Bearer {server.key('fix')}"})
         assert r.status_code == 200

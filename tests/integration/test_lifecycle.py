@@ -45,11 +45,7 @@ def test_registered_model_is_found_by_version_and_latest(server: Server) -> None
 
 def test_script_errors_are_424_and_slow_requests_are_408(server: Server) -> None:
     server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
-    server.cli(
-        "online-deployment",
-        "create",
-        "-f",
-        str(FIXTURES / "echo-deployment.yml"),
+    server.deploy_echo(
         "--all-traffic",
         "--set",
         "request_settings.request_timeout_ms=300",
@@ -67,10 +63,7 @@ def test_script_errors_are_424_and_slow_requests_are_408(server: Server) -> None
 
 def test_update_delete_and_keys(server: Server) -> None:
     server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
-    dep = str(FIXTURES / "echo-deployment.yml")
-    server.cli(
-        "online-deployment", "create", "-f", dep, "-n", "blue", "--all-traffic", "--set", "environment_variables.TAG=v1"
-    )
+    server.deploy_echo("-n", "blue", "--all-traffic", "--set", "environment_variables.TAG=v1")
     old_key = server.key("fix")
     with server.client() as http:
         assert (
@@ -118,7 +111,7 @@ def test_placement_shares_or_refuses_and_gpu_requests_fall_back_to_cpu(server: S
     shown = server.json("online-deployment", "create", "-f", dep, "-n", "big", "--set", "instance_type=cpu32")
     assert isinstance(shown, dict)
     assert any("32 cores" in n for n in shown["placement"]["notes"])
-    strict = server.cli("online-deployment", "create", "-f", dep, "-n", "strict", "--placement", "strict", check=False)
+    strict = server.deploy_echo("-n", "strict", "--placement", "strict", check=False)
     assert strict.returncode != 0 and "no room" in strict.stderr
     assert "strict" not in json.dumps(server.json("online-deployment", "list", "-e", "fix"))
     gpu = server.json("online-deployment", "create", "-f", dep, "-n", "gpu", "--set", "instance_type=gpu1")
@@ -133,8 +126,7 @@ def test_aml_token_endpoint_takes_tokens_not_keys(server: Server, tmp_path: Path
     spec.write_text("name: tok\nauth_mode: AMLToken\n")
     server.cli("online-endpoint", "create", "-f", str(spec))
     server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
-    dep = str(FIXTURES / "echo-deployment.yml")
-    server.cli("online-deployment", "create", "-f", dep, "-e", "tok", "--set", "endpoint_name=tok", "--all-traffic")
+    server.deploy_echo("-e", "tok", "--set", "endpoint_name=tok", "--all-traffic")
     creds = server.json("online-endpoint", "get-credentials", "-n", "tok")
     assert isinstance(creds, dict) and set(creds) == {
         "accessToken",
@@ -164,21 +156,14 @@ def test_aml_token_endpoint_takes_tokens_not_keys(server: Server, tmp_path: Path
 def test_mirror_traffic_copies_a_share_to_the_shadow_and_answers_from_live(server: Server, tmp_path: Path) -> None:
     seen = tmp_path / "shadow.txt"
     server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
-    dep = str(FIXTURES / "echo-deployment.yml")
-    server.cli(
-        "online-deployment",
-        "create",
-        "-f",
-        dep,
+    server.deploy_echo(
         "-n",
         "blue",
         "--all-traffic",
         "--set",
         "environment_variables.TAG=blue",
     )
-    server.cli(
-        "online-deployment", "create", "-f", dep, "-n", "green", "--set", f"environment_variables.SEEN_FILE={seen}"
-    )
+    server.deploy_echo("-n", "green", "--set", f"environment_variables.SEEN_FILE={seen}")
     too_much = server.cli("online-endpoint", "update", "-n", "fix", "--mirror-traffic", "green=60", check=False)
     assert too_much.returncode != 0 and "50" in too_much.stderr
     both = server.cli("online-endpoint", "update", "-n", "fix", "--mirror-traffic", "blue=10", check=False)
@@ -199,9 +184,8 @@ def test_mirror_traffic_copies_a_share_to_the_shadow_and_answers_from_live(serve
 
 def test_endpoint_update_with_set_changes_only_what_it_names(server: Server) -> None:
     server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
-    dep = str(FIXTURES / "echo-deployment.yml")
-    server.cli("online-deployment", "create", "-f", dep, "-n", "blue", "--all-traffic")
-    server.cli("online-deployment", "create", "-f", dep, "-n", "green")
+    server.deploy_echo("-n", "blue", "--all-traffic")
+    server.deploy_echo("-n", "green")
     server.cli("online-endpoint", "update", "-n", "fix", "--set", "mirror_traffic.green=10", "tags.team=ml")
     shown = server.json("online-endpoint", "show", "-n", "fix")
     assert isinstance(shown, dict)

@@ -11,11 +11,7 @@ from conftest import FIXTURES, Server, worker_pids
 def test_a_hung_worker_fails_liveness_and_is_replaced(server: Server) -> None:
     server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
     probe = ["liveness_probe.initial_delay=0", "liveness_probe.period=1", "liveness_probe.timeout=1"]
-    server.cli(
-        "online-deployment",
-        "create",
-        "-f",
-        str(FIXTURES / "echo-deployment.yml"),
+    server.deploy_echo(
         "--all-traffic",
         "--set",
         *probe,
@@ -98,11 +94,7 @@ def test_an_init_slower_than_the_readiness_probe_allows_fails_the_deployment(ser
 
 def test_failing_readiness_takes_a_busy_worker_out_of_rotation_until_it_answers_again(server: Server) -> None:
     server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
-    server.cli(
-        "online-deployment",
-        "create",
-        "-f",
-        str(FIXTURES / "echo-deployment.yml"),
+    server.deploy_echo(
         "--all-traffic",
         "--set",
         "readiness_probe.initial_delay=0",

@@ -1,29 +1,15 @@
 from pathlib import Path
 
 import pytest
+from records import endpoint_record
 
 from runtime.control.registry import DeploymentRecord, EndpointRecord, Registry
 from runtime.errors import Conflict, NotFound
-from runtime.spec import load_deployment, load_endpoint
+from runtime.spec import load_deployment
 
 DEPLOYMENT = (
     "name: blue\nendpoint_name: digits\ninstance_type: cpu1\ncode_configuration: {code: ., scoring_script: s.py}\n"
 )
-
-
-def _endpoint() -> EndpointRecord:
-    spec = load_endpoint("name: digits\nauth_mode: key\n", source="endpoint.yml").spec
-    return EndpointRecord(
-        name="digits",
-        spec=spec,
-        source="/x/endpoint.yml",
-        primary_key="p" * 20,
-        secondary_key="s" * 20,
-        traffic={},
-        mirror={},
-        created_at=1.0,
-        updated_at=1.0,
-    )
 
 
 def _deployment() -> DeploymentRecord:
@@ -46,7 +32,7 @@ def _deployment() -> DeploymentRecord:
 def test_records_survive_a_reopen_and_saving_an_endpoint_keeps_its_deployments(tmp_path: Path) -> None:
     db = tmp_path / "state.db"
     reg = Registry(db)
-    reg.add_endpoint(_endpoint())
+    reg.add_endpoint(endpoint_record())
     reg.add_deployment(_deployment())
     ep = reg.endpoint("digits")
     reg.save_endpoint(EndpointRecord(**{**{f: getattr(ep, f) for f in ep.__struct_fields__}, "traffic": {"blue": 100}}))
@@ -58,7 +44,7 @@ def test_records_survive_a_reopen_and_saving_an_endpoint_keeps_its_deployments(t
     dep = again.deployment("digits", "blue")
     assert (dep.state, dep.error, dep.notes, dep.spec.instance_type) == ("Failed", "init() raised", ("a note",), "cpu1")
     with pytest.raises(Conflict):
-        again.add_endpoint(_endpoint())
+        again.add_endpoint(endpoint_record())
     again.delete_endpoint("digits")
     with pytest.raises(NotFound):
         again.deployment("digits", "blue")

@@ -1,26 +1,12 @@
 from pathlib import Path
 
+from records import endpoint_record
+
 from runtime.control.allocator import Allocation
 from runtime.control.plan import WorkerPlan
-from runtime.control.registry import EndpointRecord
 from runtime.control.routes import build_routes
 from runtime.control.supervisor import DeploymentSupervisor
-from runtime.spec import load_deployment, load_endpoint
-
-
-def _endpoint() -> EndpointRecord:
-    spec = load_endpoint("name: digits\n", source="e.yml").spec
-    return EndpointRecord(
-        name="digits",
-        spec=spec,
-        source="e.yml",
-        primary_key="p" * 20,
-        secondary_key="s" * 20,
-        traffic={"blue": 100},
-        mirror={},
-        created_at=0.0,
-        updated_at=0.0,
-    )
+from runtime.spec import load_deployment
 
 
 def _supervisor(timeout_ms: int) -> DeploymentSupervisor:
@@ -41,17 +27,17 @@ def _supervisor(timeout_ms: int) -> DeploymentSupervisor:
 
 
 def test_admission_bound_and_timeout_come_from_the_deployment() -> None:
-    routes = build_routes([_endpoint()], {("digits", "blue"): _supervisor(700)}, {})
+    routes = build_routes([endpoint_record({"blue": 100})], {("digits", "blue"): _supervisor(700)}, {})
     blue = routes["digits"].deployments["blue"]
     assert blue.max_inflight == 2 * 3 * 2 and blue.timeout_s == 0.7
     assert routes["digits"].keys == ("p" * 20, "s" * 20) and not routes["digits"].tokens
 
 
 def test_a_rebuild_keeps_the_in_flight_count_exact() -> None:
-    first = build_routes([_endpoint()], {("digits", "blue"): _supervisor(700)}, {})
+    first = build_routes([endpoint_record({"blue": 100})], {("digits", "blue"): _supervisor(700)}, {})
     route = first["digits"].deployments["blue"]
     route.inflight += 1  # a request is in flight...
-    second = build_routes([_endpoint()], {("digits", "blue"): _supervisor(900)}, first)
+    second = build_routes([endpoint_record({"blue": 100})], {("digits", "blue"): _supervisor(900)}, first)
     route.inflight -= 1  # ...and finishes on the object it started on
     rebuilt = second["digits"].deployments["blue"]
     assert rebuilt.timeout_s == 0.9 and rebuilt.inflight == 0
