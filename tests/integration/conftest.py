@@ -97,10 +97,11 @@ def server(tmp_path: Path) -> Iterator[Server]:
         srv.stop()
 
 
-def worker_pids(srv: Server, endpoint: str, deployment: str) -> list[int]:
+def worker_pids(srv: Server, endpoint: str, deployment: str, state: str | None = None) -> list[int]:
+    """PIDs of a deployment's workers, optionally only those in `state` (a new worker is listed before it is Ready)."""
     show = srv.json("online-deployment", "show", "-n", deployment, "-e", endpoint)
     assert isinstance(show, dict)
-    return [w["pid"] for w in show["workers"] if w["pid"]]
+    return [w["pid"] for w in show["workers"] if w["pid"] and state in (None, w["state"])]
 
 
 def alive(pid: int) -> bool:

@@ -25,7 +25,7 @@ def test_a_hung_worker_fails_liveness_and_is_replaced(server: Server) -> None:
         assert r.status_code == 408
         deadline = time.monotonic() + 15
         while True:
-            pids = worker_pids(server, "fix", "echo")
+            pids = worker_pids(server, "fix", "echo", state="Ready")
             if pids and pids != [old_pid]:
                 break
             assert time.monotonic() < deadline, "the hung worker was not replaced"
