@@ -24,7 +24,7 @@ def main(argv: list[str] | None = None) -> int:
     import os
 
     from runtime.worker import loop
-    from runtime.worker.logs import DeferredHandler, install_access_log
+    from runtime.worker.logs import install_access_log
 
     faulthandler.enable()  # a segfault in native model code still leaves a stack in the log
     # stdout is a log file: flush each line so user print()s interleave with our log records in order.
@@ -40,10 +40,10 @@ def main(argv: list[str] | None = None) -> int:
     stream = open(  # noqa: SIM115 - lives as long as the process
         sys.stderr.fileno(), "w", buffering=1 << 16, encoding="utf-8", errors="backslashreplace", closefd=False
     )
-    handler = DeferredHandler(stream)
+    handler = logging.StreamHandler(stream)
     handler.setFormatter(logging.Formatter(f"%(asctime)s {args.name} %(levelname)s [%(name)s] %(message)s"))
     logging.basicConfig(level=os.environ.get("AZUREML_LOG_LEVEL", "INFO").upper(), handlers=[handler])
-    install_access_log(handler, args.name)
+    install_access_log(stream, args.name)
     try:
         sock = loop.connect(args.socket)
     except OSError as exc:
@@ -51,9 +51,9 @@ def main(argv: list[str] | None = None) -> int:
         return 1
     try:
         with sock:
-            return loop.serve(sock, handler.flush_now)
+            return loop.serve(sock, handler.flush)
     finally:
-        handler.flush_now()
+        handler.flush()
 
 
 if __name__ == "__main__":

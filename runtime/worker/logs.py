@@ -1,8 +1,10 @@
-"""Worker logging: records are buffered and written when the worker goes idle, not one write per record.
+"""Worker logging: log records are written at once, access lines are buffered until the worker goes idle.
 
 The per-request access line (Azure's inference server logs one for every /score) bypasses the logging machinery:
-a LogRecord, caller lookup and strftime per request cost more than running a small model. It is written to the
-same stream in the same format as the records around it.
+a LogRecord, caller lookup and strftime per request cost more than running a small model, and a write() per
+request would too. It goes into the same buffered stream, in the same format as the records around it. Records
+(the user's logging calls, our errors) are flushed one by one so that a worker killed in the middle of run()
+still leaves what it logged before it died.
 """
 
 from __future__ import annotations
@@ -12,22 +14,6 @@ import time
 from typing import TextIO
 
 _ACCESS_LOGGER = logging.getLogger("azmlinfsrv")
-
-
-class DeferredHandler(logging.StreamHandler):  # type: ignore[type-arg]
-    """A stream handler that flushes only when told (the loop calls `flush_now` before it blocks)."""
-
-    def flush(self) -> None:
-        # StreamHandler flushes after every record; per-request access lines would then cost a write() each.
-        pass
-
-    def flush_now(self) -> None:
-        """Write out everything buffered."""
-        super().flush()
-
-    def close(self) -> None:
-        self.flush_now()
-        super().close()
 
 
 class _AccessSink:
@@ -50,10 +36,10 @@ class _AccessSink:
 _sink: _AccessSink | None = None
 
 
-def install_access_log(handler: DeferredHandler, name: str) -> None:
-    """Send access lines straight to `handler`'s stream, formatted as `%(asctime)s <name> %(levelname)s [..]`."""
+def install_access_log(stream: TextIO, name: str) -> None:
+    """Send access lines straight to `stream` (the log handler's), formatted as `%(asctime)s <name> %(levelname)s`."""
     global _sink
-    _sink = _AccessSink(handler.stream, name)
+    _sink = _AccessSink(stream, name)
 
 
 def access(message: str) -> None:

@@ -85,8 +85,12 @@ def serve(sock: socket.socket, flush_logs: Callable[[], None] = lambda: None) ->
     try:
         adapter = load_adapter(messages[0])
     except LoadError as exc:
+        # The log (with the traceback) must be on disk before the control process marks the deployment Failed,
+        # since that is when a user runs get-logs.
+        conn.idle()
         conn.send([encode_frame(Failure(0, Code.INVALID_ARGUMENT.value, str(exc)))])
         return EXIT_LOAD_FAILED
+    conn.idle()
     if not conn.send([encode_frame(Ready(os.getpid(), adapter.mode, list(adapter.models)))]):
         return 0
     logger.info("Worker with pid %d ready for serving traffic", os.getpid())

@@ -60,7 +60,10 @@ def test_killed_worker_fails_its_requests_and_is_back_quickly(server: Server) ->
                 target=lambda: result.append(http.post("/endpoints/fix/score", json={"sleep": 5}, headers=auth))
             )
             slow.start()
-            time.sleep(0.5)
+            deadline = time.monotonic() + 10
+            while server.json("online-deployment", "show", "-n", "blue", "-e", "fix")["workers"][0]["inflight"] != 1:  # type: ignore[index]
+                assert time.monotonic() < deadline, "the slow request never reached blue"
+                time.sleep(0.05)
             os.kill(old_pid, signal.SIGKILL)
             killed_at = time.monotonic()
             slow.join(timeout=10)

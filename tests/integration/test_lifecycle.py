@@ -176,8 +176,15 @@ def test_mirror_traffic_copies_a_share_to_the_shadow_and_answers_from_live(serve
         for _ in range(20):
             http.post("/endpoints/fix/score", json={"named": 1}, headers={**auth, "azureml-model-deployment": "blue"})
     assert tags == {"blue"}
-    time.sleep(0.5)  # mirrored copies are fire-and-forget
-    copies = seen.read_text().splitlines()
+    # Mirrored copies are fire-and-forget: wait until the shadow's count stops growing.
+    copies: list[str] = []
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:
+        time.sleep(0.5)
+        now = seen.read_text().splitlines()
+        if len(now) == len(copies):
+            break
+        copies = now
     assert 140 <= len(copies) <= 260, len(copies)
     assert not any("named" in line for line in copies)
 

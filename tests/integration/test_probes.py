@@ -106,9 +106,9 @@ def test_failing_readiness_takes_a_busy_worker_out_of_rotation_until_it_answers_
     )
     auth = {"Authorization": f"Bearer {server.key('fix')}"}
     with server.client() as http:
-        slow = threading.Thread(target=lambda: http.post("/endpoints/fix/score", json={"sleep": 5}, headers=auth))
+        slow = threading.Thread(target=lambda: http.post("/endpoints/fix/score", json={"sleep": 8}, headers=auth))
         slow.start()
-        deadline = time.monotonic() + 4
+        deadline = time.monotonic() + 6
         while True:
             state = server.json("online-deployment", "show", "-n", "echo", "-e", "fix")["workers"][0]["state"]  # type: ignore[index]
             if state == "Unready":
@@ -118,7 +118,7 @@ def test_failing_readiness_takes_a_busy_worker_out_of_rotation_until_it_answers_
         r = http.post("/endpoints/fix/score", json={}, headers=auth)
         assert r.status_code == 503 and "no ready instance" in r.json()["message"]
         slow.join()
-        deadline = time.monotonic() + 5
+        deadline = time.monotonic() + 10
         while http.post("/endpoints/fix/score", json={}, headers=auth).status_code != 200:
             assert time.monotonic() < deadline, "the worker did not come back into rotation"
             time.sleep(0.2)

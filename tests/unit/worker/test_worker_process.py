@@ -145,6 +145,22 @@ def test_eof_on_the_socket_ends_the_worker(workdir: Path) -> None:
         control.close()
 
 
+def test_what_run_logs_is_on_disk_while_run_is_still_going(workdir: Path) -> None:
+    # So a worker killed inside run() (OOM, SIGKILL, a hang) still leaves what it logged before.
+    control = Control(workdir)
+    try:
+        control.send(Load("script", app_root=str(SCRIPTS), entry_script="behave.py"))
+        assert isinstance(control.receive(), Ready)
+        sleep = json.dumps({"do": "sleep", "seconds": 30}).encode()
+        control.send(Infer(1, "POST", "/score", "", [("content-type", "application/json")], sleep))
+        deadline = time.monotonic() + 10
+        while "going to sleep for 30 s" not in control.log.read_text():
+            assert time.monotonic() < deadline, control.log.read_text()
+            time.sleep(0.05)
+    finally:
+        control.close()
+
+
 def test_failing_init_gives_failure_then_exit_3_with_traceback_in_the_log(workdir: Path) -> None:
     model_dir = workdir / "models" / "m1"
     model_dir.mkdir(parents=True)
@@ -154,11 +170,12 @@ def test_failing_init_gives_failure_then_exit_3_with_traceback_in_the_log(workdi
         control.send(Load("script", app_root=str(SCRIPTS), entry_script="init_raises.py", model_dir=str(model_dir)))
         failure = control.receive()
         assert failure == Failure(0, "invalid_argument", "init() raised ValueError: boom")
-        assert control.wait() == 3
+        # Read before the worker exits: a user runs get-logs as soon as the deployment shows Failed.
         log = control.log.read_text()
         assert "Traceback (most recent call last)" in log
         assert 'raise ValueError("boom")' in log
         assert "Model Directory Contents:" in log and "model.pkl" in log
+        assert control.wait() == 3
     finally:
         control.close()
 
