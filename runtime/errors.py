@@ -29,6 +29,8 @@ class Code(enum.StrEnum):
     UNAVAILABLE = "unavailable"  #: no ready worker can take the request now
     WORKER_LOST = "worker_lost"  #: the worker process died while holding the request
     PLACEMENT = "placement"  #: the machine has no room for the requested cores or GPUs
+    UNSUPPORTED = "unsupported"  #: the resource exists but does not take that operation
+    TOO_LARGE = "too_large"  #: the request body is over the server's limit
     INTERNAL = "internal"  #: a bug in modelyard
 
 

@@ -30,7 +30,8 @@ async def _body(request: Request, type_: type[T]) -> T:
     try:
         return msgspec.json.decode(raw or b"{}", type=type_)
     except msgspec.ValidationError as exc:
-        raise SpecError(f"request body: {exc}") from None
+        allowed = ", ".join(getattr(type_, "__struct_fields__", ()))
+        raise SpecError(f"request body: {exc}; the fields allowed here are {allowed}") from None
     except msgspec.DecodeError as exc:
         raise SpecError(f"request body is not valid JSON: {exc}") from None
 
@@ -77,7 +78,7 @@ def routes(ctl: Controller) -> list[Route]:
         if request.method == "DELETE":
             await ctl.delete_deployment(endpoint, name)
             return Response(status_code=204)
-        return JSON(await ctl.update_deployment(endpoint, name, await _body(request, views.DeploymentRequest)))
+        return JSON(await ctl.update_deployment(endpoint, name, await _body(request, views.SpecRequest)))
 
     async def logs(request: Request) -> Response:
         endpoint, name = request.path_params["name"], request.path_params["deployment"]
@@ -86,6 +87,8 @@ def routes(ctl: Controller) -> list[Route]:
             instance = int(request.query_params.get("instance", "0"))
         except ValueError:
             raise SpecError("lines and instance must be integers") from None
+        if lines < 1 or instance < 0:
+            raise SpecError(f"lines must be 1 or more and instance 0 or more; got lines={lines}, instance={instance}")
         text = ctl.logs(endpoint, name, lines, instance)
         return Response(text, media_type="text/plain; charset=utf-8")
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hmac
 
 from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
@@ -48,6 +49,23 @@ class _AdminGuard:
             await _plain(send, status_for(exc.code), admin_body(exc.code, exc.message))
 
 
+#: Starlette's own routing errors (no such route, wrong method), as error codes.
+_ROUTING_CODES = {404: Code.NOT_FOUND, 405: Code.UNSUPPORTED}
+
+
+async def _routing_error(request: Request, exc: Exception) -> Response:
+    # Starlette answers these in plain text; API clients expect the same JSON error shape as every other error.
+    assert isinstance(exc, HTTPException)
+    code = _ROUTING_CODES.get(exc.status_code, Code.INVALID_ARGUMENT)
+    if code is Code.NOT_FOUND:
+        message = f"no such route: {request.method} {request.url.path}; see the README for the management API"
+    elif code is Code.UNSUPPORTED:
+        message = f"{request.url.path} does not take {request.method}; it takes {(exc.headers or {}).get('Allow', '?')}"
+    else:
+        message = exc.detail
+    return Response(admin_body(code, message), status_for(code), headers=exc.headers, media_type="application/json")
+
+
 async def _plain(send: Send, status: int, body: bytes) -> None:
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
     await send({"type": "http.response.start", "status": status, "headers": headers})
@@ -63,6 +81,7 @@ def build_app(ctl: Controller, admin_token: str) -> ASGIApp:
     management = Starlette(
         routes=[Route("/", root, methods=["GET"]), *admin.routes(ctl)],
         middleware=[Middleware(_AdminGuard, token=admin_token)],
+        exception_handlers={HTTPException: _routing_error},
     )
     data = DataPlane(ctl.router)
 

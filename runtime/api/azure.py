@@ -11,7 +11,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from runtime.api.errors import data_plane_body, status_for
-from runtime.errors import ModelyardError
+from runtime.errors import Code, ModelyardError
 from runtime.ipc.messages import Headers
 from runtime.routing.router import DEPLOYMENT_HEADER, Router
 
@@ -26,11 +26,21 @@ _JSON = [(b"content-type", b"application/json")]
 _HOP_BY_HOP = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
 
 
+#: The default cap on a scoring request's body. Bodies are held in memory (the worker gets them whole), so without
+#: a cap one client could exhaust the machine; 100 MiB is far above what a JSON or image request needs.
+DEFAULT_MAX_BODY = 100 * 2**20
+
+
+class _ClientGone(Exception):
+    """The client disconnected before its body was complete: there is nobody to answer."""
+
+
 class DataPlane:
     """Scoring requests for every endpoint."""
 
-    def __init__(self, router: Router) -> None:
+    def __init__(self, router: Router, max_body: int = DEFAULT_MAX_BODY) -> None:
         self.router = router
+        self.max_body = max_body
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, endpoint: str, path: str) -> None:
         """Serve one request for `endpoint`; `path` is the part after the endpoint (e.g. "/score")."""
@@ -48,27 +58,47 @@ class DataPlane:
         try:
             route = self.router.route(endpoint)
             self.router.authenticate(route, authorization)
-            body = await _read_body(receive)
+            body = await _read_body(receive, self.max_body)
             response = await self.router.forward(
                 route, scope["method"], path, scope["query_string"].decode("latin-1"), headers, body, target
             )
         except ModelyardError as exc:
             await _respond(send, status_for(exc.code), [*_JSON], data_plane_body(exc.message))
             return
+        except _ClientGone:
+            return  # a partial body must never reach the scoring script
         out = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers if k.lower() not in _HOP_BY_HOP]
         await _respond(send, response.status, out, response.body)
 
 
-async def _read_body(receive: Receive) -> bytes:
+async def _read_body(receive: Receive, limit: int) -> bytes:
     message = await receive()
     body: bytes = message.get("body", b"")
     if not message.get("more_body"):
+        if message["type"] == "http.disconnect":
+            raise _ClientGone
+        _check_size(len(body), limit)
         return body
     parts = [body]
+    size = len(body)
     while message.get("more_body"):
         message = await receive()
-        parts.append(message.get("body", b""))
+        if message["type"] == "http.disconnect":
+            raise _ClientGone
+        chunk = message.get("body", b"")
+        size += len(chunk)
+        _check_size(size, limit)
+        parts.append(chunk)
     return b"".join(parts)
+
+
+def _check_size(size: int, limit: int) -> None:
+    if size > limit:
+        raise ModelyardError(
+            f"the request body is over this server's limit of {limit // 2**20} MiB; "
+            "start it with a larger --max-body-mib to allow more",
+            code=Code.TOO_LARGE,
+        )
 
 
 async def _respond(send: Send, status: int, headers: list[tuple[bytes, bytes]], body: bytes) -> None:

@@ -12,8 +12,10 @@ STATUS: dict[Code, int] = {
     Code.NOT_FOUND: 404,
     Code.TIMEOUT: 408,  # Azure: model execution exceeded request_timeout_ms
     Code.CONFLICT: 409,
+    Code.TOO_LARGE: 413,
     Code.OVERLOADED: 429,  # Azure: "Too many pending requests"
     Code.PLACEMENT: 409,
+    Code.UNSUPPORTED: 405,
     Code.INTERNAL: 500,
     Code.WORKER_LOST: 502,
     Code.UNAVAILABLE: 503,

@@ -25,7 +25,7 @@ from runtime.control import views
 from runtime.control.allocator import Allocation, allocate
 from runtime.control.logfiles import tail
 from runtime.control.models import ModelStore
-from runtime.control.plan import snapshot, worker_plan
+from runtime.control.plan import discard_snapshot, snapshot, worker_plan
 from runtime.control.registry import DeploymentRecord, EndpointRecord, Registry
 from runtime.control.routes import build_routes
 from runtime.control.supervisor import DeploymentSupervisor
@@ -44,6 +44,7 @@ from runtime.spec import (
     validate_mirror,
     validate_traffic,
 )
+from runtime.spec.ignored import deployment_ignored
 from runtime.statedir import StateDir
 
 log = logging.getLogger("modelyard.controller")
@@ -76,7 +77,6 @@ class Controller:
         self._gpu_note = gpu_note
         self._lock = asyncio.Lock()
         self._sups: dict[tuple[str, str], DeploymentSupervisor] = {}
-        self._ignored: dict[tuple[str, str], tuple[str, ...]] = {}
         #: deployments being created or updated: other changes to them wait with a Conflict, as in Azure
         self._busy: set[tuple[str, str]] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
@@ -209,8 +209,8 @@ class Controller:
         kind = req.keyType.lower()
         if kind not in ("primary", "secondary"):
             raise SpecError(f"key type {req.keyType!r} is not allowed; use primary or secondary")
-        if req.keyValue is not None and len(req.keyValue) < 16:
-            raise SpecError("a key value must be at least 16 characters long")
+        if req.keyValue is not None:
+            _check_key_value(req.keyValue)
         async with self._lock:
             rec = self.registry.endpoint(name)
             new = req.keyValue or _new_key()
@@ -234,7 +234,11 @@ class Controller:
         async with self._lock:
             self.registry.endpoint(endpoint)
             key = (endpoint, spec.name)
-            if key in self._sups or any(d.name == spec.name for d in self.registry.deployments(endpoint)):
+            for other in self.registry.deployments(endpoint):
+                if other.name.lower() == spec.name.lower():
+                    same = "" if other.name == spec.name else " (names differing only in case are the same name)"
+                    raise Conflict(f"deployment {other.name!r} exists already under endpoint {endpoint!r}{same}")
+            if key in self._sups:
                 raise Conflict(f"deployment {spec.name!r} exists already under endpoint {endpoint!r}")
             snap = await asyncio.to_thread(
                 snapshot,
@@ -261,12 +265,11 @@ class Controller:
             try:
                 sup = self._supervisor(rec, self._taken())
             except BaseException:
-                shutil.rmtree(snap, ignore_errors=True)
+                discard_snapshot(snap)
                 raise
             rec = _replace(rec, notes=sup.notes)
             self.registry.add_deployment(rec)
             self._sups[key] = sup
-            self._ignored[key] = loaded.ignored
             self._busy.add(key)
             self._rebuild_routes()
         task = self._spawn(self._bring_up(endpoint, spec.name, sup, all_traffic=req.all_traffic))
@@ -274,7 +277,7 @@ class Controller:
             await asyncio.shield(task)
         return self.get_deployment(endpoint, spec.name)
 
-    async def update_deployment(self, endpoint: str, name: str, req: views.DeploymentRequest) -> dict[str, Any]:
+    async def update_deployment(self, endpoint: str, name: str, req: views.SpecRequest) -> dict[str, Any]:
         """online-deployment update: start the new version beside the old, then swap; the old one keeps serving
         if the new one fails."""
         key = (endpoint, name)
@@ -303,7 +306,7 @@ class Controller:
                 sup = self._supervisor(new, taken)
             except BaseException:
                 if not same_files:
-                    shutil.rmtree(snap, ignore_errors=True)
+                    discard_snapshot(snap)
                 raise
             self.registry.set_deployment_state(endpoint, name, "Updating")
             self._busy.add(key)
@@ -318,11 +321,10 @@ class Controller:
             if error is not None:
                 self._spawn(sup.stop())
                 if not same_files:
-                    shutil.rmtree(snap, ignore_errors=True)
+                    discard_snapshot(snap)
                 self.registry.set_deployment_state(endpoint, name, "Failed", UPDATE_FAILED + error)
             else:
                 self._sups[key] = sup
-                self._ignored[key] = loaded.ignored
                 self.registry.save_deployment(_replace(new, state="Succeeded", notes=sup.notes))
                 self._rebuild_routes()
                 if old_sup is not None:
@@ -357,7 +359,9 @@ class Controller:
         """online-deployment show."""
         rec = self.registry.deployment(endpoint, name)
         sup = self._sups.get((endpoint, name))
-        return views.deployment_view(rec, sup.workers() if sup else [], ignored=self._ignored.get((endpoint, name), ()))
+        # Derived from the stored spec, so `show` lists the same ignored keys after a restart as after create.
+        ignored = tuple(dict.fromkeys(deployment_ignored(rec.spec)))
+        return views.deployment_view(rec, sup.workers() if sup else [], ignored=ignored)
 
     def list_deployments(self, endpoint: str) -> list[dict[str, Any]]:
         """online-deployment list."""
@@ -489,6 +493,15 @@ def _sets(overrides: list[str], key: str) -> bool:
 
 def _new_key() -> str:
     return secrets.token_urlsafe(24)
+
+
+def _check_key_value(key: str) -> None:
+    # The key travels in an Authorization header, which clients send as ASCII and the front end strips: a key with
+    # spaces or other characters would be saved yet never match, locking the user out of it.
+    if not 16 <= len(key) <= 1024 or not all("!" <= ch <= "~" for ch in key):
+        raise SpecError(
+            "a key value must be 16 to 1024 visible ASCII characters (letters, digits and punctuation; no spaces)"
+        )
 
 
 def _yaml(req: views.SpecRequest) -> str:

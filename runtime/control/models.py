@@ -25,7 +25,9 @@ class ModelStore:
         """Copy the model in and record it; the version defaults to one past the highest numeric version."""
         spec = loaded.spec
         existing = self._registry.models(spec.name)
-        version = spec.version or str(1 + max((int(m.version) for m in existing if m.version.isdigit()), default=0))
+        version = spec.version or str(
+            1 + max((int(m.version) for m in existing if m.version.isascii() and m.version.isdigit()), default=0)
+        )
         if any(m.version == version for m in existing):
             raise Conflict(f"model {spec.name}:{version} exists already; register a new version")
         src = (Path(loaded.base_dir) / spec.path).resolve()

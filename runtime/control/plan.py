@@ -7,6 +7,7 @@ running deployment and a restart needs nothing outside the state directory.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import shutil
 import uuid
@@ -77,9 +78,16 @@ def snapshot(
             _copy(code, work / "code" / code.name)
         os.rename(work, final)
     except BaseException:
-        shutil.rmtree(work, ignore_errors=True)
+        discard_snapshot(work)
         raise
     return final
+
+
+def discard_snapshot(snap: Path) -> None:
+    """Remove a snapshot, and its deployment's folder if that leaves it empty: a failed create leaves nothing."""
+    shutil.rmtree(snap, ignore_errors=True)
+    with contextlib.suppress(OSError):
+        snap.parent.rmdir()
 
 
 def worker_plan(spec: OnlineDeploymentSpec, snapshot_dir: Path) -> WorkerPlan:
@@ -154,7 +162,7 @@ def load_message(plan: WorkerPlan, cores: tuple[int, ...]) -> Load:
         entry_script=plan.entry_script,
         model_dir=plan.model_dir,
         model_repository=plan.model_repository,
-        scoring_timeout_ms=int(timeout) if timeout.isdigit() else 3_600_000,
+        scoring_timeout_ms=int(timeout) if timeout.isascii() and timeout.isdigit() else 3_600_000,
         threads=max(1, len(cores)),
     )
 

@@ -114,7 +114,11 @@ class Registry:
     # --- endpoints -------------------------------------------------------------------------------------------
 
     def add_endpoint(self, rec: EndpointRecord) -> None:
-        """Store a new endpoint; Conflict if the name exists."""
+        """Store a new endpoint; Conflict if the name exists, in any case."""
+        # Azure names resources case-insensitively (an endpoint's name is also its host name): "Fix" is "fix".
+        same = self._db.execute("SELECT name FROM endpoints WHERE lower(name)=lower(?)", (rec.name,)).fetchone()
+        if same is not None and same[0] != rec.name:
+            raise Conflict(f"endpoint {same[0]!r} exists already; names differing only in case are the same name")
         try:
             self._db.execute("INSERT INTO endpoints VALUES (?,?,?,?,?,?,?,?,?)", _ep_row(rec))
         except sqlite3.IntegrityError:
@@ -148,7 +152,15 @@ class Registry:
     # --- deployments -----------------------------------------------------------------------------------------
 
     def add_deployment(self, rec: DeploymentRecord) -> None:
-        """Store a new deployment; Conflict if the name exists under the endpoint."""
+        """Store a new deployment; Conflict if the name exists under the endpoint, in any case."""
+        same = self._db.execute(
+            "SELECT name FROM deployments WHERE endpoint=? AND lower(name)=lower(?)", (rec.endpoint, rec.name)
+        ).fetchone()
+        if same is not None and same[0] != rec.name:
+            raise Conflict(
+                f"deployment {same[0]!r} exists already under endpoint {rec.endpoint!r}; "
+                "names differing only in case are the same name"
+            )
         try:
             self._db.execute("INSERT INTO deployments VALUES (?,?,?,?,?,?,?,?,?,?,?)", _dep_row(rec))
         except sqlite3.IntegrityError:

@@ -10,8 +10,8 @@ from runtime.control.registry import DeploymentRecord, EndpointRecord, ModelReco
 from runtime.control.supervisor import WorkerInfo
 
 
-class SpecRequest(msgspec.Struct, frozen=True, kw_only=True):
-    """A YAML document sent by a client, with the az-ml style overrides."""
+class SpecRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A YAML document sent by a client, with the az-ml style overrides; unknown fields are refused, not ignored."""
 
     yaml: str | None = None  #: the file's text; None means "the stored spec" (update with --set only)
     source: str = "<api>"  #: the file's path: names it in errors; relative paths resolve against its folder
@@ -22,7 +22,7 @@ class SpecRequest(msgspec.Struct, frozen=True, kw_only=True):
 
 
 class DeploymentRequest(SpecRequest, frozen=True, kw_only=True):
-    """Create or update a deployment."""
+    """Create a deployment (an update is a plain SpecRequest: traffic and placement are not its business)."""
 
     all_traffic: bool = False  #: --all-traffic: send 100 % to it once it is up
     placement: str = "share"  #: share or strict
@@ -36,7 +36,7 @@ class EndpointUpdate(SpecRequest, frozen=True, kw_only=True):
     mirror_traffic: str | None = None  #: "green=10"
 
 
-class RegenerateKeys(msgspec.Struct, frozen=True):
+class RegenerateKeys(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     """Body of regenerate-keys, as Azure's REST API names it."""
 
     keyType: str = "Primary"  # noqa: N815 - Azure's REST field name

@@ -64,7 +64,7 @@ def _assign(node: Any, key: str, value: object, override: str, keys: list[str]) 
 
 
 def _index(node: list[Any], key: str, override: str, walked: list[str]) -> int:
-    if not key.isdigit() or int(key) >= len(node):
+    if not (key.isascii() and key.isdigit()) or int(key) >= len(node):
         where = "$." + ".".join(walked[:-1])
         raise SpecError(f"--set {override!r}: {where} is a list of {len(node)}; {key!r} is not an index into it")
     return int(key)

@@ -55,7 +55,7 @@ def parse_traffic_arg(text: str) -> dict[str, int]:
     result: dict[str, int] = {}
     for pair in pairs:
         name, sep, percent = pair.partition("=")
-        if not sep or not name or not percent.isdigit():
+        if not sep or not name or not (percent.isascii() and percent.isdigit()):
             raise SpecError(f"traffic {pair!r}: {form}")
         if name in result:
             raise SpecError(f"traffic {text!r}: {name!r} is given twice")

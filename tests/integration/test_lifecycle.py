@@ -92,6 +92,19 @@ def test_update_delete_and_keys(server: Server) -> None:
                 == 200
             )
 
+        # A key that could never be sent in a header is refused, and the keys stay as they were.
+        for bad in (" leading-space-key-123", "ключ-ключ-ключ-ключ", "short"):
+            refused = server.cli(
+                "online-endpoint", "regenerate-keys", "-n", "fix", "--key-type", "secondary", "--key-value", bad,
+                check=False,
+            )  # fmt: skip
+            assert refused.returncode != 0 and "visible ASCII" in refused.stderr, refused.stderr
+        assert server.json("online-endpoint", "get-credentials", "-n", "fix") == creds
+        chosen = "my-own-key-0123456789"
+        server.cli("online-endpoint", "regenerate-keys", "-n", "fix", "--key-type", "secondary", "--key-value", chosen)
+        r = http.post("/endpoints/fix/score", json={}, headers={"Authorization": f"Bearer {chosen}"})
+        assert r.status_code == 200
+
     refused = server.cli("online-deployment", "delete", "-n", "blue", "-e", "fix", check=False)
     assert refused.returncode != 0 and "traffic" in refused.stderr
     server.cli("online-endpoint", "update", "-n", "fix", "--traffic", "blue=0")

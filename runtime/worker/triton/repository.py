@@ -93,7 +93,9 @@ def _load_model(ort: Any, folder: str, dirname: str, threads: int) -> Model:
     model = Model(name, int(pbtxt.first(config, "max_batch_size", 0)), config)
     filename = str(pbtxt.first(config, "default_model_filename", "model.onnx"))
     wanted = _version_filter(config)
-    found = sorted(int(v) for v in os.listdir(folder) if v.isdigit() and os.path.isdir(os.path.join(folder, v)))
+    found = sorted(
+        int(v) for v in os.listdir(folder) if v.isascii() and v.isdigit() and os.path.isdir(os.path.join(folder, v))
+    )
     for version in wanted(found):
         path = os.path.join(folder, str(version), filename)
         if os.path.isdir(path):  # ONNX with external data: Triton accepts a folder holding model.onnx

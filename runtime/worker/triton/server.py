@@ -93,7 +93,7 @@ class TritonAdapter:
             if len(rest) < 2:
                 raise OIPError(404, "Not Found")
             wanted = rest[1]
-            found = model.versions.get(int(wanted)) if wanted.isdigit() else None
+            found = model.versions.get(int(wanted)) if wanted.isascii() and wanted.isdigit() else None
             if found is None:
                 raise OIPError(404, f"Request for unknown model: '{name}' version {wanted} is not found")
             version, rest = found, rest[2:]

@@ -1,5 +1,6 @@
 from pathlib import Path
 
+import msgspec
 import pytest
 from records import endpoint_record
 
@@ -48,3 +49,14 @@ def test_records_survive_a_reopen_and_saving_an_endpoint_keeps_its_deployments(t
     again.delete_endpoint("digits")
     with pytest.raises(NotFound):
         again.deployment("digits", "blue")
+
+
+def test_names_that_differ_only_in_case_are_the_same_name(tmp_path: Path) -> None:
+    reg = Registry(tmp_path / "state.db")
+    reg.add_endpoint(endpoint_record())
+    reg.add_deployment(_deployment())
+    with pytest.raises(Conflict, match=r"endpoint 'digits' exists already; names differing only in case"):
+        reg.add_endpoint(msgspec.structs.replace(endpoint_record(), name="DIGITS"))
+    with pytest.raises(Conflict, match=r"deployment 'blue' exists already under endpoint 'digits'; names differing"):
+        reg.add_deployment(msgspec.structs.replace(_deployment(), name="Blue"))
+    assert [e.name for e in reg.endpoints()] == ["digits"] and [d.name for d in reg.deployments("digits")] == ["blue"]

@@ -73,9 +73,10 @@ def test_setting_below_a_scalar_is_an_error() -> None:
     )
 
 
-def test_list_index_out_of_range_is_an_error() -> None:
-    with pytest.raises(SpecError, match=r"\$\.a is a list of 1; '5' is not an index into it"):
-        apply_overrides({"a": [1]}, ["a.5=2"])
+@pytest.mark.parametrize(("index", "shown"), [("5", "'5'"), ("²", "'²'"), ("-0", "'-0'")])
+def test_a_list_index_that_is_out_of_range_or_not_ascii_digits_is_an_error(index: str, shown: str) -> None:
+    with pytest.raises(SpecError, match=rf"\$\.a is a list of 1; {shown} is not an index into it"):
+        apply_overrides({"a": [1]}, [f"a.{index}=2"])
 
 
 def test_overrides_apply_before_decoding_in_load_deployment() -> None:

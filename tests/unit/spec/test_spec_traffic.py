@@ -80,7 +80,7 @@ def test_parse_traffic_arg() -> None:
     assert parse_traffic_arg("  green=100 ") == {"green": 100}
 
 
-@pytest.mark.parametrize("text", ["", "blue", "blue=ninety", "blue:90", "=90", "blue=-1"])
+@pytest.mark.parametrize("text", ["", "blue", "blue=ninety", "blue:90", "=90", "blue=-1", "blue=²", "blue=१००"])
 def test_parse_traffic_arg_explains_the_form(text: str) -> None:
     with pytest.raises(SpecError, match=r'expected space-separated NAME=PERCENT pairs, e\.g\. "blue=90 green=10"'):
         parse_traffic_arg(text)

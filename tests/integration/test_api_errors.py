@@ -1,0 +1,82 @@
+"""A client's mistakes on the management API and the data plane get a clear error and change nothing."""
+
+from __future__ import annotations
+
+import socket
+import time
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+from conftest import FIXTURES, Server
+
+
+def admin(server: Server) -> httpx.Client:
+    token = (server.state / "admin-token").read_text().strip()
+    return httpx.Client(base_url=server.url, timeout=30, headers={"Authorization": f"Bearer {token}"})
+
+
+def test_unknown_routes_and_methods_answer_in_the_api_error_shape(server: Server) -> None:
+    server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
+    with admin(server) as api:
+        r = api.get("/api/nothing")
+        assert r.status_code == 404
+        assert r.json()["error"]["code"] == "not_found" and "GET /api/nothing" in r.json()["error"]["message"]
+        r = api.put("/api/endpoints/fix", json={})
+        assert r.status_code == 405 and r.json()["error"]["code"] == "unsupported"
+        assert "PATCH" in r.json()["error"]["message"]
+
+
+def test_unknown_fields_in_a_request_are_refused_and_change_nothing(server: Server) -> None:
+    server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
+    server.deploy_echo("--all-traffic")
+    before = server.json("online-endpoint", "show", "-n", "fix")
+    with admin(server) as api:
+        r = api.patch("/api/endpoints/fix", json={"trafic": "echo=0"})
+        assert r.status_code == 400
+        message = r.json()["error"]["message"]
+        assert "unknown field `trafic`" in message and "traffic" in message.split("allowed here are", 1)[1]
+        r = api.patch("/api/endpoints/fix/deployments/echo", json={"placement": "strict"})
+        assert r.status_code == 400 and "unknown field `placement`" in r.json()["error"]["message"]
+        for traffic in ("echo=²", "echo=१००"):
+            r = api.patch("/api/endpoints/fix", json={"traffic": traffic})
+            assert r.status_code == 400 and "NAME=PERCENT" in r.json()["error"]["message"], r.text
+    assert server.json("online-endpoint", "show", "-n", "fix") == before
+
+
+def test_a_create_that_fails_validation_leaves_no_files_behind(server: Server) -> None:
+    server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
+    bad = server.deploy_echo("-n", "zed", "--set", "instance_type=bogus", check=False)
+    assert bad.returncode != 0 and "bogus" in bad.stderr
+    assert not (server.state / "snapshots" / "fix" / "zed").exists()
+    listed = server.json("online-deployment", "list", "-e", "fix")
+    assert listed == []
+
+
+def test_a_client_that_hangs_up_mid_body_never_reaches_the_script(server: Server, tmp_path: Path) -> None:
+    seen = tmp_path / "seen.txt"
+    server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
+    server.deploy_echo("--all-traffic", "--set", f"environment_variables.SEEN_FILE={seen}")
+    key = server.key("fix")
+    url = urlsplit(server.url)
+    with socket.create_connection((url.hostname, url.port)) as raw:
+        head = (
+            "POST /endpoints/fix/score HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+            f"Authorization: Bearer {key}\r\nContent-Length: 100000\r\n\r\n"
+        )
+        raw.sendall(head.encode() + b'{"data": [[1,2,3')
+        time.sleep(0.3)
+    with server.client() as http:
+        r = http.post("/endpoints/fix/score", json={"after": 1}, headers={"Authorization": f"Bearer {key}"})
+        assert r.status_code == 200
+    assert seen.read_text().splitlines() == ['{"after":1}']
+
+
+def test_show_lists_the_ignored_keys_after_a_restart_too(server: Server) -> None:
+    server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
+    created = server.json("online-deployment", "create", "-f", str(FIXTURES / "k8s-deployment.yml"))
+    assert isinstance(created, dict) and created["ignored"]
+    server.stop()
+    server.start()
+    shown = server.json("online-deployment", "show", "-n", created["name"], "-e", "fix")
+    assert isinstance(shown, dict) and shown["ignored"] == created["ignored"]
