@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from runtime import __version__
 from runtime.api import admin
-from runtime.api.azure import DataPlane
+from runtime.api.azure import DEFAULT_MAX_BODY, DataPlane
 from runtime.api.errors import admin_body, status_for
 from runtime.control.controller import Controller
 from runtime.errors import Code, ModelyardError
@@ -72,8 +72,8 @@ async def _plain(send: Send, status: int, body: bytes) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def build_app(ctl: Controller, admin_token: str) -> ASGIApp:
-    """The whole HTTP surface of one server."""
+def build_app(ctl: Controller, admin_token: str, max_body: int = DEFAULT_MAX_BODY) -> ASGIApp:
+    """The whole HTTP surface of one server; scoring bodies over `max_body` bytes get 413."""
 
     async def root(request: Request) -> Response:
         return Response(f"modelyard {__version__}\n", media_type="text/plain")
@@ -83,7 +83,7 @@ def build_app(ctl: Controller, admin_token: str) -> ASGIApp:
         middleware=[Middleware(_AdminGuard, token=admin_token)],
         exception_handlers={HTTPException: _routing_error},
     )
-    data = DataPlane(ctl.router)
+    data = DataPlane(ctl.router, max_body)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":

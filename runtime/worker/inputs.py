@@ -9,6 +9,7 @@ from __future__ import annotations
 import inspect
 import io
 import json
+import logging
 from typing import Any
 from urllib.parse import parse_qsl
 
@@ -16,6 +17,8 @@ import werkzeug.urls  # noqa: F401 - registers the "werkzeug.url_quote" codec er
 
 from runtime.ipc.messages import Headers, Infer
 from runtime.worker.aml_request import AMLRequest
+
+logger = logging.getLogger("modelyard.worker")
 
 #: Mimetypes whose body werkzeug's form parser consumes, leaving `request.data` empty (Azure's "" quirk).
 FORM_MIMETYPES = frozenset({"application/x-www-form-urlencoded", "multipart/form-data"})
@@ -85,6 +88,13 @@ def string_input(req: Infer, lowered: dict[str, str]) -> str:
     if mimetype(lowered) in FORM_MIMETYPES:
         with make_request(req, lowered) as request:
             data = request.data
+        if req.body and not data:
+            # Azure does the same, and the script then fails on "" with no hint why; curl -d sends this type.
+            logger.warning(
+                "The request body came as %s, so run() receives an empty string, as on Azure; "
+                "send Content-Type: application/json (or text/plain) to pass the body through",
+                mimetype(lowered),
+            )
     else:
         data = req.body
     try:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
+import pytest
 from worker_helpers import body_json, call, header
 
 from runtime.worker.adapters import Adapter
@@ -41,10 +42,14 @@ def test_undecorated_non_utf8_body_is_400(load_script: Callable[..., Adapter]) -
     assert header(result, "x-ms-run-function-failed") == "False"
 
 
-def test_form_bodies_and_empty_bodies_reach_run_as_empty_string(load_script: Callable[..., Adapter]) -> None:
+def test_form_bodies_and_empty_bodies_reach_run_as_empty_string(
+    load_script: Callable[..., Adapter], caplog: pytest.LogCaptureFixture
+) -> None:
     adapter = load_script("behave.py")
     form = call(adapter, "POST", headers=[("Content-Type", "application/x-www-form-urlencoded")], body=b"a=1&b=2")
     assert body_json(form) == {"input": ""}
+    # The log says why, since a script failing on "" gives the caller no hint (curl -d sends this type).
+    assert "came as application/x-www-form-urlencoded, so run() receives an empty string" in caplog.text
     multipart_type = f"multipart/form-data; boundary={MULTIPART_BOUNDARY}"
     multipart = call(adapter, "POST", headers=[("Content-Type", multipart_type)], body=MULTIPART)
     assert body_json(multipart) == {"input": ""}
