@@ -15,6 +15,7 @@ import shutil
 import sqlite3
 import tempfile
 import time
+import uuid
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
@@ -86,6 +87,9 @@ class Controller:
 
     async def start(self) -> None:
         """Bring back every endpoint and deployment from the state database."""
+        for folder in (self.state.snapshots, self.state.logs):
+            for leftover in folder.glob(".deleted-*"):  # a server stopped in the middle of a delete
+                shutil.rmtree(leftover, ignore_errors=True)
         for rec in self.registry.deployments():
             if rec.state == "Failed" and not rec.error.startswith(UPDATE_FAILED):
                 continue  # it never served; a failed update left the previous version serving, so that one returns
@@ -184,9 +188,16 @@ class Controller:
             sups = [(k, self._sups.pop(k)) for k in list(self._sups) if k[0] == name]
             self.registry.delete_endpoint(name)
             self._rebuild_routes()
+            # Moved aside under the lock: an endpoint created again under this name while the old workers stop
+            # must not lose its new files to the removal below.
+            doomed = [
+                _set_aside(self.state.snapshots / name, self.state.snapshots),
+                _set_aside(self.state.logs / name, self.state.logs),
+            ]
         await asyncio.gather(*(s.stop() for _, s in sups), return_exceptions=True)
-        shutil.rmtree(self.state.snapshots / name, ignore_errors=True)
-        shutil.rmtree(self.state.logs / name, ignore_errors=True)
+        for path in doomed:
+            if path is not None:
+                shutil.rmtree(path, ignore_errors=True)
 
     def get_endpoint(self, name: str) -> dict[str, Any]:
         """online-endpoint show."""
@@ -350,10 +361,16 @@ class Controller:
             ep = _replace(ep, traffic={k: v for k, v in ep.traffic.items() if k != name})
             self.registry.save_endpoint(ep)
             self._rebuild_routes()
+            # As for endpoints: a deployment created again under this name keeps its new files.
+            doomed = [
+                _set_aside(Path(rec.snapshot).parent, self.state.snapshots),
+                _set_aside(self.state.logs / endpoint / name, self.state.logs),
+            ]
         if sup is not None:
             await sup.stop()
-        shutil.rmtree(Path(rec.snapshot).parent, ignore_errors=True)
-        shutil.rmtree(self.state.logs / endpoint / name, ignore_errors=True)
+        for path in doomed:
+            if path is not None:
+                shutil.rmtree(path, ignore_errors=True)
 
     def get_deployment(self, endpoint: str, name: str) -> dict[str, Any]:
         """online-deployment show."""
@@ -489,6 +506,16 @@ def _socket_dir(state: StateDir) -> Path:
 def _sets(overrides: list[str], key: str) -> bool:
     """True when a --set override writes `key` or something under it."""
     return any(o.partition("=")[0].strip().split(".")[0] == key for o in overrides)
+
+
+def _set_aside(path: Path, root: Path) -> Path | None:
+    """Rename `path` to a hidden name directly under `root` that nothing else will use; None if it is not there."""
+    aside = root / f".deleted-{path.name}-{uuid.uuid4().hex[:8]}"
+    try:
+        path.rename(aside)
+    except FileNotFoundError:
+        return None
+    return aside
 
 
 def _new_key() -> str:

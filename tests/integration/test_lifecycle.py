@@ -243,3 +243,16 @@ def test_a_deployment_being_created_refuses_other_changes_until_it_is_done(serve
         "online-deployment", "update", "-n", "echo", "-e", "fix", "--set", "environment_variables.INIT_SLEEP=0"
     )
     assert isinstance(updated, dict) and updated["provisioning_state"] == "Succeeded"
+
+
+def test_deleting_removes_the_copied_files_and_logs(server: Server) -> None:
+    server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
+    server.deploy_echo("-n", "blue")
+    server.deploy_echo("-n", "green")
+    snapshots, logs = server.state / "snapshots", server.state / "logs"
+    assert (snapshots / "fix" / "blue").is_dir() and (logs / "fix" / "blue").is_dir()
+    server.cli("online-deployment", "delete", "-n", "blue", "-e", "fix")
+    assert sorted(p.name for p in (snapshots / "fix").iterdir()) == ["green"]
+    assert sorted(p.name for p in (logs / "fix").iterdir()) == ["green"]
+    server.cli("online-endpoint", "delete", "-n", "fix")
+    assert list(snapshots.iterdir()) == [] and list(logs.iterdir()) == []
