@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+import http.client
 import json
 import urllib.error
+import urllib.parse
 import urllib.request
 from typing import Any
 
@@ -52,20 +54,25 @@ class Client:
             except (ValueError, KeyError, TypeError):
                 message = raw.decode(errors="replace") or exc.reason
             raise ApiError(str(message)) from None
-        except (urllib.error.URLError, ConnectionError, TimeoutError) as exc:
+        except (OSError, http.client.HTTPException) as exc:
             reason = getattr(exc, "reason", exc)
             raise Unavailable(
                 f"cannot reach the modelyard server at {self.base_url} ({reason}); is `modelyard serve` running?"
             ) from None
+        return self._decode(raw, kind)
+
+    def _decode(self, raw: bytes, kind: str) -> Any:
         if not raw:
             return None
-        if kind.startswith("application/json"):
-            return json.loads(raw)
-        return raw.decode()
+        try:
+            return json.loads(raw) if kind.startswith("application/json") else raw.decode()
+        except ValueError:  # also UnicodeDecodeError: whatever answered is not a modelyard server
+            raise Unavailable(f"the server at {self.base_url} sent an answer that is not JSON or UTF-8 text") from None
 
     def score(self, endpoint: str, body: bytes, key: str, deployment: str | None) -> tuple[int, dict[str, str], bytes]:
         """POST to an endpoint's /score as a client of the data plane would."""
-        req = urllib.request.Request(f"{self.base_url}/endpoints/{endpoint}/score", data=body, method="POST")
+        path = f"/endpoints/{urllib.parse.quote(endpoint, safe='')}/score"
+        req = urllib.request.Request(self.base_url + path, data=body, method="POST")
         req.add_header("Authorization", f"Bearer {key}")
         req.add_header("Content-Type", "application/json")
         if deployment:
@@ -75,5 +82,5 @@ class Client:
                 return resp.status, dict(resp.headers.items()), resp.read()
         except urllib.error.HTTPError as exc:
             return exc.code, dict(exc.headers.items()), exc.read()
-        except (urllib.error.URLError, ConnectionError) as exc:
+        except (OSError, http.client.HTTPException) as exc:
             raise Unavailable(f"cannot reach {self.base_url}: {getattr(exc, 'reason', exc)}") from None

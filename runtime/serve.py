@@ -21,7 +21,9 @@ from runtime.statedir import ServerInfo, StateDir
 log = logging.getLogger("modelyard.serve")
 
 
-def run(state: StateDir, host: str, port: int, server: ServerName, token_lifetime_s: int = 3600) -> int:
+def run(
+    state: StateDir, host: str, port: int, server: ServerName, token_lifetime_s: int = 3600, max_body_mib: int = 100
+) -> int:
     """Run the server in the foreground until SIGINT or SIGTERM; return the exit status."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
     state.ensure()
@@ -37,13 +39,13 @@ def run(state: StateDir, host: str, port: int, server: ServerName, token_lifetim
     except ImportError:  # pragma: no cover - uvloop is a dependency on every platform serve supports
         pass
     try:
-        asyncio.run(_main(state, sock, server, token_lifetime_s))
+        asyncio.run(_main(state, sock, server, token_lifetime_s, max_body_mib * 2**20))
     finally:
         lock.close()
     return 0
 
 
-async def _main(state: StateDir, sock: object, server: ServerName, token_lifetime_s: int) -> None:
+async def _main(state: StateDir, sock: object, server: ServerName, token_lifetime_s: int, max_body: int) -> None:
     import socket
 
     assert isinstance(sock, socket.socket)
@@ -68,22 +70,25 @@ async def _main(state: StateDir, sock: object, server: ServerName, token_lifetim
     state.write_server(ServerInfo(url=ctl.base_url, pid=os.getpid(), server=server))
     log.info("modelyard serving on %s (state in %s, %s)", ctl.base_url, state.root, server)
     try:
-        await serve(build_app(ctl, token), sock, server, stop)
+        await serve(build_app(ctl, token, max_body), sock, server, stop)
     finally:
         log.info("stopping workers")
         await ctl.stop()
-        info = state.read_server()
+        info = state.read_server(strict=False)
         if info is not None and info.pid == os.getpid():
             state.server_file.unlink(missing_ok=True)
 
 
 def _lock(state: StateDir) -> IO[str]:
-    f = open(state.root / "serve.lock", "w")  # noqa: SIM115 - held for the life of the server
+    try:
+        f = open(state.serve_lock, "w")  # noqa: SIM115 - held for the life of the server
+    except OSError as exc:
+        raise state.cannot_create(state.serve_lock, exc) from None
     try:
         fcntl.flock(f, fcntl.LOCK_EX | fcntl.LOCK_NB)
     except BlockingIOError:
         f.close()
-        info = state.read_server()
+        info = state.read_server(strict=False)
         where = f" at {info.url} (pid {info.pid})" if info else ""
         raise Conflict(f"a modelyard server is already running{where} for state directory {state.root}") from None
     return f

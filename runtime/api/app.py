@@ -41,12 +41,17 @@ class _AdminGuard:
             return
         auth = dict(scope["headers"]).get(b"authorization", b"")
         if not hmac.compare_digest(auth, b"Bearer " + self.token):
-            await _plain(send, 401, admin_body(Code.UNAUTHENTICATED, "missing or wrong admin token"))
+            await _error(send, Code.UNAUTHENTICATED, "missing or wrong admin token")
+            return
+        if b"%2f" in (scope.get("raw_path") or b"").lower():
+            # Routing sees the decoded path, where an encoded '/' inside a name would select another route.
+            message = "a name in the path contains '/' (%2F); names are letters, digits and '-'"
+            await _error(send, Code.INVALID_ARGUMENT, message)
             return
         try:
             await self.app(scope, receive, send)
         except ModelyardError as exc:
-            await _plain(send, status_for(exc.code), admin_body(exc.code, exc.message))
+            await _error(send, exc.code, exc.message)
 
 
 #: Starlette's own routing errors (no such route, wrong method), as error codes.
@@ -66,9 +71,10 @@ async def _routing_error(request: Request, exc: Exception) -> Response:
     return Response(admin_body(code, message), status_for(code), headers=exc.headers, media_type="application/json")
 
 
-async def _plain(send: Send, status: int, body: bytes) -> None:
+async def _error(send: Send, code: Code, message: str) -> None:
+    body = admin_body(code, message)
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
-    await send({"type": "http.response.start", "status": status, "headers": headers})
+    await send({"type": "http.response.start", "status": status_for(code), "headers": headers})
     await send({"type": "http.response.body", "body": body})
 
 

@@ -22,6 +22,9 @@ def test_unknown_routes_and_methods_answer_in_the_api_error_shape(server: Server
         r = api.get("/api/nothing")
         assert r.status_code == 404
         assert r.json()["error"]["code"] == "not_found" and "GET /api/nothing" in r.json()["error"]["message"]
+        # An encoded '/' in a name must not reach another route (here: the keys).
+        r = api.get("/api/endpoints/fix%2Fkeys")
+        assert r.status_code == 400 and "contains '/'" in r.json()["error"]["message"]
         r = api.put("/api/endpoints/fix", json={})
         assert r.status_code == 405 and r.json()["error"]["code"] == "unsupported"
         assert "PATCH" in r.json()["error"]["message"]
@@ -80,3 +83,21 @@ def test_show_lists_the_ignored_keys_after_a_restart_too(server: Server) -> None
     server.start()
     shown = server.json("online-deployment", "show", "-n", created["name"], "-e", "fix")
     assert isinstance(shown, dict) and shown["ignored"] == created["ignored"]
+
+
+def test_a_body_over_the_limit_gets_413_and_the_script_never_sees_it(server: Server, tmp_path: Path) -> None:
+    server.stop()
+    server.start("--max-body-mib", "1")
+    seen = tmp_path / "seen.txt"
+    server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
+    server.deploy_echo("--all-traffic", "--set", f"environment_variables.SEEN_FILE={seen}")
+    auth = {"Authorization": f"Bearer {server.key('fix')}", "Content-Type": "application/json"}
+    with server.client() as http:
+        big = b'{"pad": "' + b"x" * (2 * 2**20) + b'"}'
+        r = http.post("/endpoints/fix/score", content=big, headers=auth)
+        assert (
+            r.status_code == 413 and "limit of 1 MiB" in r.json()["message"] and "--max-body-mib" in r.json()["message"]
+        )
+        r = http.post("/endpoints/fix/score", content=b'{"pad": "' + b"x" * 500_000 + b'"}', headers=auth)
+        assert r.status_code == 200
+    assert len(seen.read_text().splitlines()) == 1
