@@ -230,8 +230,7 @@ def _deployment_endpoint(args: argparse.Namespace, body: dict[str, Any]) -> str:
         raise SpecError("the endpoint is not named: pass -e/--endpoint-name")
     # The endpoint is part of the URL, so the CLI reads it from the file itself; a file that does not parse is
     # reported as the server would report it, not hidden behind "not named".
-    from runtime.spec._decode import parse_yaml
-    from runtime.spec.names import validate_name
+    from runtime.spec import parse_yaml, validate_name
 
     name = parse_yaml(body["yaml"], label=body["source"]).get("endpoint_name")
     if name is None:
@@ -357,7 +356,7 @@ def _path_name(value: str) -> str:
     """A name that becomes a URL path segment: not blank, and without '/'."""
     # The HTTP server decodes %2F before routing, so a '/' would pick another route however it is encoded.
     if "/" in _not_blank(value):
-        from runtime.spec.names import NAME_RULE
+        from runtime.spec import NAME_RULE
 
         raise argparse.ArgumentTypeError(f"{value!r} must not contain '/'; names are {NAME_RULE}")
     return value
@@ -365,7 +364,7 @@ def _path_name(value: str) -> str:
 
 def _header_name(value: str) -> str:
     """A deployment name sent in the azureml-model-deployment header: a valid name (so a valid header value)."""
-    from runtime.spec.names import NAME_RULE, is_valid_name
+    from runtime.spec import NAME_RULE, is_valid_name
 
     if not is_valid_name(_not_blank(value)):
         raise argparse.ArgumentTypeError(f"{value!r} is not a valid deployment name; names are {NAME_RULE}")

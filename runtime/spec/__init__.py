@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from runtime.spec._decode import (
+    parse_yaml,
+)
 from runtime.spec._types import (
     PublicNetworkAccess,
 )
@@ -51,6 +54,7 @@ from runtime.spec.model import (
     parse_model_ref,
 )
 from runtime.spec.names import (
+    NAME_RULE,
     is_valid_name,
     validate_name,
 )
@@ -96,6 +100,7 @@ __all__ = [
     "ModelRef",
     "ModelSpec",
     "ModelType",
+    "NAME_RULE",
     "OnlineDeploymentSpec",
     "OnlineEndpointSpec",
     "OsType",
@@ -119,6 +124,7 @@ __all__ = [
     "parse_model_ref",
     "parse_quantity",
     "parse_traffic_arg",
+    "parse_yaml",
     "resolve_instance_type",
     "shape_from_resources",
     "validate_mirror",
