@@ -52,6 +52,9 @@ log = logging.getLogger("modelyard.controller")
 
 #: Error prefix of a failed update: the deployment shows Failed while its previous version keeps serving.
 UPDATE_FAILED = "update failed, the previous version keeps serving: "
+#: Error prefix of a deployment that served before a restart but did not come back: the next restart tries again,
+#: as Azure keeps restarting a crashing container, while one that never came up stays down until updated.
+RESTART_FAILED = "did not come back after a restart: "
 
 
 class Controller:
@@ -91,16 +94,16 @@ class Controller:
             for leftover in folder.glob(".deleted-*"):  # a server stopped in the middle of a delete
                 shutil.rmtree(leftover, ignore_errors=True)
         for rec in self.registry.deployments():
-            if rec.state == "Failed" and not rec.error.startswith(UPDATE_FAILED):
-                continue  # it never served; a failed update left the previous version serving, so that one returns
+            if rec.state == "Failed" and not rec.error.startswith((UPDATE_FAILED, RESTART_FAILED)):
+                continue  # it never served (a failed update leaves the previous version serving, so that one returns)
             try:
                 sup = self._supervisor(rec, self._taken())
             except ModelyardError as exc:
-                self.registry.set_deployment_state(rec.endpoint, rec.name, "Failed", exc.message)
+                self.registry.set_deployment_state(rec.endpoint, rec.name, "Failed", RESTART_FAILED + exc.message)
                 continue
             self._sups[(rec.endpoint, rec.name)] = sup
             self._busy.add((rec.endpoint, rec.name))
-            self._spawn(self._bring_up(rec.endpoint, rec.name, sup, all_traffic=False))
+            self._spawn(self._bring_up(rec.endpoint, rec.name, sup, all_traffic=False, restoring=True))
         self._rebuild_routes()
 
     async def stop(self) -> None:
@@ -173,6 +176,8 @@ class Controller:
             names = [d.name for d in self.registry.deployments(name)]
             validate_traffic(traffic, names)
             validate_mirror(mirror, traffic, names)
+            self._check_running(name, traffic, rec.traffic, "traffic")
+            self._check_running(name, mirror, rec.mirror, "mirror traffic")
             rec = _replace(rec, spec=spec, traffic=traffic, mirror={k: v for k, v in mirror.items() if v})
             self.registry.save_endpoint(rec)
             self._rebuild_routes()
@@ -325,14 +330,14 @@ class Controller:
             error = await sup.start()
         except BaseException:
             self._busy.discard(key)
-            await sup.stop()
+            await _stop_then_discard(sup, None if same_files else snap)
             raise
         async with self._lock:
             self._busy.discard(key)
             if error is not None:
-                self._spawn(sup.stop())
-                if not same_files:
-                    discard_snapshot(snap)
+                # Its other instances may still be importing from the new snapshot: stop them before removing it,
+                # or they log a misleading FileNotFoundError into logs the serving version shares.
+                self._spawn(_stop_then_discard(sup, None if same_files else snap))
                 self.registry.set_deployment_state(endpoint, name, "Failed", UPDATE_FAILED + error)
             else:
                 self._sups[key] = sup
@@ -350,11 +355,12 @@ class Controller:
             ep = self.registry.endpoint(endpoint)
             rec = self.registry.deployment(endpoint, name)
             self._check_idle((endpoint, name))
-            if ep.traffic.get(name, 0) > 0 or ep.mirror.get(name, 0) > 0:
+            live, mirrored = ep.traffic.get(name, 0), ep.mirror.get(name, 0)
+            if live > 0 or mirrored > 0:
+                how = f'--traffic "{name}=0 ..."' if live > 0 else f'--mirror-traffic "{name}=0"'
                 raise Conflict(
-                    f"deployment {name!r} still takes traffic ({ep.traffic.get(name, 0)} % live, "
-                    f"{ep.mirror.get(name, 0)} % mirrored); set it to 0 first with "
-                    f'`online-endpoint update -n {endpoint} --traffic "{name}=0 ..."`'
+                    f"deployment {name!r} still takes traffic ({live} % live, {mirrored} % mirrored); set it to 0 "
+                    f"first with `online-endpoint update -n {endpoint} {how}`"
                 )
             sup = self._sups.pop((endpoint, name), None)
             self.registry.delete_deployment(endpoint, name)
@@ -445,7 +451,9 @@ class Controller:
             on_change=self._rebuild_routes,
         )
 
-    async def _bring_up(self, endpoint: str, name: str, sup: DeploymentSupervisor, *, all_traffic: bool) -> None:
+    async def _bring_up(
+        self, endpoint: str, name: str, sup: DeploymentSupervisor, *, all_traffic: bool, restoring: bool = False
+    ) -> None:
         try:
             error = await sup.start()
         finally:
@@ -457,7 +465,8 @@ class Controller:
             if error is not None:
                 self._sups.pop((endpoint, name), None)
                 hint = f"see `modelyard online-deployment get-logs -n {name} -e {endpoint}`"
-                self.registry.set_deployment_state(endpoint, name, "Failed", f"{error}; {hint}")
+                prefix = RESTART_FAILED if restoring else ""
+                self.registry.set_deployment_state(endpoint, name, "Failed", f"{prefix}{error}; {hint}")
                 self._rebuild_routes()
                 self._spawn(sup.stop())
                 return
@@ -468,6 +477,16 @@ class Controller:
                 mirror = {k: v for k, v in ep.mirror.items() if k != name}
                 self.registry.save_endpoint(_replace(ep, traffic=traffic, mirror=mirror))
             self._rebuild_routes()
+
+    def _check_running(self, endpoint: str, shares: dict[str, int], before: dict[str, int], what: str) -> None:
+        """A deployment with no workers (it failed to come up) cannot be given a share it did not have."""
+        for dep, percent in shares.items():
+            if percent > 0 and before.get(dep, 0) == 0 and (endpoint, dep) not in self._sups:
+                state = self.registry.deployment(endpoint, dep).state
+                raise Conflict(
+                    f"deployment {dep!r} is {state} and has no workers, so it cannot take {what}; fix it with "
+                    f"`online-deployment update -n {dep} -e {endpoint}` first (see its get-logs)"
+                )
 
     def _check_idle(self, key: tuple[str, str]) -> None:
         if key in self._busy:
@@ -506,6 +525,12 @@ def _socket_dir(state: StateDir) -> Path:
 def _sets(overrides: list[str], key: str) -> bool:
     """True when a --set override writes `key` or something under it."""
     return any(o.partition("=")[0].strip().split(".")[0] == key for o in overrides)
+
+
+async def _stop_then_discard(sup: DeploymentSupervisor, snap: Path | None) -> None:
+    await sup.stop()
+    if snap is not None:
+        discard_snapshot(snap)
 
 
 def _set_aside(path: Path, root: Path) -> Path | None:

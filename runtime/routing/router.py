@@ -33,6 +33,9 @@ class Worker(Protocol):
     @property
     def inflight(self) -> int: ...
 
+    @property
+    def alive(self) -> bool: ...
+
     async def infer(
         self, method: str, path: str, query: str, headers: Headers, body: bytes, timeout: float
     ) -> Result | Failure: ...
@@ -140,7 +143,8 @@ class Router:
             dep = route.deployments.get(target)
             if dep is None:
                 raise NotFound(
-                    f"deployment {target!r} named by the {DEPLOYMENT_HEADER} header is not in endpoint {route.name!r}"
+                    f"deployment {target!r} named by the {DEPLOYMENT_HEADER} header is not running in endpoint "
+                    f"{route.name!r} (there is no such deployment, or it failed to start)"
                 )
         else:
             name = route.traffic.pick(self._random)
@@ -149,7 +153,13 @@ class Router:
                     f"endpoint {route.name!r} has no deployment with positive traffic; set it with "
                     f'`online-endpoint update -n {route.name} --traffic "<deployment>=100"`'
                 )
-            dep = route.deployments[name]
+            dep = route.deployments.get(name)
+            if dep is None:
+                # Its traffic outlived it: it failed to come back at a restart, or a failed create was given traffic.
+                raise Unavailable(
+                    f"deployment {name!r} takes traffic but is not running; "
+                    f"see `online-deployment show -n {name} -e {route.name}` and its get-logs"
+                )
             if route.mirror is not None and mirror_hit(route.mirror[1], self._random):
                 shadow = route.deployments.get(route.mirror[0])
                 if shadow is not None:
@@ -187,6 +197,10 @@ class Router:
                 f"(2 x max_concurrent_requests_per_instance x instance_count = {dep.max_inflight})"
             )
         worker = least_loaded(dep.workers(), self._random)
+        if worker is not None and not worker.alive:
+            # It died a moment ago and is listed until its supervisor sees the exit. Nothing was sent to it, so the
+            # request goes to a live sibling (or gets 503) rather than a 502 that says it may have run.
+            worker = least_loaded([w for w in dep.workers() if w.alive], self._random)
         if worker is None:
             raise Unavailable(f"deployment {dep.name!r} has no ready instance")
         dep.inflight += 1
@@ -208,7 +222,14 @@ class Router:
                     self.mirror_failures += 1
             except ModelyardError as exc:
                 self.mirror_failures += 1
-                log.info("mirror copy to %s failed: %s", dep.name, exc.message)
+                # A saturated shadow refuses copies by the thousand; a line for each would drown the server log.
+                if self.mirror_failures == 1 or self.mirror_failures % 1000 == 0:
+                    log.info(
+                        "mirror copy to %s failed: %s (%d mirror copies failed so far)",
+                        dep.name,
+                        exc.message,
+                        self.mirror_failures,
+                    )
 
         task = asyncio.get_running_loop().create_task(send())
         self._background.add(task)

@@ -200,6 +200,8 @@ def test_mirror_traffic_copies_a_share_to_the_shadow_and_answers_from_live(serve
         copies = now
     assert 140 <= len(copies) <= 260, len(copies)
     assert not any("named" in line for line in copies)
+    refused = server.cli("online-deployment", "delete", "-n", "green", "-e", "fix", check=False)
+    assert refused.returncode != 0 and '--mirror-traffic "green=0"' in refused.stderr, refused.stderr
 
 
 def test_endpoint_update_with_set_changes_only_what_it_names(server: Server) -> None:

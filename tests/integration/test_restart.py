@@ -99,3 +99,44 @@ def test_a_failed_update_keeps_the_previous_version_serving_across_a_restart(ser
             http.post("/endpoints/fix/score", json={"v": 2}, headers={"Authorization": f"Bearer {key}"}).status_code
             == 200
         )
+
+
+def test_a_deployment_that_does_not_come_back_answers_503_and_is_retried_at_the_next_restart(
+    server: Server, tmp_path: Path
+) -> None:
+    flag = tmp_path / "fail-init"
+    server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
+    server.deploy_echo("--all-traffic", "--set", f"environment_variables.FAIL_INIT_IF_EXISTS={flag}")
+    auth = {"Authorization": f"Bearer {server.key('fix')}"}
+    server.stop()
+    flag.touch()
+    server.start()
+    deadline = time.monotonic() + 30
+    while server.json("online-deployment", "show", "-n", "echo", "-e", "fix")["provisioning_state"] != "Failed":  # type: ignore[index]
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    with server.client() as http:
+        r = http.post("/endpoints/fix/score", json={}, headers=auth)
+        assert r.status_code == 503 and "takes traffic but is not running" in r.json()["message"]
+    server.stop()
+    flag.unlink()
+    server.start()
+    deadline = time.monotonic() + 30
+    while server.json("online-deployment", "show", "-n", "echo", "-e", "fix")["provisioning_state"] != "Succeeded":  # type: ignore[index]
+        assert time.monotonic() < deadline
+        time.sleep(0.1)
+    with server.client() as http:
+        assert http.post("/endpoints/fix/score", json={}, headers=auth).status_code == 200
+
+
+def test_a_deployment_that_never_came_up_cannot_be_given_traffic(server: Server) -> None:
+    server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
+    server.deploy_echo("--all-traffic")
+    assert server.cli(
+        "online-deployment", "create", "-f", str(FIXTURES / "broken-deployment.yml"), check=False
+    ).returncode
+    for flag, shares in (("--traffic", "echo=90 broken=10"), ("--mirror-traffic", "broken=10")):
+        refused = server.cli("online-endpoint", "update", "-n", "fix", flag, shares, check=False)
+        assert refused.returncode != 0 and "'broken' is Failed and has no workers" in refused.stderr, refused.stderr
+    shown = server.json("online-endpoint", "show", "-n", "fix")
+    assert isinstance(shown, dict) and shown["traffic"] == {"echo": 100} and shown["mirror_traffic"] == {}

@@ -13,6 +13,7 @@ class FakeWorker:
     def __init__(self, status: int = 200, body: bytes = b"{}", delay: float = 0.0, lost: bool = False) -> None:
         self.status, self.body, self.delay, self.lost = status, body, delay, lost
         self.inflight = 0
+        self.alive = True
         self.seen: list[Headers] = []
 
     async def infer(
@@ -129,3 +130,18 @@ def test_kubernetes_endpoints_report_script_failures_as_502_and_timeouts_as_gate
     with pytest.raises(ModelyardError) as info:
         run(router.forward(slow, "POST", "/score", "", [], b"{}", None))
     assert info.value.code is Code.UPSTREAM_TIMEOUT
+
+
+def test_a_worker_that_just_died_is_skipped_for_a_live_sibling_or_503() -> None:
+    dead, live = FakeWorker(lost=True), FakeWorker(body=b"[2]")
+    dead.alive = False
+    route = endpoint({"blue": [dead, live]}, {"blue": 100})
+    router = Router(lambda: 0.0)  # the two-choice sample prefers the first worker on ties
+    for _ in range(5):
+        resp = run(router.forward(route, "POST", "/score", "", [], b"{}", None))
+        assert resp.status == 200 and resp.body == b"[2]"
+    assert dead.seen == []
+    alone = endpoint({"blue": [dead]}, {"blue": 100})
+    with pytest.raises(ModelyardError, match=r"deployment 'blue' has no ready instance") as info:
+        run(router.forward(alone, "POST", "/score", "", [], b"{}", None))
+    assert info.value.code is Code.UNAVAILABLE
