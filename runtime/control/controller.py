@@ -24,7 +24,7 @@ import msgspec
 
 from runtime.control import views
 from runtime.control.allocator import Allocation, allocate
-from runtime.control.logfiles import tail
+from runtime.control.logfiles import rotate_all, tail
 from runtime.control.models import ModelStore
 from runtime.control.plan import discard_snapshot, snapshot, worker_plan
 from runtime.control.registry import DeploymentRecord, EndpointRecord, Registry
@@ -55,6 +55,8 @@ UPDATE_FAILED = "update failed, the previous version keeps serving: "
 #: Error prefix of a deployment that served before a restart but did not come back: the next restart tries again,
 #: as Azure keeps restarting a crashing container, while one that never came up stays down until updated.
 RESTART_FAILED = "did not come back after a restart: "
+#: How often worker logs are checked for rotation.
+LOG_CHECK_S = 30.0
 
 
 class Controller:
@@ -105,6 +107,16 @@ class Controller:
             self._busy.add((rec.endpoint, rec.name))
             self._spawn(self._bring_up(rec.endpoint, rec.name, sup, all_traffic=False, restoring=True))
         self._rebuild_routes()
+        self._spawn(self._rotate_logs())
+
+    async def _rotate_logs(self) -> None:
+        """Keep every worker log to a bounded size for as long as the server runs."""
+        while True:
+            await asyncio.sleep(LOG_CHECK_S)
+            # logs/<endpoint>/<deployment>/<deployment>-<instance>.log
+            rotated = await asyncio.to_thread(rotate_all, self.state.logs.glob("*/*/*.log"))
+            for path in rotated:
+                log.info("rotated %s (kept the older part as %s.1)", path, path.name)
 
     async def stop(self) -> None:
         """Stop every worker and close the database."""
