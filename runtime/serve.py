@@ -67,9 +67,9 @@ async def _main(state: StateDir, sock: object, server: ServerName, token_lifetim
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
     await ctl.start()
-    state.write_server(ServerInfo(url=ctl.base_url, pid=os.getpid(), server=server))
-    log.info("modelyard serving on %s (state in %s, %s)", ctl.base_url, state.root, server)
     try:
+        state.write_server(ServerInfo(url=ctl.base_url, pid=os.getpid(), server=server))
+        log.info("modelyard serving on %s (state in %s, %s)", ctl.base_url, state.root, server)
         await serve(build_app(ctl, token, max_body), sock, server, stop)
     finally:
         log.info("stopping workers")

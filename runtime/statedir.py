@@ -144,8 +144,12 @@ class StateDir:
     def write_server(self, info: ServerInfo) -> None:
         """Publish the server's address (atomically)."""
         tmp = self.server_file.with_suffix(".tmp")
-        tmp.write_bytes(msgspec.json.encode(info))
-        os.replace(tmp, self.server_file)
+        try:
+            tmp.write_bytes(msgspec.json.encode(info))
+            os.replace(tmp, self.server_file)
+        except OSError as exc:
+            tmp.unlink(missing_ok=True)
+            raise self.cannot_create(self.server_file, exc) from None
 
     def read_server(self, *, strict: bool = True) -> ServerInfo | None:
         """The published address, or None when no server wrote one; a corrupt file raises, or reads as None."""

@@ -13,7 +13,8 @@ import pytest
 from runtime import cli
 from runtime.cli import _parser, main
 from runtime.control import worker_handle
-from runtime.statedir import flock_holders
+from runtime.errors import ModelyardError
+from runtime.statedir import ServerInfo, StateDir, flock_holders
 
 
 def test_state_dir_and_output_work_before_and_after_the_verb() -> None:
@@ -353,3 +354,11 @@ def test_names_are_percent_encoded_in_url_paths(tmp_path: Path, capsys: pytest.C
         "/api/endpoints/a%3Fb/keys",
         "/endpoints/a%3Fb/score",
     ]
+
+
+def test_a_server_json_that_cannot_be_written_is_one_line(tmp_path: Path) -> None:
+    state = StateDir(str(tmp_path))
+    (tmp_path / "server.json").mkdir()
+    with pytest.raises(ModelyardError, match=r"cannot create server\.json") as info:
+        state.write_server(ServerInfo(url="http://127.0.0.1:8400", pid=os.getpid(), server="uvicorn"))
+    assert "\n" not in info.value.message and not (tmp_path / "server.tmp").exists()
