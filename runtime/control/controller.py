@@ -114,7 +114,11 @@ class Controller:
         while True:
             await asyncio.sleep(LOG_CHECK_S)
             # logs/<endpoint>/<deployment>/<deployment>-<instance>.log
-            rotated = await asyncio.to_thread(rotate_all, self.state.logs.glob("*/*/*.log"))
+            try:
+                rotated = await asyncio.to_thread(rotate_all, self.state.logs.glob("*/*/*.log"))
+            except OSError as exc:  # a full disk, say: keep serving, and try again at the next check
+                log.warning("rotating worker logs failed: %s", exc)
+                continue
             for path in rotated:
                 log.info("rotated %s (kept the older part as %s.1)", path, path.name)
 
