@@ -9,15 +9,17 @@ from __future__ import annotations
 import argparse
 import json
 import sys
-import time
 import urllib.parse
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from runtime.cli.args import header_name, int_in, non_negative, not_blank, path_name, port, positive
+from runtime.cli.output import render
+from runtime.cli.server import serve_command, stop_command
 from runtime.client import Client
-from runtime.errors import ModelyardError, SpecError, Unavailable
-from runtime.statedir import ServerInfo, StateDir
+from runtime.errors import ModelyardError, SpecError
+from runtime.statedir import StateDir
 
 Handler = Callable[[argparse.Namespace], Any]
 
@@ -50,7 +52,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if isinstance(result, int):
         return result
     if result is not None:
-        _output(result, args.output)
+        render(result, args.output)
     return 0
 
 
@@ -61,76 +63,6 @@ def _describe(exc: OSError | ValueError) -> str:
 
 
 # --- commands ----------------------------------------------------------------------------------------------
-
-
-def _serve(args: argparse.Namespace) -> int:
-    state = StateDir(args.state_dir)
-    if args.detach:
-        return _detach(state, args)
-    from runtime import serve
-
-    return serve.run(state, args.host, args.port, args.server, args.token_lifetime, args.max_body_mib)
-
-
-def _detach(state: StateDir, args: argparse.Namespace) -> int:
-    from runtime.control.worker_handle import spawn_detached
-
-    state.ensure()
-    cmd = [sys.executable, "-m", "runtime", "serve", "--state-dir", str(state.root), "--host", args.host]
-    cmd += ["--port", str(args.port), "--server", args.server, "--token-lifetime", str(args.token_lifetime)]
-    cmd += ["--max-body-mib", str(args.max_body_mib)]
-    try:
-        proc = spawn_detached(cmd, state.serve_log)
-    except OSError as exc:
-        raise state.cannot_create(state.serve_log, exc) from None
-    deadline = time.monotonic() + 60
-    while time.monotonic() < deadline:
-        if proc.poll() is not None:
-            tail = state.serve_log.read_text(errors="replace").strip().splitlines()[-1:] or ["(no output)"]
-            raise Unavailable(f"the server exited with status {proc.returncode}: {tail[0]}")
-        info = state.read_server(strict=False)  # a stale, corrupt file is overwritten once the server is up
-        if info is not None and info.pid == proc.pid:
-            print(f"modelyard serving on {info.url} (pid {info.pid}); logs in {state.serve_log}")
-            return 0
-        time.sleep(0.1)
-    proc.terminate()
-    raise Unavailable(f"the server did not start within 60 s; see {state.serve_log}")
-
-
-def _stop(args: argparse.Namespace) -> int:
-    from runtime.control.worker_handle import terminate
-
-    state = StateDir(args.state_dir)
-    info = _running_server(state)
-    if not terminate(info.pid):
-        raise Unavailable(f"the server recorded in {state.server_file} (pid {info.pid}) exited before it was stopped")
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline and state.read_server(strict=False) is not None:
-        time.sleep(0.1)
-    print(f"stopped modelyard (pid {info.pid})")
-    return 0
-
-
-def _running_server(state: StateDir) -> ServerInfo:
-    """The server recorded in server.json, once verified to be the one holding this state directory's serve.lock."""
-    state.check()
-    if not state.server_file.exists():
-        raise Unavailable(f"no modelyard server is running for state directory {state.root}")
-    # server.json may be stale or tampered with: only the holder of serve.lock is this directory's server, and a
-    # pid taken on trust could be -1 (every process), 0 (our own group) or an unrelated process that reused it.
-    if state.clear_stale_server():
-        raise Unavailable(
-            f"no modelyard server is running for state directory {state.root}; removed the stale {state.server_file}"
-        )
-    info = state.read_server()
-    if info is None:
-        raise Unavailable(f"the server of state directory {state.root} has not published its address yet; retry")
-    if info.pid <= 1 or info.pid not in state.serve_lock_holders():
-        raise Unavailable(
-            f"{state.server_file} names pid {info.pid}, which does not match the running server of "
-            f"{state.root} (the holder of {state.serve_lock.name}); nothing was signalled"
-        )
-    return info
 
 
 def _spec_body(args: argparse.Namespace, required: bool = True) -> dict[str, Any]:
@@ -292,105 +224,6 @@ def _model_list(args: argparse.Namespace) -> Any:
     return _client(args).call("GET", f"/api/models{suffix}")
 
 
-# --- output ------------------------------------------------------------------------------------------------
-
-_COLUMNS = {
-    "endpoint": ["name", "auth_mode", "provisioning_state", "traffic", "scoring_uri"],
-    "deployment": ["name", "endpoint_name", "provisioning_state", "instance_type", "instance_count", "workers"],
-    "model": ["name", "version", "type", "path"],
-}
-
-
-def _output(result: Any, fmt: str) -> None:
-    if fmt == "json":
-        print(json.dumps(result, indent=2))
-        return
-    rows = result if isinstance(result, list) else [result]
-    if not rows:
-        return
-    first = rows[0]
-    if "endpoint_name" in first:
-        cols = _COLUMNS["deployment"]
-    elif "scoring_uri" in first:
-        cols = _COLUMNS["endpoint"]
-    elif "version" in first and "type" in first:
-        cols = _COLUMNS["model"]
-    else:
-        cols = list(first)
-    cells = [[_cell(r.get(c)) for c in cols] for r in rows]
-    widths = [max(len(c), *(len(row[i]) for row in cells)) for i, c in enumerate(cols)]
-    print("  ".join(c.ljust(w) for c, w in zip(cols, widths, strict=True)).rstrip())
-    print("  ".join("-" * w for w in widths))
-    for row in cells:
-        print("  ".join(v.ljust(w) for v, w in zip(row, widths, strict=True)).rstrip())
-
-
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, dict):
-        return " ".join(f"{k}={v}" for k, v in value.items())
-    if isinstance(value, list):
-        return " ".join(_worker_cell(w) if isinstance(w, dict) else str(w) for w in value)
-    return str(value)
-
-
-def _worker_cell(worker: dict[str, Any]) -> str:
-    cores = ",".join(map(str, worker.get("cores", [])))
-    gpus = ",".join(map(str, worker.get("gpus", [])))
-    where = f"cores {cores}" + (f" gpu {gpus}" if gpus else "") + (" shared" if worker.get("shared") else "")
-    return f"#{worker.get('instance')}:{worker.get('state')}({where})"
-
-
-# --- argument types: bad values are refused before any request is sent ---------------------------------------
-
-
-def _not_blank(value: str) -> str:
-    """Any value but a blank one: names the server judges (in a body or query), file paths."""
-    if not value.strip():
-        raise argparse.ArgumentTypeError("must not be empty")
-    return value
-
-
-def _path_name(value: str) -> str:
-    """A name that becomes a URL path segment: not blank, and without '/'."""
-    # The HTTP server decodes %2F before routing, so a '/' would pick another route however it is encoded.
-    if "/" in _not_blank(value):
-        from runtime.spec import NAME_RULE
-
-        raise argparse.ArgumentTypeError(f"{value!r} must not contain '/'; names are {NAME_RULE}")
-    return value
-
-
-def _header_name(value: str) -> str:
-    """A deployment name sent in the azureml-model-deployment header: a valid name (so a valid header value)."""
-    from runtime.spec import NAME_RULE, is_valid_name
-
-    if not is_valid_name(_not_blank(value)):
-        raise argparse.ArgumentTypeError(f"{value!r} is not a valid deployment name; names are {NAME_RULE}")
-    return value
-
-
-def _int_in(low: int, high: int | None, rule: str) -> Callable[[str], int]:
-    """An argparse type for an integer in [low, high]; `rule` says what is allowed."""
-
-    def parse(text: str) -> int:
-        try:
-            value = int(text)
-        except ValueError:
-            value = low - 1
-        if value < low or (high is not None and value > high):
-            raise argparse.ArgumentTypeError(f"must be {rule}, got {text!r}")
-        return value
-
-    return parse
-
-
-_port = _int_in(0, 65535, "0-65535")
-_positive = _int_in(1, None, "a positive integer")
-_non_negative = _int_in(0, None, "a non-negative integer")
-
-
 # --- parser ------------------------------------------------------------------------------------------------
 
 
@@ -408,25 +241,25 @@ def _parser() -> argparse.ArgumentParser:
 
     serve = groups.add_parser("serve", parents=[common], help="run the server (foreground, or --detach)")
     serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=_port, default=8400, help="port (default 8400; 0 picks a free one)")
+    serve.add_argument("--port", type=port, default=8400, help="port (default 8400; 0 picks a free one)")
     serve.add_argument("--server", choices=["uvicorn", "hypercorn"], default="uvicorn", help="HTTP server")
     serve.add_argument("--detach", action="store_true", help="run in the background and return once it listens")
     serve.add_argument(
         "--token-lifetime",
-        type=_int_in(60, None, "at least 60 seconds"),
+        type=int_in(60, None, "at least 60 seconds"),
         default=3600,
         metavar="SECONDS",
         help="lifetime of aml_token tokens (default 3600)",
     )
     serve.add_argument(
         "--max-body-mib",
-        type=_positive,
+        type=positive,
         default=100,
         metavar="MIB",
         help="largest scoring request body; bigger ones get 413 (default 100)",
     )
-    serve.set_defaults(handler=_serve)
-    groups.add_parser("stop", parents=[common], help="stop the running server").set_defaults(handler=_stop)
+    serve.set_defaults(handler=serve_command)
+    groups.add_parser("stop", parents=[common], help="stop the running server").set_defaults(handler=stop_command)
 
     def verbs(name: str, help: str) -> argparse._SubParsersAction[_Parser]:
         group = groups.add_parser(name, help=help)
@@ -438,69 +271,69 @@ def _parser() -> argparse.ArgumentParser:
         return p
 
     def spec_args(p: argparse.ArgumentParser, required: bool) -> None:
-        p.add_argument("-f", "--file", type=_not_blank, required=required, help="YAML file")
+        p.add_argument("-f", "--file", type=not_blank, required=required, help="YAML file")
         p.add_argument("--set", action="extend", nargs="+", metavar="PATH=VALUE", help="override a YAML value")
 
     ep = verbs("online-endpoint", "manage online endpoints")
     p = verb(ep, "create", _endpoint_create, "create an endpoint from YAML")
     spec_args(p, True)
-    p.add_argument("-n", "--name", type=_not_blank)
-    verb(ep, "show", _endpoint_show, "show an endpoint").add_argument("-n", "--name", type=_path_name, required=True)
+    p.add_argument("-n", "--name", type=not_blank)
+    verb(ep, "show", _endpoint_show, "show an endpoint").add_argument("-n", "--name", type=path_name, required=True)
     verb(ep, "list", _endpoint_list, "list endpoints")
     p = verb(ep, "update", _endpoint_update, "update an endpoint, its traffic or mirror traffic")
-    p.add_argument("-n", "--name", type=_path_name, required=True)
+    p.add_argument("-n", "--name", type=path_name, required=True)
     spec_args(p, False)
     p.add_argument("--traffic", help='e.g. "blue=90 green=10"')
     p.add_argument("--mirror-traffic", help='e.g. "green=10"')
     p = verb(ep, "delete", _endpoint_delete, "delete an endpoint and its deployments")
-    p.add_argument("-n", "--name", type=_path_name, required=True)
+    p.add_argument("-n", "--name", type=path_name, required=True)
     p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation (accepted for az ml parity)")
     p = verb(ep, "invoke", _endpoint_invoke, "send a request file to the endpoint's /score")
-    p.add_argument("-n", "--name", type=_path_name, required=True)
-    p.add_argument("-r", "--request-file", type=_not_blank, required=True)
+    p.add_argument("-n", "--name", type=path_name, required=True)
+    p.add_argument("-r", "--request-file", type=not_blank, required=True)
     p.add_argument(
-        "-d", "--deployment-name", type=_header_name, help="target this deployment (azureml-model-deployment header)"
+        "-d", "--deployment-name", type=header_name, help="target this deployment (azureml-model-deployment header)"
     )
     p = verb(ep, "get-credentials", _endpoint_credentials, "show the endpoint's keys")
-    p.add_argument("-n", "--name", type=_path_name, required=True)
+    p.add_argument("-n", "--name", type=path_name, required=True)
     p = verb(ep, "regenerate-keys", _endpoint_regenerate, "replace the primary or secondary key")
-    p.add_argument("-n", "--name", type=_path_name, required=True)
+    p.add_argument("-n", "--name", type=path_name, required=True)
     p.add_argument("--key-type", choices=["primary", "secondary"], default="primary", type=str.lower)
     p.add_argument("--key-value", help="use this value instead of a generated one")
 
     dep = verbs("online-deployment", "manage online deployments")
     p = verb(dep, "create", _deployment_create, "create a deployment from YAML and start its workers")
     spec_args(p, True)
-    p.add_argument("-n", "--name", type=_not_blank)
-    p.add_argument("-e", "--endpoint-name", type=_path_name)
+    p.add_argument("-n", "--name", type=not_blank)
+    p.add_argument("-e", "--endpoint-name", type=path_name)
     p.add_argument("--all-traffic", action="store_true", help="send all of the endpoint's traffic to it once up")
     p.add_argument("--placement", choices=["share", "strict"], default="share", help="share cores when full, or refuse")
     p.add_argument("--no-wait", action="store_true", help="return at once, while it is still Creating")
     p = verb(dep, "update", _deployment_update, "update a deployment (rolling: the old one serves until the new is up)")
     spec_args(p, False)
-    p.add_argument("-n", "--name", type=_path_name, required=True)
-    p.add_argument("-e", "--endpoint-name", type=_path_name)
+    p.add_argument("-n", "--name", type=path_name, required=True)
+    p.add_argument("-e", "--endpoint-name", type=path_name)
     for name, handler, text in (("show", _deployment_show, "show a deployment and its workers"),):
         p = verb(dep, name, handler, text)
-        p.add_argument("-n", "--name", type=_path_name, required=True)
-        p.add_argument("-e", "--endpoint-name", type=_path_name, required=True)
+        p.add_argument("-n", "--name", type=path_name, required=True)
+        p.add_argument("-e", "--endpoint-name", type=path_name, required=True)
     p = verb(dep, "list", _deployment_list, "list an endpoint's deployments")
-    p.add_argument("-e", "--endpoint-name", type=_path_name, required=True)
+    p.add_argument("-e", "--endpoint-name", type=path_name, required=True)
     p = verb(dep, "delete", _deployment_delete, "delete a deployment (it must take no traffic)")
-    p.add_argument("-n", "--name", type=_path_name, required=True)
-    p.add_argument("-e", "--endpoint-name", type=_path_name, required=True)
+    p.add_argument("-n", "--name", type=path_name, required=True)
+    p.add_argument("-e", "--endpoint-name", type=path_name, required=True)
     p.add_argument("-y", "--yes", action="store_true", help="accepted for az ml parity")
     p = verb(dep, "get-logs", _deployment_logs, "print the end of a deployment instance's log")
-    p.add_argument("-n", "--name", type=_path_name, required=True)
-    p.add_argument("-e", "--endpoint-name", type=_path_name, required=True)
-    p.add_argument("-l", "--lines", type=_positive, default=200, help="how many lines (default 200)")
-    p.add_argument("--instance", type=_non_negative, default=0, help="instance number (default 0)")
+    p.add_argument("-n", "--name", type=path_name, required=True)
+    p.add_argument("-e", "--endpoint-name", type=path_name, required=True)
+    p.add_argument("-l", "--lines", type=positive, default=200, help="how many lines (default 200)")
+    p.add_argument("--instance", type=non_negative, default=0, help="instance number (default 0)")
 
     model = verbs("model", "manage the local model registry")
     p = verb(model, "create", _model_create, "register a model version from YAML")
     spec_args(p, True)
-    p.add_argument("-n", "--name", type=_not_blank)
-    p.add_argument("-v", "--version", type=_not_blank)
+    p.add_argument("-n", "--name", type=not_blank)
+    p.add_argument("-v", "--version", type=not_blank)
     p = verb(model, "list", _model_list, "list registered models")
-    p.add_argument("-n", "--name", type=_not_blank)
+    p.add_argument("-n", "--name", type=not_blank)
     return parser

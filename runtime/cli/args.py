@@ -1,0 +1,52 @@
+"""Argument types of the CLI: bad values are refused by argparse, before any request is sent."""
+
+from __future__ import annotations
+
+import argparse
+from collections.abc import Callable
+
+
+def not_blank(value: str) -> str:
+    """Any value but a blank one: names the server judges (in a body or query), file paths."""
+    if not value.strip():
+        raise argparse.ArgumentTypeError("must not be empty")
+    return value
+
+
+def path_name(value: str) -> str:
+    """A name that becomes a URL path segment: not blank, and without '/'."""
+    # The HTTP server decodes %2F before routing, so a '/' would pick another route however it is encoded.
+    if "/" in not_blank(value):
+        from runtime.spec import NAME_RULE
+
+        raise argparse.ArgumentTypeError(f"{value!r} must not contain '/'; names are {NAME_RULE}")
+    return value
+
+
+def header_name(value: str) -> str:
+    """A deployment name sent in the azureml-model-deployment header: a valid name (so a valid header value)."""
+    from runtime.spec import NAME_RULE, is_valid_name
+
+    if not is_valid_name(not_blank(value)):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a valid deployment name; names are {NAME_RULE}")
+    return value
+
+
+def int_in(low: int, high: int | None, rule: str) -> Callable[[str], int]:
+    """An argparse type for an integer in [low, high]; `rule` says what is allowed."""
+
+    def parse(text: str) -> int:
+        try:
+            value = int(text)
+        except ValueError:
+            value = low - 1
+        if value < low or (high is not None and value > high):
+            raise argparse.ArgumentTypeError(f"must be {rule}, got {text!r}")
+        return value
+
+    return parse
+
+
+port = int_in(0, 65535, "0-65535")
+positive = int_in(1, None, "a positive integer")
+non_negative = int_in(0, None, "a non-negative integer")
