@@ -42,10 +42,9 @@ def routes(ctl: Controller) -> list[Route]:
     async def health(request: Request) -> Response:
         return JSON({"status": "ok"})
 
-    async def list_endpoints(request: Request) -> Response:
-        return JSON(ctl.list_endpoints())
-
-    async def create_endpoint(request: Request) -> Response:
+    async def endpoints(request: Request) -> Response:
+        if request.method == "GET":
+            return JSON(ctl.list_endpoints())
         return JSON(await ctl.create_endpoint(await _body(request, views.SpecRequest)), status_code=201)
 
     async def endpoint(request: Request) -> Response:
@@ -99,8 +98,7 @@ def routes(ctl: Controller) -> list[Route]:
 
     return [
         Route("/api/health", health, methods=["GET"]),
-        Route("/api/endpoints", list_endpoints, methods=["GET"]),
-        Route("/api/endpoints", create_endpoint, methods=["POST"]),
+        Route("/api/endpoints", endpoints, methods=["GET", "POST"]),
         Route("/api/endpoints/{name}", endpoint, methods=["GET", "PATCH", "DELETE"]),
         Route("/api/endpoints/{name}/keys", keys, methods=["GET"]),
         Route("/api/endpoints/{name}/regenerate-keys", regenerate, methods=["POST"]),

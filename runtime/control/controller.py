@@ -238,6 +238,11 @@ class Controller:
 
     async def regenerate_keys(self, name: str, req: views.RegenerateKeys) -> dict[str, str]:
         """online-endpoint regenerate-keys: only the named key changes."""
+        if self.registry.endpoint(name).spec.auth_mode is not AuthMode.KEY:
+            raise Conflict(
+                f"endpoint {name!r} authenticates with tokens, not keys; "
+                f"get a fresh token with `online-endpoint get-credentials -n {name}`"
+            )
         kind = req.keyType.lower()
         if kind not in ("primary", "secondary"):
             raise SpecError(f"key type {req.keyType!r} is not allowed; use primary or secondary")

@@ -28,6 +28,8 @@ def test_unknown_routes_and_methods_answer_in_the_api_error_shape(server: Server
         r = api.put("/api/endpoints/fix", json={})
         assert r.status_code == 405 and r.json()["error"]["code"] == "unsupported"
         assert "PATCH" in r.json()["error"]["message"]
+        r = api.put("/api/endpoints", json={})
+        assert r.status_code == 405 and {"GET", "POST"} <= set(r.headers["allow"].split(", "))
 
 
 def test_unknown_fields_in_a_request_are_refused_and_change_nothing(server: Server) -> None:

@@ -164,6 +164,8 @@ def test_aml_token_endpoint_takes_tokens_not_keys(server: Server, tmp_path: Path
         "online-endpoint", "invoke", "-n", "tok", "--request-file", str(FIXTURES / "endpoint.yml"), check=False
     )
     assert out.returncode != 0 and "424" in out.stderr  # the YAML is no JSON: the echo script raises, as it should
+    refused = server.cli("online-endpoint", "regenerate-keys", "-n", "tok", check=False)
+    assert refused.returncode != 0 and "authenticates with tokens, not keys" in refused.stderr
 
 
 def test_mirror_traffic_copies_a_share_to_the_shadow_and_answers_from_live(server: Server, tmp_path: Path) -> None:
