@@ -253,10 +253,11 @@ def _parser() -> argparse.ArgumentParser:
     )
     serve.add_argument(
         "--max-body-mib",
-        type=positive,
+        # A body travels to the worker in one frame, and frames stop at 1 GiB.
+        type=int_in(1, 1000, "1-1000"),
         default=100,
         metavar="MIB",
-        help="largest scoring request body; bigger ones get 413 (default 100)",
+        help="largest scoring request body, 1-1000; bigger ones get 413 (default 100)",
     )
     serve.set_defaults(handler=serve_command)
     groups.add_parser("stop", parents=[common], help="stop the running server").set_defaults(handler=stop_command)

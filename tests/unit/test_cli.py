@@ -245,6 +245,14 @@ def test_serve_port_must_be_0_to_65535(capsys: pytest.CaptureFixture[str], port:
 
 
 @pytest.mark.parametrize(
+    ("flag", "value"), [("--max-body-mib", "0"), ("--max-body-mib", "2048"), ("--token-lifetime", "5")]
+)
+def test_serve_limits_must_be_in_range(capsys: pytest.CaptureFixture[str], flag: str, value: str) -> None:
+    line = _usage_error(capsys, ["serve", flag, value])
+    assert flag in line and "must be" in line and repr(value) in line
+
+
+@pytest.mark.parametrize(
     ("flag", "value", "rule"),
     [("--lines", "-1", "positive"), ("--lines", "0", "positive"), ("--instance", "-1", "non-negative")],
 )
