@@ -39,6 +39,15 @@ async def _body(request: Request, type_: type[T]) -> T:
 def routes(ctl: Controller) -> list[Route]:
     """The management routes, bound to one controller."""
 
+    # Azure's resource names are case-insensitive: a path names a resource in any case, and the stored spelling
+    # is what the controller works with.
+    def _endpoint(request: Request) -> str:
+        return ctl.endpoint_name(request.path_params["name"])
+
+    def _deployment(request: Request) -> tuple[str, str]:
+        endpoint = _endpoint(request)
+        return endpoint, ctl.deployment_name(endpoint, request.path_params["deployment"])
+
     async def health(request: Request) -> Response:
         return JSON({"status": "ok"})
 
@@ -48,7 +57,7 @@ def routes(ctl: Controller) -> list[Route]:
         return JSON(await ctl.create_endpoint(await _body(request, views.SpecRequest)), status_code=201)
 
     async def endpoint(request: Request) -> Response:
-        name = request.path_params["name"]
+        name = _endpoint(request)
         if request.method == "GET":
             return JSON(ctl.get_endpoint(name))
         if request.method == "DELETE":
@@ -57,21 +66,21 @@ def routes(ctl: Controller) -> list[Route]:
         return JSON(await ctl.update_endpoint(name, await _body(request, views.EndpointUpdate)))
 
     async def keys(request: Request) -> Response:
-        return JSON(ctl.keys(request.path_params["name"]))
+        return JSON(ctl.keys(_endpoint(request)))
 
     async def regenerate(request: Request) -> Response:
         body = await _body(request, views.RegenerateKeys)
-        return JSON(await ctl.regenerate_keys(request.path_params["name"], body))
+        return JSON(await ctl.regenerate_keys(_endpoint(request), body))
 
     async def deployments(request: Request) -> Response:
-        endpoint = request.path_params["name"]
+        endpoint = _endpoint(request)
         if request.method == "GET":
             return JSON(ctl.list_deployments(endpoint))
         body = await _body(request, views.DeploymentRequest)
         return JSON(await ctl.create_deployment(endpoint, body), status_code=201)
 
     async def deployment(request: Request) -> Response:
-        endpoint, name = request.path_params["name"], request.path_params["deployment"]
+        endpoint, name = _deployment(request)
         if request.method == "GET":
             return JSON(ctl.get_deployment(endpoint, name))
         if request.method == "DELETE":
@@ -80,7 +89,7 @@ def routes(ctl: Controller) -> list[Route]:
         return JSON(await ctl.update_deployment(endpoint, name, await _body(request, views.SpecRequest)))
 
     async def logs(request: Request) -> Response:
-        endpoint, name = request.path_params["name"], request.path_params["deployment"]
+        endpoint, name = _deployment(request)
         try:
             lines = int(request.query_params.get("lines", "200"))
             instance = int(request.query_params.get("instance", "0"))

@@ -190,6 +190,7 @@ class Controller:
             if req.mirror_traffic is not None:
                 mirror = parse_traffic_arg(req.mirror_traffic)
             names = [d.name for d in self.registry.deployments(name)]
+            traffic, mirror = _spelled_as(traffic, names), _spelled_as(mirror, names)
             validate_traffic(traffic, names)
             validate_mirror(mirror, traffic, names)
             self._check_running(name, traffic, rec.traffic, "traffic")
@@ -219,6 +220,14 @@ class Controller:
         for path in doomed:
             if path is not None:
                 shutil.rmtree(path, ignore_errors=True)
+
+    def endpoint_name(self, name: str) -> str:
+        """The stored spelling of an endpoint name given in any case (Azure's names ignore case)."""
+        return self.registry.endpoint_name(name)
+
+    def deployment_name(self, endpoint: str, name: str) -> str:
+        """The stored spelling of a deployment name given in any case."""
+        return self.registry.deployment_name(endpoint, name)
 
     def get_endpoint(self, name: str) -> dict[str, Any]:
         """online-endpoint show."""
@@ -262,9 +271,10 @@ class Controller:
         """online-deployment create: snapshot, place, start; with wait, answer once Succeeded or Failed."""
         if req.placement not in ("share", "strict"):
             raise SpecError(f"placement {req.placement!r} is not allowed; use share or strict")
-        loaded = load_deployment(
-            _yaml(req), source=req.source, overrides=req.set, name=req.name, endpoint_name=req.endpoint_name or endpoint
-        )
+        named = req.endpoint_name or endpoint
+        # `endpoint` is the stored spelling; -e may give the same name in another case.
+        named = endpoint if named.lower() == endpoint.lower() else named
+        loaded = load_deployment(_yaml(req), source=req.source, overrides=req.set, name=req.name, endpoint_name=named)
         spec = loaded.spec
         if spec.endpoint_name != endpoint:
             raise SpecError(f"{req.source}: $.endpoint_name: {spec.endpoint_name!r} does not match {endpoint!r}")
@@ -562,6 +572,12 @@ def _set_aside(path: Path, root: Path) -> Path | None:
     except FileNotFoundError:
         return None
     return aside
+
+
+def _spelled_as(shares: dict[str, int], names: list[str]) -> dict[str, int]:
+    """Deployment names in a traffic map, in their stored spelling (Azure's names ignore case)."""
+    stored = {n.lower(): n for n in names}
+    return {stored.get(k.lower(), k): v for k, v in shares.items()}
 
 
 def _new_key() -> str:

@@ -134,6 +134,18 @@ class Registry:
             (*rest, name),
         )
 
+    def endpoint_name(self, name: str) -> str:
+        """The stored spelling of an endpoint name given in any case; `name` itself when there is none."""
+        row = self._db.execute("SELECT name FROM endpoints WHERE lower(name)=lower(?)", (name,)).fetchone()
+        return str(row[0]) if row else name
+
+    def deployment_name(self, endpoint: str, name: str) -> str:
+        """The stored spelling of a deployment name given in any case; `name` itself when there is none."""
+        row = self._db.execute(
+            "SELECT name FROM deployments WHERE endpoint=? AND lower(name)=lower(?)", (endpoint, name)
+        ).fetchone()
+        return str(row[0]) if row else name
+
     def endpoint(self, name: str) -> EndpointRecord:
         """The endpoint called `name`; NotFound otherwise."""
         row = self._db.execute("SELECT * FROM endpoints WHERE name=?", (name,)).fetchone()

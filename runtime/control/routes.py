@@ -16,14 +16,14 @@ def build_routes(
     supervisors: Mapping[tuple[str, str], DeploymentSupervisor],
     previous: Mapping[str, EndpointRoute],
 ) -> dict[str, EndpointRoute]:
-    """One EndpointRoute per endpoint.
+    """One EndpointRoute per endpoint, keyed by its name in lower case (host names and Azure names ignore case).
 
     A deployment keeps its DeploymentRoute object across rebuilds: requests in flight decrement the object they
     incremented, so admission counts stay exact however often the tables change.
     """
     routes: dict[str, EndpointRoute] = {}
     for ep in endpoints:
-        old = previous.get(ep.name)
+        old = previous.get(ep.name.lower())
         deps: dict[str, DeploymentRoute] = {}
         for (endpoint, name), sup in supervisors.items():
             if endpoint != ep.name:
@@ -40,7 +40,7 @@ def build_routes(
                 route.max_inflight = max_inflight
             deps[name] = route
         tokens = ep.spec.auth_mode is not AuthMode.KEY
-        routes[ep.name] = EndpointRoute(
+        routes[ep.name.lower()] = EndpointRoute(
             name=ep.name,
             tokens=tokens,
             kubernetes=ep.spec.compute is not None,

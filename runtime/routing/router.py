@@ -123,7 +123,7 @@ class Router:
 
     def route(self, endpoint: str) -> EndpointRoute:
         """The endpoint's routing table; NotFound if there is no such endpoint."""
-        route = self.endpoints.get(endpoint)
+        route = self.endpoints.get(endpoint.lower())
         if route is None:
             raise NotFound(f"endpoint {endpoint!r} not found")
         return route
@@ -141,6 +141,8 @@ class Router:
         """Send an authenticated request to a deployment (the named `target`, or by traffic) and relay the answer."""
         if target:
             dep = route.deployments.get(target)
+            if dep is None:  # Azure's names ignore case; the exact spelling is the fast path
+                dep = next((d for n, d in route.deployments.items() if n.lower() == target.lower()), None)
             if dep is None:
                 raise NotFound(
                     f"deployment {target!r} named by the {DEPLOYMENT_HEADER} header is not running in endpoint "

@@ -260,3 +260,23 @@ def test_deleting_removes_the_copied_files_and_logs(server: Server) -> None:
     assert sorted(p.name for p in (logs / "fix").iterdir()) == ["green"]
     server.cli("online-endpoint", "delete", "-n", "fix")
     assert list(snapshots.iterdir()) == [] and list(logs.iterdir()) == []
+
+
+def test_names_are_found_in_any_case_as_on_azure(server: Server) -> None:
+    server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
+    server.deploy_echo("--all-traffic", "-e", "FIX")
+    shown = server.json("online-endpoint", "show", "-n", "FIX")
+    assert isinstance(shown, dict) and shown["name"] == "fix"
+    dep = server.json("online-deployment", "show", "-n", "Echo", "-e", "Fix")
+    assert isinstance(dep, dict) and dep["name"] == "echo"
+    auth = {"Authorization": f"Bearer {server.key('FIX')}"}
+    with server.client() as http:
+        assert http.post("/endpoints/FIX/score", json={"a": 1}, headers=auth).status_code == 200
+        by_host = http.post("/score", json={"a": 2}, headers={**auth, "Host": "Fix.localhost"})
+        assert by_host.status_code == 200 and by_host.json()["echo"] == {"a": 2}
+        named = http.post("/endpoints/fix/score", json={}, headers={**auth, "azureml-model-deployment": "ECHO"})
+        assert named.status_code == 200 and named.headers["azureml-model-deployment"] == "echo"
+    server.cli("online-endpoint", "update", "-n", "Fix", "--traffic", "ECHO=100")
+    assert server.json("online-endpoint", "show", "-n", "fix")["traffic"] == {"echo": 100}  # type: ignore[index]
+    server.cli("online-deployment", "update", "-n", "ECHO", "-e", "FIX", "--set", "environment_variables.TAG=v2")
+    assert server.json("online-deployment", "show", "-n", "echo", "-e", "fix")["environment_variables"]["TAG"] == "v2"  # type: ignore[index]
