@@ -178,17 +178,20 @@ def _deployment_create(args: argparse.Namespace) -> Any:
     body.update(all_traffic=args.all_traffic, placement=args.placement, wait=not args.no_wait)
     endpoint = _deployment_endpoint(args, body)
     result = _client(args).call("POST", f"/api/endpoints/{_q(endpoint)}/deployments", body)
-    if result.get("provisioning_state") == "Failed":
-        raise ModelyardError(f"deployment {result['name']} failed: {result.get('error', 'see get-logs')}")
-    return result
+    return _unless_failed(result, "deployment")
 
 
 def _deployment_update(args: argparse.Namespace) -> Any:
     body = _deployment_body(args, required=False)
     endpoint = _deployment_endpoint(args, body)
     result = _client(args).call("PATCH", f"/api/endpoints/{_q(endpoint)}/deployments/{_q(args.name)}", body)
+    return _unless_failed(result, "update of deployment")
+
+
+def _unless_failed(result: Any, what: str) -> Any:
+    """The deployment as the server shows it; a one-line error (exit 1) when it ended Failed."""
     if result.get("provisioning_state") == "Failed":
-        raise ModelyardError(f"update of deployment {result['name']} failed: {result.get('error', 'see get-logs')}")
+        raise ModelyardError(f"{what} {result['name']} failed: {result.get('error', 'see get-logs')}")
     return result
 
 

@@ -104,6 +104,18 @@ def worker_pids(srv: Server, endpoint: str, deployment: str, state: str | None =
     return [w["pid"] for w in show["workers"] if w["pid"] and state in (None, w["state"])]
 
 
+def wait_for_state(srv: Server, endpoint: str, deployment: str, state: str, timeout: float = 30) -> None:
+    """Poll `online-deployment show` until the deployment's provisioning_state is `state`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        shown = srv.json("online-deployment", "show", "-n", deployment, "-e", endpoint)
+        assert isinstance(shown, dict)
+        if shown["provisioning_state"] == state:
+            return
+        assert time.monotonic() < deadline, f"{deployment} is still {shown['provisioning_state']}, not {state}"
+        time.sleep(0.1)
+
+
 def alive(pid: int) -> bool:
     try:
         os.kill(pid, 0)

@@ -6,7 +6,7 @@ import json
 import time
 from pathlib import Path
 
-from conftest import FIXTURES, SAMPLE, Server
+from conftest import FIXTURES, SAMPLE, Server, wait_for_state
 
 
 def _auth(server: Server, endpoint: str) -> dict[str, str]:
@@ -239,10 +239,7 @@ def test_a_deployment_being_created_refuses_other_changes_until_it_is_done(serve
     for args in (["update", "--set", "instance_count=2"], ["delete"]):
         busy = server.cli("online-deployment", *args, "-n", "echo", "-e", "fix", check=False)
         assert busy.returncode != 0 and "is Creating" in busy.stderr, busy.stderr
-    deadline = time.monotonic() + 30
-    while server.json("online-deployment", "show", "-n", "echo", "-e", "fix")["provisioning_state"] != "Succeeded":  # type: ignore[index]
-        assert time.monotonic() < deadline
-        time.sleep(0.2)
+    wait_for_state(server, "fix", "echo", "Succeeded")
     updated = server.json(
         "online-deployment", "update", "-n", "echo", "-e", "fix", "--set", "environment_variables.INIT_SLEEP=0"
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from conftest import FIXTURES, Server
+from conftest import FIXTURES, Server, wait_for_state
 
 
 def _cpus_allowed(pid: int) -> str:
@@ -90,10 +90,7 @@ def test_a_failed_update_keeps_the_previous_version_serving_across_a_restart(ser
         )
     server.stop()
     server.start()
-    deadline = time.monotonic() + 30
-    while server.json("online-deployment", "show", "-n", "echo", "-e", "fix")["provisioning_state"] != "Succeeded":  # type: ignore[index]
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    wait_for_state(server, "fix", "echo", "Succeeded")
     with server.client() as http:
         assert (
             http.post("/endpoints/fix/score", json={"v": 2}, headers={"Authorization": f"Bearer {key}"}).status_code
@@ -111,20 +108,14 @@ def test_a_deployment_that_does_not_come_back_answers_503_and_is_retried_at_the_
     server.stop()
     flag.touch()
     server.start()
-    deadline = time.monotonic() + 30
-    while server.json("online-deployment", "show", "-n", "echo", "-e", "fix")["provisioning_state"] != "Failed":  # type: ignore[index]
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    wait_for_state(server, "fix", "echo", "Failed")
     with server.client() as http:
         r = http.post("/endpoints/fix/score", json={}, headers=auth)
         assert r.status_code == 503 and "takes traffic but is not running" in r.json()["message"]
     server.stop()
     flag.unlink()
     server.start()
-    deadline = time.monotonic() + 30
-    while server.json("online-deployment", "show", "-n", "echo", "-e", "fix")["provisioning_state"] != "Succeeded":  # type: ignore[index]
-        assert time.monotonic() < deadline
-        time.sleep(0.1)
+    wait_for_state(server, "fix", "echo", "Succeeded")
     with server.client() as http:
         assert http.post("/endpoints/fix/score", json={}, headers=auth).status_code == 200
 
