@@ -1,0 +1,242 @@
+"""The state every management operation shares: registry, supervisors, the lock, and the router's tables.
+
+It is the only writer of the state database. Mutations run under one lock so they apply in order; starting
+workers happens outside the lock, so a slow init() never blocks other management calls.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import logging
+import os
+import shutil
+import sqlite3
+import tempfile
+import time
+import uuid
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from runtime.control import views
+from runtime.control.allocator import Allocation, allocate
+from runtime.control.logfiles import rotate_all
+from runtime.control.models import ModelStore
+from runtime.control.plan import worker_plan
+from runtime.control.registry import DeploymentRecord, Registry
+from runtime.control.routes import build_routes
+from runtime.control.supervisor import DeploymentSupervisor
+from runtime.errors import Conflict, ModelyardError, SpecError
+from runtime.routing.router import Router
+from runtime.routing.tokens import Tokens
+from runtime.spec import load_instance_types, resolve_instance_type, shape_from_resources
+from runtime.statedir import StateDir
+
+log = logging.getLogger("modelyard.controller")
+
+#: Error prefix of a failed update: the deployment shows Failed while its previous version keeps serving.
+UPDATE_FAILED = "update failed, the previous version keeps serving: "
+#: Error prefix of a deployment that served before a restart but did not come back: the next restart tries again,
+#: as Azure keeps restarting a crashing container, while one that never came up stays down until updated.
+RESTART_FAILED = "did not come back after a restart: "
+#: How often worker logs are checked for rotation.
+LOG_CHECK_S = 30.0
+
+
+class ControllerCore:
+    """The shared state, the server's lifecycle, and how a deployment record becomes running workers."""
+
+    def __init__(
+        self,
+        state: StateDir,
+        *,
+        cores: list[int],
+        gpus: list[int],
+        random: Callable[[], float],
+        gpu_note: str = "",
+        token_lifetime_s: int = 3600,
+    ) -> None:
+        self.state = state
+        state.ensure()
+        self.registry = Registry(state.db)
+        self.models = ModelStore(self.registry, state.models)
+        self.router = Router(random, tokens=Tokens(state.token_secret(), token_lifetime_s, time.time))
+        self.base_url = ""
+        self._cores = cores
+        self._gpus = gpus
+        self._gpu_note = gpu_note
+        self._lock = asyncio.Lock()
+        self._sups: dict[tuple[str, str], DeploymentSupervisor] = {}
+        #: deployments being created or updated: other changes to them wait with a Conflict, as in Azure
+        self._busy: set[tuple[str, str]] = set()
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self._socket_dir = _socket_dir(state)
+
+    async def start(self) -> None:
+        """Bring back every endpoint and deployment from the state database."""
+        for folder in (self.state.snapshots, self.state.logs):
+            for leftover in folder.glob(".deleted-*"):  # a server stopped in the middle of a delete
+                shutil.rmtree(leftover, ignore_errors=True)
+        for rec in self.registry.deployments():
+            if rec.state == "Failed" and not rec.error.startswith((UPDATE_FAILED, RESTART_FAILED)):
+                continue  # it never served (a failed update leaves the previous version serving, so that one returns)
+            try:
+                sup = self._supervisor(rec, self._taken())
+            except ModelyardError as exc:
+                self.registry.set_deployment_state(rec.endpoint, rec.name, "Failed", RESTART_FAILED + exc.message)
+                continue
+            self._sups[(rec.endpoint, rec.name)] = sup
+            self._busy.add((rec.endpoint, rec.name))
+            self._spawn(self._bring_up(rec.endpoint, rec.name, sup, all_traffic=False, restoring=True))
+        self._rebuild_routes()
+        self._spawn(self._rotate_logs())
+
+    async def _rotate_logs(self) -> None:
+        """Keep every worker log to a bounded size for as long as the server runs."""
+        while True:
+            await asyncio.sleep(LOG_CHECK_S)
+            # logs/<endpoint>/<deployment>/<deployment>-<instance>.log
+            try:
+                rotated = await asyncio.to_thread(rotate_all, self.state.logs.glob("*/*/*.log"))
+            except OSError as exc:  # a full disk, say: keep serving, and try again at the next check
+                log.warning("rotating worker logs failed: %s", exc)
+                continue
+            for path in rotated:
+                log.info("rotated %s (kept the older part as %s.1)", path, path.name)
+
+    async def stop(self) -> None:
+        """Stop every worker and close the database."""
+        for task in list(self._tasks):
+            task.cancel()
+        await asyncio.gather(*(s.stop() for s in self._sups.values()), return_exceptions=True)
+        self._sups.clear()
+        self.registry.close()
+        shutil.rmtree(self._socket_dir, ignore_errors=True)
+
+    def _taken(self) -> list[Allocation]:
+        return [a for s in self._sups.values() for a in s.allocations]
+
+    def _supervisor(self, rec: DeploymentRecord, taken: list[Allocation]) -> DeploymentSupervisor:
+        spec = rec.spec
+        plan = worker_plan(spec, Path(rec.snapshot))
+        extra = load_instance_types(self.state.instance_types)
+        if spec.instance_type:
+            shape = resolve_instance_type(spec.instance_type, extra)
+        elif spec.resources is not None:
+            shape = shape_from_resources(spec.resources)
+        else:
+            raise SpecError(f"{rec.source}: $.instance_type: required (e.g. Standard_DS3_v2, or cpu1 locally)")
+        result = allocate(
+            count=spec.instance_count,
+            cores_per=shape.cores,
+            gpus_per=shape.gpus,
+            machine_cores=self._cores,
+            machine_gpus=self._gpus,
+            taken=taken,
+            placement="strict" if rec.placement == "strict" else "share",
+            label=f"instance of {rec.name}",
+        )
+        notes = list(result.notes)
+        if shape.gpus and not self._gpus and self._gpu_note:
+            notes.append(self._gpu_note)
+        return DeploymentSupervisor(
+            name=rec.name,
+            plan=plan,
+            spec=spec,
+            allocations=result.allocations,
+            notes=tuple(notes),
+            socket_dir=self._socket_dir,
+            log_dir=self.state.logs / rec.endpoint / rec.name,
+            on_change=self._rebuild_routes,
+        )
+
+    async def _bring_up(
+        self, endpoint: str, name: str, sup: DeploymentSupervisor, *, all_traffic: bool, restoring: bool = False
+    ) -> None:
+        try:
+            error = await sup.start()
+        finally:
+            self._busy.discard((endpoint, name))
+        async with self._lock:
+            if self._sups.get((endpoint, name)) is not sup:
+                self._spawn(sup.stop())  # the server is stopping, or the endpoint went away meanwhile
+                return
+            if error is not None:
+                self._sups.pop((endpoint, name), None)
+                hint = f"see `modelyard online-deployment get-logs -n {name} -e {endpoint}`"
+                prefix = RESTART_FAILED if restoring else ""
+                self.registry.set_deployment_state(endpoint, name, "Failed", f"{prefix}{error}; {hint}")
+                self._rebuild_routes()
+                self._spawn(sup.stop())
+                return
+            self.registry.set_deployment_state(endpoint, name, "Succeeded")
+            if all_traffic:
+                ep = self.registry.endpoint(endpoint)
+                traffic = dict.fromkeys(ep.traffic, 0) | {name: 100}
+                mirror = {k: v for k, v in ep.mirror.items() if k != name}
+                self.registry.save_endpoint(with_changes(ep, traffic=traffic, mirror=mirror))
+            self._rebuild_routes()
+
+    def _check_idle(self, key: tuple[str, str]) -> None:
+        if key in self._busy:
+            state = self.registry.deployment(*key).state
+            raise Conflict(
+                f"deployment {key[1]!r} of endpoint {key[0]!r} is {state}; wait until it is done and try again"
+            )
+
+    def _rebuild_routes(self) -> None:
+        try:
+            endpoints = self.registry.endpoints()
+        except sqlite3.ProgrammingError:  # the database is closed during shutdown
+            return
+        self.router.endpoints = build_routes(endpoints, self._sups, self.router.endpoints)
+
+    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+
+def _socket_dir(state: StateDir) -> Path:
+    """A private folder for worker sockets, named after the state directory.
+
+    It lives in the temp folder because Unix socket paths are limited to about 107 bytes. Only one server runs per
+    state directory, so a folder left by a server that was killed is emptied here.
+    """
+    digest = hashlib.sha1(str(state.root).encode()).hexdigest()[:12]
+    path = Path(tempfile.gettempdir()) / f"modelyard-{os.getuid()}-{digest}"
+    shutil.rmtree(path, ignore_errors=True)
+    path.mkdir(mode=0o700)
+    return path
+
+
+def set_aside(path: Path, root: Path) -> Path | None:
+    """Rename `path` to a hidden name directly under `root` that nothing else will use; None if it is not there."""
+    aside = root / f".deleted-{path.name}-{uuid.uuid4().hex[:8]}"
+    try:
+        path.rename(aside)
+    except FileNotFoundError:
+        return None
+    return aside
+
+
+def spec_yaml(req: views.SpecRequest) -> str:
+    """The YAML text of a create request; SpecError when none was sent."""
+    if req.yaml is None:
+        raise SpecError("no YAML given: pass the file with -f")
+    return req.yaml
+
+
+def as_yaml(spec: Any) -> str:
+    """A stored spec as text that the spec loaders read again."""
+    # JSON is YAML: re-decoding the stored spec lets --set apply to it with the same rules as to a file.
+    return msgspec.json.encode(spec).decode()
+
+
+def with_changes(rec: Any, **changes: Any) -> Any:
+    """A copy of a frozen record with some fields changed."""
+    return msgspec.structs.replace(rec, **changes)

@@ -1,0 +1,182 @@
+"""Endpoint operations: create, update (spec, traffic, mirror), delete, show, list, keys and tokens."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from runtime.control import views
+from runtime.control.controller.core import ControllerCore, as_yaml, set_aside, spec_yaml, with_changes
+from runtime.control.registry import EndpointRecord
+from runtime.errors import Conflict, SpecError
+from runtime.spec import AuthMode, load_endpoint, parse_traffic_arg, validate_mirror, validate_traffic
+
+
+class EndpointOps(ControllerCore):
+    """The online-endpoint verbs."""
+
+    async def create_endpoint(self, req: views.SpecRequest) -> dict[str, Any]:
+        """online-endpoint create."""
+        loaded = load_endpoint(spec_yaml(req), source=req.source, overrides=req.set, name=req.name)
+        spec = loaded.spec
+        async with self._lock:
+            if spec.traffic or spec.mirror_traffic:
+                raise SpecError(
+                    f"{Path(loaded.source).name}: $.traffic: traffic cannot be set when an endpoint is created, "
+                    "because its deployments do not exist yet; use `online-deployment create --all-traffic` or "
+                    '`online-endpoint update --traffic "blue=100"` afterwards'
+                )
+            now = time.time()
+            rec = EndpointRecord(
+                name=spec.name,
+                spec=spec,
+                source=loaded.source,
+                primary_key=_new_key(),
+                secondary_key=_new_key(),
+                traffic=dict(spec.traffic),
+                mirror=dict(spec.mirror_traffic),
+                created_at=now,
+                updated_at=now,
+            )
+            self.registry.add_endpoint(rec)
+            self._rebuild_routes()
+        view = views.endpoint_view(rec, self.base_url)
+        ignored = list(loaded.ignored)
+        if spec.auth_mode is AuthMode.AAD_TOKEN:
+            ignored.append(
+                "auth_mode aad_token: Entra ID tokens cannot be checked on this machine; modelyard issues its own "
+                "tokens (online-endpoint get-credentials), as for aml_token"
+            )
+        if ignored:
+            view["ignored"] = ignored
+        return view
+
+    async def update_endpoint(self, name: str, req: views.EndpointUpdate) -> dict[str, Any]:
+        """online-endpoint update: from YAML / --set, or --traffic / --mirror-traffic."""
+        async with self._lock:
+            rec = self.registry.endpoint(name)
+            spec = rec.spec
+            traffic, mirror = dict(rec.traffic), dict(rec.mirror)
+            if req.yaml is not None or req.set:
+                text = req.yaml if req.yaml is not None else as_yaml(spec)
+                spec = load_endpoint(text, source=req.source, overrides=req.set, name=name).spec
+                if spec.name != name:
+                    raise SpecError(f"{req.source}: $.name: {spec.name!r} does not match the endpoint {name!r}")
+                # A file or --set that names traffic replaces it; one that does not leaves the live split alone.
+                if req.yaml is not None and spec.traffic or _sets(req.set, "traffic"):
+                    traffic = dict(spec.traffic)
+                if req.yaml is not None and spec.mirror_traffic or _sets(req.set, "mirror_traffic"):
+                    mirror = dict(spec.mirror_traffic)
+            if req.traffic is not None:
+                traffic = {**traffic, **parse_traffic_arg(req.traffic)}
+            if req.mirror_traffic is not None:
+                mirror = parse_traffic_arg(req.mirror_traffic)
+            names = [d.name for d in self.registry.deployments(name)]
+            traffic, mirror = _spelled_as(traffic, names), _spelled_as(mirror, names)
+            validate_traffic(traffic, names)
+            validate_mirror(mirror, traffic, names)
+            self._check_running(name, traffic, rec.traffic, "traffic")
+            self._check_running(name, mirror, rec.mirror, "mirror traffic")
+            rec = with_changes(rec, spec=spec, traffic=traffic, mirror={k: v for k, v in mirror.items() if v})
+            self.registry.save_endpoint(rec)
+            self._rebuild_routes()
+        return views.endpoint_view(rec, self.base_url)
+
+    async def delete_endpoint(self, name: str) -> None:
+        """online-endpoint delete: stops and removes every deployment too."""
+        async with self._lock:
+            self.registry.endpoint(name)
+            for key in self._busy:
+                if key[0] == name:
+                    self._check_idle(key)
+            sups = [(k, self._sups.pop(k)) for k in list(self._sups) if k[0] == name]
+            self.registry.delete_endpoint(name)
+            self._rebuild_routes()
+            # Moved aside under the lock: an endpoint created again under this name while the old workers stop
+            # must not lose its new files to the removal below.
+            doomed = [
+                set_aside(self.state.snapshots / name, self.state.snapshots),
+                set_aside(self.state.logs / name, self.state.logs),
+            ]
+        await asyncio.gather(*(s.stop() for _, s in sups), return_exceptions=True)
+        for path in doomed:
+            if path is not None:
+                shutil.rmtree(path, ignore_errors=True)
+
+    def endpoint_name(self, name: str) -> str:
+        """The stored spelling of an endpoint name given in any case (Azure's names ignore case)."""
+        return self.registry.endpoint_name(name)
+
+    def get_endpoint(self, name: str) -> dict[str, Any]:
+        """online-endpoint show."""
+        return views.endpoint_view(self.registry.endpoint(name), self.base_url)
+
+    def list_endpoints(self) -> list[dict[str, Any]]:
+        """online-endpoint list."""
+        return [views.endpoint_view(r, self.base_url) for r in self.registry.endpoints()]
+
+    def keys(self, name: str) -> dict[str, Any]:
+        """online-endpoint get-credentials: the keys, or a new token for token endpoints."""
+        rec = self.registry.endpoint(name)
+        if rec.spec.auth_mode is not AuthMode.KEY:
+            assert self.router.tokens is not None
+            return self.router.tokens.issue(name)
+        return {"primaryKey": rec.primary_key, "secondaryKey": rec.secondary_key}
+
+    async def regenerate_keys(self, name: str, req: views.RegenerateKeys) -> dict[str, str]:
+        """online-endpoint regenerate-keys: only the named key changes."""
+        if self.registry.endpoint(name).spec.auth_mode is not AuthMode.KEY:
+            raise Conflict(
+                f"endpoint {name!r} authenticates with tokens, not keys; "
+                f"get a fresh token with `online-endpoint get-credentials -n {name}`"
+            )
+        kind = req.keyType.lower()
+        if kind not in ("primary", "secondary"):
+            raise SpecError(f"key type {req.keyType!r} is not allowed; use primary or secondary")
+        if req.keyValue is not None:
+            _check_key_value(req.keyValue)
+        async with self._lock:
+            rec = self.registry.endpoint(name)
+            new = req.keyValue or _new_key()
+            rec = with_changes(rec, **{f"{kind}_key": new})
+            self.registry.save_endpoint(rec)
+            self._rebuild_routes()
+        return {"primaryKey": rec.primary_key, "secondaryKey": rec.secondary_key}
+
+    def _check_running(self, endpoint: str, shares: dict[str, int], before: dict[str, int], what: str) -> None:
+        """A deployment with no workers (it failed to come up) cannot be given a share it did not have."""
+        for dep, percent in shares.items():
+            if percent > 0 and before.get(dep, 0) == 0 and (endpoint, dep) not in self._sups:
+                state = self.registry.deployment(endpoint, dep).state
+                raise Conflict(
+                    f"deployment {dep!r} is {state} and has no workers, so it cannot take {what}; fix it with "
+                    f"`online-deployment update -n {dep} -e {endpoint}` first (see its get-logs)"
+                )
+
+
+def _sets(overrides: list[str], key: str) -> bool:
+    """True when a --set override writes `key` or something under it."""
+    return any(o.partition("=")[0].strip().split(".")[0] == key for o in overrides)
+
+
+def _spelled_as(shares: dict[str, int], names: list[str]) -> dict[str, int]:
+    """Deployment names in a traffic map, in their stored spelling (Azure's names ignore case)."""
+    stored = {n.lower(): n for n in names}
+    return {stored.get(k.lower(), k): v for k, v in shares.items()}
+
+
+def _new_key() -> str:
+    return secrets.token_urlsafe(24)
+
+
+def _check_key_value(key: str) -> None:
+    # The key travels in an Authorization header, which clients send as ASCII and the front end strips: a key with
+    # spaces or other characters would be saved yet never match, locking the user out of it.
+    if not 16 <= len(key) <= 1024 or not all("!" <= ch <= "~" for ch in key):
+        raise SpecError(
+            "a key value must be 16 to 1024 visible ASCII characters (letters, digits and punctuation; no spaces)"
+        )
