@@ -28,12 +28,15 @@ class Server:
         self.url = ""
 
     def start(self, *extra: str) -> None:
+        # Hidden GPUs make every placement the same on a GPU host as on CI's CPU-only machine.
+        env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
         with open(self.state / "serve.out", "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "runtime", "serve", "--state-dir", str(self.state), "--port", "0", *extra],
                 stdout=log,
                 stderr=subprocess.STDOUT,
                 cwd=ROOT,
+                env=env,
             )
         deadline = time.monotonic() + 30
         info = self.state / "server.json"

@@ -48,7 +48,7 @@ def test_script_errors_are_424_and_slow_requests_are_408(server: Server) -> None
     server.deploy_echo(
         "--all-traffic",
         "--set",
-        "request_settings.request_timeout_ms=300",
+        "request_settings.request_timeout_ms=2000",
     )
     auth = _auth(server, "fix")
     with server.client() as http:
@@ -57,7 +57,7 @@ def test_script_errors_are_424_and_slow_requests_are_408(server: Server) -> None
         assert r.headers["ms-azureml-model-error-statuscode"] == "500"
         assert r.headers["x-ms-run-function-failed"] == "True"
         assert r.json() == {"message": "An unexpected error occurred in scoring script. Check the logs for more info."}
-        r = http.post("/endpoints/fix/score", json={"sleep": 1}, headers=auth)
+        r = http.post("/endpoints/fix/score", json={"sleep": 5}, headers=auth)
         assert r.status_code == 408 and "request_timeout_ms" in r.json()["message"]
 
 
@@ -130,8 +130,9 @@ def test_placement_shares_or_refuses_and_gpu_requests_fall_back_to_cpu(server: S
     gpu = server.json("online-deployment", "create", "-f", dep, "-n", "gpu", "--set", "instance_type=gpu1")
     assert isinstance(gpu, dict) and gpu["provisioning_state"] == "Succeeded"
     notes = " ".join(gpu["placement"]["notes"])
-    assert "GPU" in notes and ("CPU only" in notes or "no GPU" in notes)
-    assert all(w["gpus"] == [] for w in gpu["workers"])
+    assert "no GPU was found" in notes and "running on CPU only" in notes, notes
+    assert "CUDA_VISIBLE_DEVICES is empty" in notes, notes  # why none was found (the server's GPUs are hidden)
+    assert [w["gpus"] for w in gpu["workers"]] == [[]]
 
 
 def test_aml_token_endpoint_takes_tokens_not_keys(server: Server, tmp_path: Path) -> None:
@@ -178,7 +179,14 @@ def test_mirror_traffic_copies_a_share_to_the_shadow_and_answers_from_live(serve
         "--set",
         "environment_variables.TAG=blue",
     )
-    server.deploy_echo("-n", "green", "--set", f"environment_variables.SEEN_FILE={seen}")
+    # The shadow admits as many copies as arrive: one refused as 429 would not reach SEEN_FILE.
+    server.deploy_echo(
+        "-n",
+        "green",
+        "--set",
+        f"environment_variables.SEEN_FILE={seen}",
+        "request_settings.max_concurrent_requests_per_instance=64",
+    )
     too_much = server.cli("online-endpoint", "update", "-n", "fix", "--mirror-traffic", "green=60", check=False)
     assert too_much.returncode != 0 and "50" in too_much.stderr
     both = server.cli("online-endpoint", "update", "-n", "fix", "--mirror-traffic", "blue=10", check=False)
@@ -191,14 +199,14 @@ def test_mirror_traffic_copies_a_share_to_the_shadow_and_answers_from_live(serve
         for _ in range(20):
             http.post("/endpoints/fix/score", json={"named": 1}, headers={**auth, "azureml-model-deployment": "blue"})
     assert tags == {"blue"}
-    # Mirrored copies are fire-and-forget: wait until the shadow's count stops growing.
+    # Mirrored copies are fire-and-forget: wait until the shadow's count has stopped growing for 2 s.
     copies: list[str] = []
-    deadline = time.monotonic() + 10
-    while time.monotonic() < deadline:
+    still = 0
+    deadline = time.monotonic() + 30
+    while still < 4 and time.monotonic() < deadline:
         time.sleep(0.5)
         now = seen.read_text().splitlines()
-        if len(now) == len(copies):
-            break
+        still = still + 1 if len(now) == len(copies) else 0
         copies = now
     assert 140 <= len(copies) <= 260, len(copies)
     assert not any("named" in line for line in copies)
@@ -229,19 +237,21 @@ def test_endpoint_update_with_set_changes_only_what_it_names(server: Server) -> 
     assert isinstance(shown, dict) and shown["traffic"] == {"blue": 50, "green": 50} and shown["mirror_traffic"] == {}
 
 
-def test_a_deployment_being_created_refuses_other_changes_until_it_is_done(server: Server) -> None:
+def test_a_deployment_being_created_refuses_other_changes_until_it_is_done(server: Server, tmp_path: Path) -> None:
     server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
     dep = str(FIXTURES / "echo-deployment.yml")
+    go = tmp_path / "init-may-finish"
     created = server.json(
-        "online-deployment", "create", "-f", dep, "--no-wait", "--set", "environment_variables.INIT_SLEEP=3"
+        "online-deployment", "create", "-f", dep, "--no-wait", "--set", f"environment_variables.INIT_WAIT_FOR={go}"
     )
     assert isinstance(created, dict) and created["provisioning_state"] == "Creating"
     for args in (["update", "--set", "instance_count=2"], ["delete"]):
         busy = server.cli("online-deployment", *args, "-n", "echo", "-e", "fix", check=False)
         assert busy.returncode != 0 and "is Creating" in busy.stderr, busy.stderr
+    go.touch()
     wait_for_state(server, "fix", "echo", "Succeeded")
     updated = server.json(
-        "online-deployment", "update", "-n", "echo", "-e", "fix", "--set", "environment_variables.INIT_SLEEP=0"
+        "online-deployment", "update", "-n", "echo", "-e", "fix", "--set", "environment_variables.TAG=two"
     )
     assert isinstance(updated, dict) and updated["provisioning_state"] == "Succeeded"
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import threading
 import time
+from pathlib import Path
 
 from conftest import FIXTURES, Server, worker_pids
 
@@ -43,7 +44,11 @@ def test_kubernetes_yaml_and_a_user_instance_type_deploy(server: Server) -> None
     server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
     kube = server.json("online-deployment", "create", "-f", str(FIXTURES / "k8s-deployment.yml"))
     assert isinstance(kube, dict) and kube["provisioning_state"] == "Succeeded"
-    assert any("resources" in line or "image" in line for line in kube.get("ignored", []))
+    # Sized from resources.requests (0.1 CPU is one core); what one machine cannot honour is listed as ignored.
+    assert [len(w["cores"]) for w in kube["workers"]] == [1]
+    ignored = kube.get("ignored", [])
+    assert "resources.limits is ignored: instances are sized from resources.requests" in ignored, ignored
+    assert any(line.startswith("environment.image is ignored") for line in ignored), ignored
     tiny = server.json(
         "online-deployment",
         "create",
@@ -92,7 +97,9 @@ def test_an_init_slower_than_the_readiness_probe_allows_fails_the_deployment(ser
     assert isinstance(shown, dict) and shown["provisioning_state"] == "Failed"
 
 
-def test_failing_readiness_takes_a_busy_worker_out_of_rotation_until_it_answers_again(server: Server) -> None:
+def test_failing_readiness_takes_a_busy_worker_out_of_rotation_until_it_answers_again(
+    server: Server, tmp_path: Path
+) -> None:
     server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
     server.deploy_echo(
         "--all-traffic",
@@ -101,14 +108,17 @@ def test_failing_readiness_takes_a_busy_worker_out_of_rotation_until_it_answers_
         "readiness_probe.period=1",
         "readiness_probe.timeout=1",
         "readiness_probe.failure_threshold=1",
-        "request_settings.request_timeout_ms=20000",
+        "request_settings.request_timeout_ms=60000",
         "request_settings.max_concurrent_requests_per_instance=4",
     )
     auth = {"Authorization": f"Bearer {server.key('fix')}"}
+    go = tmp_path / "run-may-finish"
     with server.client() as http:
-        slow = threading.Thread(target=lambda: http.post("/endpoints/fix/score", json={"sleep": 8}, headers=auth))
+        # run() stays busy until the test lets it go, so its pings go unanswered for as long as the test needs.
+        busy = {"wait_for": str(go)}
+        slow = threading.Thread(target=lambda: http.post("/endpoints/fix/score", json=busy, headers=auth))
         slow.start()
-        deadline = time.monotonic() + 6
+        deadline = time.monotonic() + 30
         while True:
             state = server.json("online-deployment", "show", "-n", "echo", "-e", "fix")["workers"][0]["state"]  # type: ignore[index]
             if state == "Unready":
@@ -117,6 +127,7 @@ def test_failing_readiness_takes_a_busy_worker_out_of_rotation_until_it_answers_
             time.sleep(0.2)
         r = http.post("/endpoints/fix/score", json={}, headers=auth)
         assert r.status_code == 503 and "no ready instance" in r.json()["message"]
+        go.touch()
         slow.join()
         deadline = time.monotonic() + 10
         while http.post("/endpoints/fix/score", json={}, headers=auth).status_code != 200:
@@ -136,10 +147,10 @@ def test_a_kubernetes_endpoint_answers_with_kubernetes_status_codes(server: Serv
         "kube-ep",
         "--set",
         "endpoint_name=kube-ep",
-        "request_settings.request_timeout_ms=300",
+        "request_settings.request_timeout_ms=2000",
         "--all-traffic",
     )
     auth = {"Authorization": f"Bearer {server.key('kube-ep')}"}
     with server.client() as http:
         assert http.post("/endpoints/kube-ep/score", json={"fail": True}, headers=auth).status_code == 502
-        assert http.post("/endpoints/kube-ep/score", json={"sleep": 1}, headers=auth).status_code == 504
+        assert http.post("/endpoints/kube-ep/score", json={"sleep": 5}, headers=auth).status_code == 504

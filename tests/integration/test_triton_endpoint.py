@@ -6,9 +6,8 @@ import json
 
 import numpy as np
 import pytest
+import tritonclient.http as tritonhttp
 from conftest import ROOT, Server
-
-tritonhttp = pytest.importorskip("tritonclient.http")
 
 TRITON = ROOT / "models" / "digits-triton"
 

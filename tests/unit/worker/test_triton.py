@@ -9,12 +9,12 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import onnx
 import pytest
 
 from runtime.ipc.messages import Infer, Load, Result
 from runtime.worker.adapters import Adapter, LoadError, load_adapter
 
-onnx = pytest.importorskip("onnx")
 helper = onnx.helper
 TensorProto = onnx.TensorProto
 

@@ -9,12 +9,11 @@ from urllib.parse import urlsplit
 
 import numpy as np
 import pytest
+import tritonclient.http as httpclient
 from test_triton import X, Y, addsub_graph, echo_graph, save
 
 from runtime.ipc.messages import Infer, Load
 from runtime.worker.adapters import Adapter, load_adapter
-
-httpclient = pytest.importorskip("tritonclient.http")
 
 
 def front_end(adapter: Adapter) -> ThreadingHTTPServer:

@@ -181,7 +181,6 @@ def test_failing_init_gives_failure_then_exit_3_with_traceback_in_the_log(workdi
 
 
 def test_worker_serves_a_triton_repository(workdir: Path) -> None:
-    pytest.importorskip("onnx")
     from test_triton import X, Y, addsub_graph, addsub_inputs, save
 
     save(addsub_graph(1.0), workdir / "repo" / "addsub" / "1" / "model.onnx")
