@@ -57,8 +57,10 @@ def parse_traffic_arg(text: str) -> dict[str, int]:
         name, sep, percent = pair.partition("=")
         if not sep or not name or not (percent.isascii() and percent.isdigit()):
             raise SpecError(f"traffic {pair!r}: {form}")
-        if name in result:
-            raise SpecError(f"traffic {text!r}: {name!r} is given twice")
+        twin = next((n for n in result if n.lower() == name.lower()), None)
+        if twin is not None:
+            same = "" if twin == name else f" (as {twin!r}: names ignore case)"
+            raise SpecError(f"traffic {text!r}: {name!r} is given twice{same}")
         result[name] = int(percent)
     return result
 

@@ -235,6 +235,12 @@ def test_endpoint_update_with_set_changes_only_what_it_names(server: Server) -> 
     )
     shown = server.json("online-endpoint", "show", "-n", "fix")
     assert isinstance(shown, dict) and shown["traffic"] == {"blue": 50, "green": 50} and shown["mirror_traffic"] == {}
+    # Names ignore case: one deployment given twice in two spellings is refused, other spellings are the stored one.
+    twice = server.cli("online-endpoint", "update", "-n", "fix", "--traffic", "green=100 GREEN=0", check=False)
+    assert twice.returncode != 0 and "names ignore case" in twice.stderr, twice.stderr
+    server.cli("online-endpoint", "update", "-n", "fix", "--traffic", "GREEN=100 Blue=0")
+    shown = server.json("online-endpoint", "show", "-n", "fix")
+    assert isinstance(shown, dict) and shown["traffic"] == {"blue": 0, "green": 100}
 
 
 def test_a_deployment_being_created_refuses_other_changes_until_it_is_done(server: Server, tmp_path: Path) -> None:

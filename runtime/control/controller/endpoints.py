@@ -71,12 +71,17 @@ class EndpointOps(ControllerCore):
                     traffic = dict(spec.traffic)
                 if req.yaml is not None and spec.mirror_traffic or _sets(req.set, "mirror_traffic"):
                     mirror = dict(spec.mirror_traffic)
-            if req.traffic is not None:
-                traffic = {**traffic, **parse_traffic_arg(req.traffic)}
-            if req.mirror_traffic is not None:
-                mirror = parse_traffic_arg(req.mirror_traffic)
             names = [d.name for d in self.registry.deployments(name)]
-            traffic, mirror = _spelled_as(traffic, names), _spelled_as(mirror, names)
+            traffic, mirror = _spelled_as(traffic, names, "$.traffic"), _spelled_as(mirror, names, "$.mirror_traffic")
+            if req.traffic is not None:
+                traffic = {**traffic, **_spelled_as(parse_traffic_arg(req.traffic), names, "--traffic")}
+            if req.mirror_traffic is not None:
+                mirror = _spelled_as(parse_traffic_arg(req.mirror_traffic), names, "--mirror-traffic")
+            if spec.compute is not None and any(mirror.values()):
+                raise SpecError(
+                    f"$.mirror_traffic: endpoint {name!r} is a Kubernetes endpoint (it sets compute), and Azure does "
+                    "not mirror traffic on those; mirror traffic is for managed endpoints"
+                )
             validate_traffic(traffic, names)
             validate_mirror(mirror, traffic, names)
             self._check_running(name, traffic, rec.traffic, "traffic")
@@ -163,10 +168,18 @@ def _sets(overrides: list[str], key: str) -> bool:
     return any(o.partition("=")[0].strip().split(".")[0] == key for o in overrides)
 
 
-def _spelled_as(shares: dict[str, int], names: list[str]) -> dict[str, int]:
+def _spelled_as(shares: dict[str, int], names: list[str], what: str) -> dict[str, int]:
     """Deployment names in a traffic map, in their stored spelling (Azure's names ignore case)."""
     stored = {n.lower(): n for n in names}
-    return {stored.get(k.lower(), k): v for k, v in shares.items()}
+    out: dict[str, int] = {}
+    given: dict[str, str] = {}
+    for name, percent in shares.items():
+        key = name.lower()
+        if key in given:
+            raise SpecError(f"{what}: {given[key]!r} and {name!r} name the same deployment (names ignore case)")
+        given[key] = name
+        out[stored.get(key, name)] = percent
+    return out
 
 
 def _new_key() -> str:

@@ -57,7 +57,7 @@ def test_mirror_to_two_deployments_is_rejected() -> None:
     )
 
 
-def test_zero_mirror_entry_switches_mirroring_off() -> None:
+def test_a_zero_mirror_entry_does_not_count_as_a_second_mirrored_deployment() -> None:
     validate_mirror({"blue": 0, "green": 10}, {"blue": 100}, DEPLOYMENTS)
 
 
@@ -89,3 +89,8 @@ def test_parse_traffic_arg_explains_the_form(text: str) -> None:
 def test_parse_traffic_arg_rejects_a_name_given_twice() -> None:
     with pytest.raises(SpecError, match=r"'blue' is given twice"):
         parse_traffic_arg("blue=50 blue=50")
+
+
+def test_parse_traffic_arg_rejects_a_name_given_twice_in_two_spellings() -> None:
+    with pytest.raises(SpecError, match=r"'BLUE' is given twice \(as 'blue': names ignore case\)"):
+        parse_traffic_arg("blue=50 BLUE=50")
