@@ -55,15 +55,18 @@ class DataPlane:
             if name == DEPLOYMENT_HEADER:
                 target = value
             headers.append((name, value))
+        request_id = self.router.new_request_id()
         try:
             route = self.router.route(endpoint)
             self.router.authenticate(route, authorization)
             body = await _read_body(receive, self.max_body)
             response = await self.router.forward(
-                route, scope["method"], path, scope["query_string"].decode("latin-1"), headers, body, target
+                route, scope["method"], path, scope["query_string"].decode("latin-1"), headers, body, target, request_id
             )
         except ModelyardError as exc:
-            await _respond(send, status_for(exc.code), [*_JSON], data_plane_body(exc.message))
+            # The front end's own answers carry its request id too, so a refused request can be traced like any other.
+            out = [*_JSON, (b"x-request-id", request_id.encode())]
+            await _respond(send, status_for(exc.code), out, data_plane_body(exc.message))
             return
         except _ClientGone:
             return  # a partial body must never reach the scoring script

@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import hmac
 import logging
+import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from random import getrandbits
@@ -25,6 +26,9 @@ from runtime.routing.tokens import Tokens
 log = logging.getLogger("modelyard.router")
 
 DEPLOYMENT_HEADER = "azureml-model-deployment"
+#: Azure's front end keeps only these characters of a client's x-ms-client-request-id, and at most 40 of them.
+_CLIENT_ID_JUNK = re.compile(r"[^A-Za-z0-9_-]+")
+CLIENT_ID_MAX = 40
 
 
 class Worker(Protocol):
@@ -102,6 +106,10 @@ class Router:
         self.mirrored = 0  #: mirror copies sent
         self.mirror_failures = 0
 
+    def new_request_id(self) -> str:
+        """A GUID for one request, as Azure's front end gives each request in x-request-id."""
+        return str(uuid.UUID(int=self._bits(128), version=4))
+
     def authenticate(self, route: EndpointRoute, authorization: str | None) -> None:
         """Check `Authorization: Bearer <key or token>` for the endpoint's auth mode; Unauthenticated otherwise."""
         what = "token" if route.tokens else "key"
@@ -137,8 +145,12 @@ class Router:
         headers: Headers,
         body: bytes,
         target: str | None,
+        request_id: str | None = None,
     ) -> Response:
-        """Send an authenticated request to a deployment (the named `target`, or by traffic) and relay the answer."""
+        """Send an authenticated request to a deployment (the named `target`, or by traffic) and relay the answer.
+
+        `request_id` is the front end's id for the request (see `new_request_id`); one is made when it is not given.
+        """
         if target:
             dep = route.deployments.get(target)
             if dep is None:  # Azure's names ignore case; the exact spelling is the fast path
@@ -166,10 +178,12 @@ class Router:
                 shadow = route.deployments.get(route.mirror[0])
                 if shadow is not None:
                     self._mirror(shadow, method, path, query, headers, body)
-        request_id = str(uuid.UUID(int=self._bits(128), version=4))
-        # Azure's front end replaces the client's x-request-id with its own GUID before the container sees it.
+        # Azure's front end replaces the client's x-request-id with its own GUID before the container sees it, and
+        # sanitises the client's own id.
         fwd = [(k, v) for k, v in headers if k != "x-request-id"]
-        fwd.append(("x-request-id", request_id))
+        if any(k == "x-ms-client-request-id" for k, _ in fwd):
+            fwd = _sanitised_client_id(fwd)
+        fwd.append(("x-request-id", request_id or self.new_request_id()))
         try:
             answer = await self._send(dep, method, path, query, fwd, body)
         except Timeout as exc:
@@ -236,6 +250,18 @@ class Router:
         task = asyncio.get_running_loop().create_task(send())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+
+def _sanitised_client_id(headers: Headers) -> Headers:
+    """Headers with x-ms-client-request-id cut to the characters and length Azure's front end keeps, or dropped."""
+    out: Headers = []
+    for name, value in headers:
+        if name == "x-ms-client-request-id":
+            value = _CLIENT_ID_JUNK.sub("", value)[:CLIENT_ID_MAX]
+            if not value:
+                continue
+        out.append((name, value))
+    return out
 
 
 def _code(value: str) -> Code:

@@ -30,9 +30,12 @@ def test_wrong_or_missing_key_is_401_and_never_reaches_the_worker(server: Server
         for headers in ({}, {"Authorization": "Bearer wrong"}, {"Authorization": "Basic abc"}):
             r = http.post("/endpoints/fix/score", json={"x": 1}, headers=headers)
             assert r.status_code == 401, r.text
+            assert len(r.headers["x-request-id"]) == 36  # the front end's id, on its own answers too
         assert not seen.exists()
-        r = http.post("/endpoints/fix/score", json={"x": 1}, headers={"Authorization": f"Bearer {server.key('fix')}"})
+        key = {"Authorization": f"Bearer {server.key('fix')}"}
+        r = http.post("/endpoints/fix/score", json={"x": 1}, headers={**key, "x-ms-client-request-id": "run 7/a"})
         assert r.status_code == 200 and r.json()["echo"] == {"x": 1}
+        assert r.headers["x-ms-client-request-id"] == "run7a"  # sanitised by the front end, as Azure's is
         assert seen.read_text().count("\n") == 1
 
 

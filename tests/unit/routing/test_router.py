@@ -69,6 +69,32 @@ def test_success_names_the_deployment_and_replaces_the_request_id() -> None:
     assert sent["x-request-id"] != "mine" and len(sent["x-request-id"]) == 36
 
 
+@pytest.mark.parametrize(
+    ("sent", "seen"),
+    [
+        ("abc-DEF_123", "abc-DEF_123"),
+        ("a b;c/d", "abcd"),
+        ("x" * 41, "x" * 40),
+        ("id:" + "7" * 50, "id" + "7" * 38),
+        ("{}", None),
+    ],
+)
+def test_the_client_request_id_reaches_the_script_as_azure_sanitises_it(sent: str, seen: str | None) -> None:
+    worker = FakeWorker()
+    route = endpoint({"blue": [worker]}, {"blue": 100})
+    run(Router(lambda: 0.5).forward(route, "POST", "/score", "", [("x-ms-client-request-id", sent)], b"{}", None))
+    assert dict(worker.seen[0]).get("x-ms-client-request-id") == seen
+
+
+def test_the_front_ends_request_id_is_the_one_the_script_sees() -> None:
+    worker = FakeWorker()
+    route = endpoint({"blue": [worker]}, {"blue": 100})
+    router = Router(lambda: 0.5)
+    rid = router.new_request_id()
+    run(router.forward(route, "POST", "/score", "", [], b"{}", None, rid))
+    assert dict(worker.seen[0])["x-request-id"] == rid and rid != router.new_request_id()
+
+
 def test_non_200_from_the_script_becomes_424_with_the_original_status() -> None:
     route = endpoint({"blue": [FakeWorker(status=500, body=b'{"message": "boom"}')]}, {"blue": 100})
     resp = run(Router(lambda: 0.5).forward(route, "POST", "/score", "", [], b"{}", None))
