@@ -13,6 +13,7 @@ import enum
 import functools
 import operator
 import re
+from collections.abc import Sequence
 from typing import Any, TypeVar
 
 import msgspec
@@ -21,6 +22,7 @@ import yaml
 
 from runtime.errors import SpecError
 from runtime.spec._types import SCALAR_TO_STR
+from runtime.spec.overrides import blame
 
 T = TypeVar("T")
 
@@ -49,16 +51,20 @@ def parse_yaml(text: str, *, label: str) -> dict[str, Any]:
 _DESCRIBED = {"array": "a list", "str": "a single string", "int": "a number", "float": "a number", "bool": "a boolean"}
 
 
-def decode(raw: object, target: Any, *, label: str) -> Any:
-    """Validate `raw` against `target` (a Struct or generic alias) and build it; errors read `<label>: $.path: ...`."""
+def decode(raw: object, target: Any, *, label: str, overrides: Sequence[str] = ()) -> Any:
+    """Validate `raw` against `target` (a Struct or generic alias) and build it; errors read `<label>: $.path: ...`.
+
+    `overrides` are the --set arguments applied to `raw`: an error at a path one of them wrote names it.
+    """
     try:
         prepared = _prepare(raw, _type_info(target), "$")
         return msgspec.convert(prepared, target)
     except _Invalid as exc:
-        raise SpecError(f"{label}: {exc.path}: {exc.reason}") from None
+        raise SpecError(f"{label}: {blame(f'{exc.path}: {exc.reason}', overrides)}") from None
     except msgspec.ValidationError as exc:  # a safety net: _prepare should have caught it with a better path
-        message, _, path = str(exc).partition(" - at `")
-        raise SpecError(f"{label}: {path.rstrip('`') or '$'}: {message}") from None
+        message, _, at = str(exc).partition(" - at `")
+        path = at.rstrip("`") or "$"
+        raise SpecError(f"{label}: {blame(f'{path}: {message}', overrides)}") from None
 
 
 def camel_to_snake(text: str) -> str:

@@ -21,7 +21,7 @@ from runtime.spec.endpoint import OnlineEndpointSpec
 from runtime.spec.ignored import deployment_ignored, endpoint_ignored, model_ignored
 from runtime.spec.model import ModelSpec, is_asset_name, parse_model_ref
 from runtime.spec.names import validate_name
-from runtime.spec.overrides import apply_overrides
+from runtime.spec.overrides import apply_overrides, blame
 from runtime.spec.sku import shape_from_resources
 from runtime.spec.traffic import validate_mirror, validate_traffic
 
@@ -42,8 +42,8 @@ def load_endpoint(
 ) -> Loaded[OnlineEndpointSpec]:
     """Decode an online endpoint YAML; `name` is the -n flag and wins over the file and --set."""
     raw = _raw(text, source, overrides, {"name": name})
-    spec: OnlineEndpointSpec = decode(raw, OnlineEndpointSpec, label=source)
-    with _located(source):
+    spec: OnlineEndpointSpec = decode(raw, OnlineEndpointSpec, label=source, overrides=overrides)
+    with _located(source, overrides):
         validate_name(spec.name)
         validate_traffic(spec.traffic, None)
         validate_mirror(spec.mirror_traffic, spec.traffic, None)
@@ -60,8 +60,8 @@ def load_deployment(
 ) -> Loaded[OnlineDeploymentSpec]:
     """Decode an online deployment YAML; `name` and `endpoint_name` are the -n / -e flags."""
     raw = _raw(text, source, overrides, {"name": name, "endpoint_name": endpoint_name})
-    spec: OnlineDeploymentSpec = decode(raw, OnlineDeploymentSpec, label=source)
-    with _located(source):
+    spec: OnlineDeploymentSpec = decode(raw, OnlineDeploymentSpec, label=source, overrides=overrides)
+    with _located(source, overrides):
         _check_deployment(spec)
     return _loaded(spec, source, deployment_ignored(spec))
 
@@ -76,7 +76,7 @@ def load_model(
 ) -> Loaded[ModelSpec]:
     """Decode a `model create -f model.yml` file; `name` and `version` are the --name / --version flags."""
     raw = _raw(text, source, overrides, {"name": name, "version": version})
-    spec: ModelSpec = decode(raw, ModelSpec, label=source)
+    spec: ModelSpec = decode(raw, ModelSpec, label=source, overrides=overrides)
     rule = "letters, digits, '_', '.' and '-', starting with a letter or digit, at most 255 characters"
     for key, value in (("name", spec.name), ("version", spec.version)):
         if value is not None and not is_asset_name(value):
@@ -130,9 +130,9 @@ def _loaded(spec: SpecT, source: str, ignored: tuple[str, ...]) -> Loaded[SpecT]
 
 
 @contextmanager
-def _located(source: str) -> Iterator[None]:
-    """Prefix rule errors with the file they came from."""
+def _located(source: str, overrides: Sequence[str] = ()) -> Iterator[None]:
+    """Prefix rule errors with the file they came from, and name the --set override behind one, if any."""
     try:
         yield
     except SpecError as exc:
-        raise SpecError(f"{source}: {exc.message}") from None
+        raise SpecError(f"{source}: {blame(exc.message, overrides)}") from None

@@ -25,6 +25,19 @@ def apply_overrides(raw: dict[str, Any], overrides: Sequence[str]) -> dict[str, 
     return result
 
 
+def blame(message: str, overrides: Sequence[str]) -> str:
+    """`message` ("$.path: why") naming the --set override that wrote that path, when one did."""
+    path = message.partition(": ")[0]
+    if not overrides or not path.startswith("$"):
+        return message
+    for override in reversed(overrides):
+        keys = override.partition("=")[0].strip().split(".")
+        written = "$" + "".join(f"[{k}]" if k.isascii() and k.isdigit() else f".{k}" for k in keys)
+        if path == written or path.startswith((f"{written}.", f"{written}[")) or written.startswith(f"{path}."):
+            return f"{message} (from --set {override})"
+    return message
+
+
 def _parse(override: str) -> tuple[list[str], object]:
     path, sep, text = override.partition("=")
     keys = path.strip().split(".")

@@ -95,7 +95,30 @@ def test_bad_override_in_load_names_the_file() -> None:
         load_deployment(DEPLOYMENT, source="d.yml", overrides=["instance_count"], endpoint_name="my-endpoint")
 
 
-def test_overridden_value_of_the_wrong_type_is_reported_like_a_file_value() -> None:
+def test_overridden_value_of_the_wrong_type_is_reported_like_a_file_value_and_names_the_override() -> None:
     with pytest.raises(SpecError) as info:
         load_deployment(DEPLOYMENT, source="d.yml", overrides=["instance_count=two"], endpoint_name="my-endpoint")
-    assert info.value.message == "d.yml: $.instance_count: Expected `int`, got `str`"
+    assert info.value.message == "d.yml: $.instance_count: Expected `int`, got `str` (from --set instance_count=two)"
+
+
+@pytest.mark.parametrize(
+    ("override", "path"),
+    [
+        ("request_settings.bogus=1", "$.request_settings.bogus: unknown key"),
+        ("instance_count=many", "$.instance_count: Expected `int`, got `str`"),
+        ("request_settings.request_timeout_ms=200000", "$.request_settings.request_timeout_ms: 200000 is over"),
+    ],
+)
+def test_an_error_in_what_set_wrote_names_the_override(override: str, path: str) -> None:
+    with pytest.raises(SpecError) as info:
+        load_deployment(DEPLOYMENT, source="d.yml", overrides=["tags.team=ml", override], endpoint_name="my-ep")
+    assert info.value.message.startswith(f"d.yml: {path}"), info.value.message
+    assert info.value.message.endswith(f"(from --set {override})")
+
+
+def test_an_error_the_file_made_does_not_blame_an_override() -> None:
+    with pytest.raises(SpecError) as info:
+        load_deployment(
+            DEPLOYMENT + "colour: blue\n", source="d.yml", overrides=["tags.team=ml"], endpoint_name="my-ep"
+        )
+    assert info.value.message.startswith("d.yml: $.colour: unknown key") and "--set" not in info.value.message
