@@ -51,4 +51,5 @@ def _worker_cell(worker: dict[str, Any]) -> str:
     cores = ",".join(map(str, worker.get("cores", [])))
     gpus = ",".join(map(str, worker.get("gpus", [])))
     where = f"cores {cores}" + (f" gpu {gpus}" if gpus else "") + (" shared" if worker.get("shared") else "")
-    return f"#{worker.get('instance')}:{worker.get('state')}({where})"
+    process = f".{worker['process']}" if worker.get("process") else ""  # one of WORKER_COUNT processes
+    return f"#{worker.get('instance')}{process}:{worker.get('state')}({where})"

@@ -1,9 +1,10 @@
 """Keeps a deployment's instances running: start, probe, replace with backoff, stop.
 
-One task per instance slot loops: start a worker; on first start, report the outcome (Ready, or the init()
-failure that makes the deployment Failed); then probe it on the deployment's liveness and readiness settings and
-replace it when it exits or stops answering. The router reads `ready_workers`, which only holds workers that are
-up and passing readiness.
+One task per slot loops; a slot is one scoring process of one instance, WORKER_COUNT of them per instance as
+Azure's server runs that many gunicorn workers. The loop starts a worker; on first start it reports the outcome
+(Ready, or the init() failure that makes the deployment Failed); then it probes the worker on the deployment's
+liveness and readiness settings and replaces it when it exits or stops answering. The router reads
+`ready_workers`, which only holds workers that are up and passing readiness.
 """
 
 from __future__ import annotations
@@ -36,6 +37,7 @@ class WorkerInfo(msgspec.Struct, frozen=True):
     """What `online-deployment show` lists for one instance."""
 
     instance: int
+    process: int  #: which of the instance's WORKER_COUNT scoring processes (0 unless WORKER_COUNT is set)
     state: str  #: Starting, Ready, Unready, Restarting, Failed, Stopped
     pid: int | None
     cores: tuple[int, ...]
@@ -48,8 +50,9 @@ class WorkerInfo(msgspec.Struct, frozen=True):
 
 
 class _Slot:
-    def __init__(self, index: int, allocation: Allocation) -> None:
+    def __init__(self, index: int, process: int, allocation: Allocation) -> None:
         self.index = index
+        self.process = process
         self.allocation = allocation
         self.handle: WorkerHandle | None = None
         self.state = "Starting"
@@ -82,7 +85,8 @@ class DeploymentSupervisor:
         self._socket_dir = socket_dir
         self._log_dir = log_dir
         self._on_change = on_change
-        self._slots = [_Slot(i, a) for i, a in enumerate(allocations)]
+        # Like gunicorn's workers in Azure's container, an instance's processes share its cores and its log.
+        self._slots = [_Slot(i, p, a) for i, a in enumerate(allocations) for p in range(plan.processes)]
         self._tasks: list[asyncio.Task[None]] = []
         self._first: list[asyncio.Future[str | None]] = []
         self.ready_workers: list[WorkerHandle] = []
@@ -133,6 +137,7 @@ class DeploymentSupervisor:
             out.append(
                 WorkerInfo(
                     instance=s.index,
+                    process=s.process,
                     state=s.state,
                     pid=pid,
                     cores=s.allocation.cores,
@@ -152,8 +157,8 @@ class DeploymentSupervisor:
         while not self._stopping:
             cores, gpus = slot.allocation.cores, slot.allocation.gpus
             handle = WorkerHandle(
-                name=f"{self.name}-{slot.index}",
-                socket_path=self._socket_dir / f"{id(self):x}-{slot.index}-{slot.restarts}.sock",
+                name=f"{self.name}-{slot.index}" + (f".{slot.process}" if self.plan.processes > 1 else ""),
+                socket_path=self._socket_dir / f"{id(self):x}-{slot.index}-{slot.process}-{slot.restarts}.sock",
                 log_path=self.log_path(slot.index),
                 env=worker_env(self.plan, cores, gpus),
                 cores=cores,

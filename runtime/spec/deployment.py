@@ -15,6 +15,9 @@ MANAGED_MAX_TIMEOUT_MS = 180_000
 KUBERNETES_MAX_TIMEOUT_MS = 300_000
 #: Azure's limit on instances per managed deployment (how-to-manage-quotas).
 MAX_INSTANCES = 50
+#: The most scoring processes one instance may run (WORKER_COUNT): each loads the model, so a typo of 1000 would
+#: exhaust the machine rather than serve faster. Azure sets no limit of its own.
+MAX_WORKER_COUNT = 64
 
 
 class DeploymentType(enum.StrEnum):

@@ -167,6 +167,16 @@ def test_unknown_enum_value_lists_allowed_values() -> None:
     )
 
 
+@pytest.mark.parametrize("count", ["0", "65", "two", "1.5", "-1", "٤"])
+def test_worker_count_is_a_number_of_processes_from_1_to_64(count: str) -> None:
+    message = error(MANAGED_BLUE, overrides=[f"environment_variables.WORKER_COUNT={count!r}"])
+    assert message.startswith(f"blue.yml: $.environment_variables.WORKER_COUNT: {count!r} is not a number of worker")
+    assert "from 1 to 64" in message
+    assert load(MANAGED_BLUE, overrides=["environment_variables.WORKER_COUNT=64"]).environment_variables == {
+        "WORKER_COUNT": "64"
+    }
+
+
 def test_environment_variables_become_the_strings_a_shell_would_see() -> None:
     spec = load(MANAGED_BLUE + "environment_variables:\n  WORKER_COUNT: 4\n  DEBUG: true\n  RATE: 0.5\n  NAME: x\n")
     assert spec.environment_variables == {"WORKER_COUNT": "4", "DEBUG": "True", "RATE": "0.5", "NAME": "x"}
