@@ -33,11 +33,12 @@ def build_routes(
             max_inflight = 2 * rs.max_concurrent_requests_per_instance * sup.spec.instance_count
             route = old.deployments.get(name) if old else None
             if route is None:
-                route = DeploymentRoute(name, _ready_workers(sup), rs.request_timeout_ms, max_inflight)
+                route = DeploymentRoute(name, _ready_workers(sup), rs.request_timeout_ms, max_inflight, sup.plan.kind)
             else:
                 route.workers = _ready_workers(sup)
                 route.timeout_s = rs.request_timeout_ms / 1000
                 route.max_inflight = max_inflight
+                route.kind = sup.plan.kind
             deps[name] = route
         tokens = ep.spec.auth_mode is not AuthMode.KEY
         routes[ep.name.lower()] = EndpointRoute(

@@ -50,14 +50,15 @@ class DeploymentRoute:
 
     WorkersFn = Callable[[], Sequence[Worker]]  #: returns the deployment's ready workers, read on every request
 
-    __slots__ = ("name", "workers", "timeout_s", "max_inflight", "inflight")
+    __slots__ = ("name", "workers", "timeout_s", "max_inflight", "inflight", "kind")
 
-    def __init__(self, name: str, workers: WorkersFn, timeout_ms: int, max_inflight: int) -> None:
+    def __init__(self, name: str, workers: WorkersFn, timeout_ms: int, max_inflight: int, kind: str = "script") -> None:
         self.name = name
         self.workers = workers
         self.timeout_s = timeout_ms / 1000
         self.max_inflight = max_inflight
         self.inflight = 0
+        self.kind = kind  #: "script" (Azure's scoring routes) or "triton" (Open Inference Protocol v2)
 
 
 class EndpointRoute(msgspec.Struct, frozen=True):
@@ -160,6 +161,7 @@ class Router:
                     f"deployment {target!r} named by the {DEPLOYMENT_HEADER} header is not running in endpoint "
                     f"{route.name!r} (there is no such deployment, or it failed to start)"
                 )
+            _check_path(dep, path)
         else:
             name = route.traffic.pick(self._random)
             if name is None:
@@ -174,6 +176,7 @@ class Router:
                     f"deployment {name!r} takes traffic but is not running; "
                     f"see `online-deployment show -n {name} -e {route.name}` and its get-logs"
                 )
+            _check_path(dep, path)
             if route.mirror is not None and mirror_hit(route.mirror[1], self._random):
                 shadow = route.deployments.get(route.mirror[0])
                 if shadow is not None:
@@ -250,6 +253,22 @@ class Router:
         task = asyncio.get_running_loop().create_task(send())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+
+#: What Azure's front end passes to a scoring-script container; any other URL is its 404 "Bad URL".
+_SCRIPT_PATHS = frozenset({"/score", "/swagger.json"})
+
+
+def _check_path(dep: DeploymentRoute, path: str) -> None:
+    if dep.kind == "triton":
+        if path == "/v2" or path.startswith("/v2/"):
+            return
+        served = "the Open Inference Protocol routes under /v2/ (a triton_model deployment has no /score)"
+    elif path in _SCRIPT_PATHS:
+        return
+    else:
+        served = "/score and /swagger.json"
+    raise NotFound(f"no route {path!r} in deployment {dep.name!r}: it serves {served}")
 
 
 def _sanitised_client_id(headers: Headers) -> Headers:

@@ -46,3 +46,5 @@ def test_triton_model_serves_oip_v2_through_the_endpoint(server: Server) -> None
         assert r.status_code == 200
         outputs = {o["name"]: o for o in r.json()["outputs"]}
         assert outputs["label"]["data"] == [3, 7]
+        score = http.post("/endpoints/digits-triton/score", json={}, headers=headers)
+        assert score.status_code == 404 and "has no /score" in score.json()["message"]

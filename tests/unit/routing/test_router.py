@@ -95,6 +95,26 @@ def test_the_front_ends_request_id_is_the_one_the_script_sees() -> None:
     assert dict(worker.seen[0])["x-request-id"] == rid and rid != router.new_request_id()
 
 
+@pytest.mark.parametrize("path", ["/", "/foo", "/score/", "/v2/health/live", "/swagger.json/x"])
+def test_a_url_a_scoring_script_does_not_serve_is_the_front_ends_404(path: str) -> None:
+    worker = FakeWorker()
+    route = endpoint({"blue": [worker]}, {"blue": 100})
+    for target in (None, "blue"):
+        with pytest.raises(NotFound, match=r"it serves /score and /swagger\.json"):
+            run(Router(lambda: 0.5).forward(route, "GET", path, "", [], b"", target))
+    assert worker.seen == []
+
+
+def test_a_triton_deployment_serves_the_v2_routes_and_not_score() -> None:
+    worker = FakeWorker()
+    route = endpoint({"blue": [worker]}, {"blue": 100})
+    route.deployments["blue"].kind = "triton"
+    assert run(Router(lambda: 0.5).forward(route, "GET", "/v2/health/ready", "", [], b"", None)).status == 200
+    with pytest.raises(NotFound, match=r"has no /score"):
+        run(Router(lambda: 0.5).forward(route, "POST", "/score", "", [], b"{}", None))
+    assert len(worker.seen) == 1
+
+
 def test_non_200_from_the_script_becomes_424_with_the_original_status() -> None:
     route = endpoint({"blue": [FakeWorker(status=500, body=b'{"message": "boom"}')]}, {"blue": 100})
     resp = run(Router(lambda: 0.5).forward(route, "POST", "/score", "", [], b"{}", None))
