@@ -19,7 +19,7 @@ import msgspec
 
 from runtime.errors import SpecError
 from runtime.ipc.messages import Load
-from runtime.spec import MAX_WORKER_COUNT, InlineModel, ModelType, OnlineDeploymentSpec, parse_model_ref
+from runtime.spec import InlineModel, ModelType, OnlineDeploymentSpec, parse_model_ref, worker_count
 
 #: Environment variables that size thread pools; set to the worker's core count so libraries do not oversubscribe.
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -139,17 +139,10 @@ def worker_plan(spec: OnlineDeploymentSpec, snapshot_dir: Path) -> WorkerPlan:
         model_dir=str(model_dir) if model_dir else None,
         model_repository=repo,
         env=env,
-        # Triton serves its models in one server process whatever WORKER_COUNT says.
-        processes=_worker_count(spec) if kind == "script" else 1,
+        # Triton serves its models in one server process whatever WORKER_COUNT says. Checked again here: a spec
+        # stored before the loader checked it is refused with a message rather than crashing a restart.
+        processes=worker_count(spec) if kind == "script" else 1,
     )
-
-
-def _worker_count(spec: OnlineDeploymentSpec) -> int:
-    count = spec.environment_variables.get("WORKER_COUNT", "1")
-    # The loader refuses a bad value; a spec stored before it did is refused here rather than crashing a restart.
-    if not (count.isascii() and count.isdigit() and 1 <= int(count) <= MAX_WORKER_COUNT):
-        raise SpecError(f"$.environment_variables.WORKER_COUNT: {count!r} is not from 1 to {MAX_WORKER_COUNT}")
-    return int(count)
 
 
 def worker_env(plan: WorkerPlan, cores: tuple[int, ...], gpus: tuple[int, ...]) -> dict[str, str]:

@@ -51,7 +51,7 @@ def visible_gpus(visible: str, uuids: list[str]) -> list[int]:
     """
     chosen: list[int] = []
     for item in (part.strip() for part in visible.split(",")):
-        if item.isdigit():
+        if item.isascii() and item.isdigit():
             index = int(item)
         else:
             index = next((i for i, u in enumerate(uuids) if item.startswith("GPU-") and u.startswith(item)), -1)

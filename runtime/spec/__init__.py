@@ -33,6 +33,7 @@ from runtime.spec.deployment import (
     Route,
     ScaleSettings,
     TargetUtilizationScaleSettings,
+    worker_count,
 )
 from runtime.spec.endpoint import (
     AuthMode,
@@ -132,4 +133,5 @@ __all__ = [
     "validate_mirror",
     "validate_name",
     "validate_traffic",
+    "worker_count",
 ]

@@ -7,6 +7,7 @@ from typing import Annotated, Any
 
 import msgspec
 
+from runtime.errors import SpecError
 from runtime.spec._types import NonNegative, Port, Positive, PublicNetworkAccess, ScalarStr
 from runtime.spec.model import InlineModel
 
@@ -203,3 +204,14 @@ class OnlineDeploymentSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unk
     # Read-only keys set by the service.
     id: str | None = None
     provisioning_state: str | None = None
+
+
+def worker_count(spec: OnlineDeploymentSpec) -> int:
+    """The scoring processes per instance that WORKER_COUNT asks for (1 without it); SpecError outside 1-64."""
+    count = spec.environment_variables.get("WORKER_COUNT", "1")
+    if not (count.isascii() and count.isdigit() and 1 <= int(count) <= MAX_WORKER_COUNT):
+        raise SpecError(
+            f"$.environment_variables.WORKER_COUNT: {count!r} is not a number of worker processes per instance "
+            f"from 1 to {MAX_WORKER_COUNT}"
+        )
+    return int(count)

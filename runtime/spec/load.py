@@ -13,10 +13,10 @@ from runtime.errors import SpecError
 from runtime.spec._decode import decode, parse_yaml
 from runtime.spec.deployment import (
     MANAGED_MAX_TIMEOUT_MS,
-    MAX_WORKER_COUNT,
     DeploymentType,
     OnlineDeploymentSpec,
     TargetUtilizationScaleSettings,
+    worker_count,
 )
 from runtime.spec.endpoint import OnlineEndpointSpec
 from runtime.spec.ignored import deployment_ignored, endpoint_ignored, model_ignored
@@ -107,12 +107,7 @@ def _check_deployment(spec: OnlineDeploymentSpec) -> None:
     for key in ("compute", "resources"):
         if managed and getattr(spec, key) is not None:
             raise SpecError(f"$.{key}: only kubernetes deployments take {key}; add `type: kubernetes` or remove it")
-    count = spec.environment_variables.get("WORKER_COUNT")
-    if count is not None and not (count.isascii() and count.isdigit() and 1 <= int(count) <= MAX_WORKER_COUNT):
-        raise SpecError(
-            f"$.environment_variables.WORKER_COUNT: {count!r} is not a number of worker processes per instance "
-            f"from 1 to {MAX_WORKER_COUNT}"
-        )
+    worker_count(spec)
     if spec.liveness_probe.success_threshold != 1:
         raise SpecError("$.liveness_probe.success_threshold: must be 1 (Azure fixes it for liveness probes)")
     scale = spec.scale_settings
