@@ -14,8 +14,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
+from runtime.cli import output, progress
 from runtime.cli.args import header_name, int_in, non_negative, not_blank, path_name, port, positive
-from runtime.cli.output import render
+from runtime.cli.confirm import confirm
 from runtime.cli.server import serve_command, stop_command
 from runtime.client import Client
 from runtime.errors import ModelyardError, SpecError
@@ -33,13 +34,27 @@ class _Parser(argparse.ArgumentParser):
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `modelyard` command."""
+    try:
+        return _main(argv)
+    except BrokenPipeError:  # the reader of stdout went away (`| head`)
+        return output.closed_pipe()
+
+
+def _main(argv: Sequence[str] | None) -> int:
     parser = _parser()
     args = parser.parse_args(argv)
     if not getattr(args, "handler", None):
         parser.print_help()
         return 2
     try:
+        confirm(args)
         result = args.handler(args)
+        code = result if isinstance(result, int) else 0
+        if not isinstance(result, int):
+            output.emit(result, args.output, args.query)
+        sys.stdout.flush()  # here, so a closed pipe is seen while we can still exit quietly
+    except BrokenPipeError:
+        raise
     except ModelyardError as exc:
         print(f"modelyard: error: {exc.message}", file=sys.stderr)
         return 1
@@ -49,11 +64,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-    if isinstance(result, int):
-        return result
-    if result is not None:
-        render(result, args.output)
-    return 0
+    return code
 
 
 def _describe(exc: OSError | ValueError) -> str:
@@ -93,7 +104,7 @@ def _q(name: str) -> str:
 
 def _endpoint_create(args: argparse.Namespace) -> Any:
     body = _spec_body(args)  # a bad file is reported whether or not a server runs
-    return _client(args).call("POST", "/api/endpoints", body)
+    return progress.call(_client(args), "POST", "/api/endpoints", body, what="online-endpoint create")
 
 
 def _endpoint_show(args: argparse.Namespace) -> Any:
@@ -110,11 +121,11 @@ def _endpoint_update(args: argparse.Namespace) -> Any:
         body["traffic"] = args.traffic
     if args.mirror_traffic is not None:
         body["mirror_traffic"] = args.mirror_traffic
-    return _client(args).call("PATCH", f"/api/endpoints/{_q(args.name)}", body)
+    return progress.call(_client(args), "PATCH", f"/api/endpoints/{_q(args.name)}", body, what="online-endpoint update")
 
 
 def _endpoint_delete(args: argparse.Namespace) -> Any:
-    _client(args).call("DELETE", f"/api/endpoints/{_q(args.name)}")
+    progress.call(_client(args), "DELETE", f"/api/endpoints/{_q(args.name)}", what="online-endpoint delete")
     return None
 
 
@@ -177,14 +188,15 @@ def _deployment_create(args: argparse.Namespace) -> Any:
     body = _deployment_body(args, required=True)
     body.update(all_traffic=args.all_traffic, placement=args.placement, wait=not args.no_wait)
     endpoint = _deployment_endpoint(args, body)
-    result = _client(args).call("POST", f"/api/endpoints/{_q(endpoint)}/deployments", body)
+    result = progress.create_deployment(_client(args), endpoint, body)
     return _unless_failed(result, "deployment")
 
 
 def _deployment_update(args: argparse.Namespace) -> Any:
     body = _deployment_body(args, required=False)
     endpoint = _deployment_endpoint(args, body)
-    result = _client(args).call("PATCH", f"/api/endpoints/{_q(endpoint)}/deployments/{_q(args.name)}", body)
+    path = f"/api/endpoints/{_q(endpoint)}/deployments/{_q(args.name)}"
+    result = progress.call(_client(args), "PATCH", path, body, what="online-deployment update", deployment=path)
     return _unless_failed(result, "update of deployment")
 
 
@@ -204,7 +216,8 @@ def _deployment_list(args: argparse.Namespace) -> Any:
 
 
 def _deployment_delete(args: argparse.Namespace) -> Any:
-    _client(args).call("DELETE", f"/api/endpoints/{_q(args.endpoint_name)}/deployments/{_q(args.name)}")
+    path = f"/api/endpoints/{_q(args.endpoint_name)}/deployments/{_q(args.name)}"
+    progress.call(_client(args), "DELETE", path, what="online-deployment delete")
     return None
 
 
@@ -236,10 +249,10 @@ def _parser() -> argparse.ArgumentParser:
     # before the verb.
     parser = _Parser(prog="modelyard", description=__doc__)
     parser.add_argument("--state-dir", help="state directory (default: $MODELYARD_HOME or ~/.modelyard)")
-    parser.add_argument("-o", "--output", choices=["json", "table"], default="json", help="output format")
+    output.add_options(parser, top=True)
     common = _Parser(add_help=False)
     common.add_argument("--state-dir", default=argparse.SUPPRESS, help="state directory")
-    common.add_argument("-o", "--output", choices=["json", "table"], default=argparse.SUPPRESS, help="output format")
+    output.add_options(common, top=False)
     groups = parser.add_subparsers(dest="group", metavar="COMMAND")
 
     serve = groups.add_parser("serve", parents=[common], help="run the server (foreground, or --detach)")
@@ -291,7 +304,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("--mirror-traffic", help='e.g. "green=10"')
     p = verb(ep, "delete", _endpoint_delete, "delete an endpoint and its deployments")
     p.add_argument("-n", "--name", type=path_name, required=True)
-    p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation (accepted for az ml parity)")
+    p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     p = verb(ep, "invoke", _endpoint_invoke, "send a request file to the endpoint's /score")
     p.add_argument("-n", "--name", type=path_name, required=True)
     p.add_argument("-r", "--request-file", type=not_blank, required=True)
@@ -326,7 +339,7 @@ def _parser() -> argparse.ArgumentParser:
     p = verb(dep, "delete", _deployment_delete, "delete a deployment (it must take no traffic)")
     p.add_argument("-n", "--name", type=path_name, required=True)
     p.add_argument("-e", "--endpoint-name", type=path_name, required=True)
-    p.add_argument("-y", "--yes", action="store_true", help="accepted for az ml parity")
+    p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     p = verb(dep, "get-logs", _deployment_logs, "print the end of a deployment instance's log")
     p.add_argument("-n", "--name", type=path_name, required=True)
     p.add_argument("-e", "--endpoint-name", type=path_name, required=True)
