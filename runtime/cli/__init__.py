@@ -35,7 +35,10 @@ class _Parser(argparse.ArgumentParser):
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of the `modelyard` command."""
     try:
-        return _main(argv)
+        try:
+            return _main(argv)
+        finally:
+            sys.stdout.flush()  # also after argparse's --help and errors, which exit through SystemExit
     except BrokenPipeError:  # the reader of stdout went away (`| head`)
         return output.closed_pipe()
 
@@ -52,7 +55,7 @@ def _main(argv: Sequence[str] | None) -> int:
         code = result if isinstance(result, int) else 0
         if not isinstance(result, int):
             output.emit(result, args.output, args.query)
-        sys.stdout.flush()  # here, so a closed pipe is seen while we can still exit quietly
+        sys.stdout.flush()  # here, so a closed pipe is not taken for an error of the command
     except BrokenPipeError:
         raise
     except ModelyardError as exc:

@@ -64,6 +64,7 @@ class Server:
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(
             [sys.executable, "-m", "runtime", *args, "--state-dir", str(self.state)],
+            stdin=subprocess.DEVNULL,  # never the terminal pytest runs in: a prompt would wait for it
             capture_output=True,
             text=True,
             cwd=ROOT,

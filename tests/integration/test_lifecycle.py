@@ -108,15 +108,15 @@ def test_update_delete_and_keys(server: Server) -> None:
         r = http.post("/endpoints/fix/score", json={}, headers={"Authorization": f"Bearer {chosen}"})
         assert r.status_code == 200
 
-    refused = server.cli("online-deployment", "delete", "-n", "blue", "-e", "fix", check=False)
+    refused = server.cli("online-deployment", "delete", "-n", "blue", "-e", "fix", "-y", check=False)
     assert refused.returncode != 0 and "traffic" in refused.stderr
     server.cli("online-endpoint", "update", "-n", "fix", "--traffic", "blue=0")
-    server.cli("online-deployment", "delete", "-n", "blue", "-e", "fix")
+    server.cli("online-deployment", "delete", "-n", "blue", "-e", "fix", "-y")
     assert server.json("online-deployment", "list", "-e", "fix") == []
     with server.client() as http:
         r = http.post("/endpoints/fix/score", json={}, headers={"Authorization": f"Bearer {creds['primaryKey']}"})
         assert r.status_code == 404
-    server.cli("online-endpoint", "delete", "-n", "fix")
+    server.cli("online-endpoint", "delete", "-n", "fix", "-y")
     gone = server.cli("online-endpoint", "show", "-n", "fix", check=False)
     assert gone.returncode != 0 and "not found" in gone.stderr
 
@@ -213,7 +213,7 @@ def test_mirror_traffic_copies_a_share_to_the_shadow_and_answers_from_live(serve
         copies = now
     assert 140 <= len(copies) <= 260, len(copies)
     assert not any("named" in line for line in copies)
-    refused = server.cli("online-deployment", "delete", "-n", "green", "-e", "fix", check=False)
+    refused = server.cli("online-deployment", "delete", "-n", "green", "-e", "fix", "-y", check=False)
     assert refused.returncode != 0 and '--mirror-traffic "green=0"' in refused.stderr, refused.stderr
 
 
@@ -254,7 +254,7 @@ def test_a_deployment_being_created_refuses_other_changes_until_it_is_done(serve
         "online-deployment", "create", "-f", dep, "--no-wait", "--set", f"environment_variables.INIT_WAIT_FOR={go}"
     )
     assert isinstance(created, dict) and created["provisioning_state"] == "Creating"
-    for args in (["update", "--set", "instance_count=2"], ["delete"]):
+    for args in (["update", "--set", "instance_count=2"], ["delete", "-y"]):
         busy = server.cli("online-deployment", *args, "-n", "echo", "-e", "fix", check=False)
         assert busy.returncode != 0 and "is Creating" in busy.stderr, busy.stderr
     go.touch()
@@ -271,10 +271,10 @@ def test_deleting_removes_the_copied_files_and_logs(server: Server) -> None:
     server.deploy_echo("-n", "green")
     snapshots, logs = server.state / "snapshots", server.state / "logs"
     assert (snapshots / "fix" / "blue").is_dir() and (logs / "fix" / "blue").is_dir()
-    server.cli("online-deployment", "delete", "-n", "blue", "-e", "fix")
+    server.cli("online-deployment", "delete", "-n", "blue", "-e", "fix", "-y")
     assert sorted(p.name for p in (snapshots / "fix").iterdir()) == ["green"]
     assert sorted(p.name for p in (logs / "fix").iterdir()) == ["green"]
-    server.cli("online-endpoint", "delete", "-n", "fix")
+    server.cli("online-endpoint", "delete", "-n", "fix", "-y")
     assert list(snapshots.iterdir()) == [] and list(logs.iterdir()) == []
 
 
