@@ -99,6 +99,21 @@ def test_create_on_a_terminal_shows_progress_and_prints_what_a_pipe_gets(
     shown = server.cli("online-deployment", "show", "-n", "blue", "-e", "fix").stdout
     assert out.decode() == shown
 
+    # An update waits in its own request while the display polls the deployment beside it.
+    go_again = tmp_path / "update-may-finish"
+    proc = _run(
+        server, "online-deployment", "update", "-n", "blue", "-e", "fix",
+        "--set", f"environment_variables.INIT_WAIT_FOR={go_again}",
+        stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=pty.slave,
+    )  # fmt: skip
+    try:
+        pty.read_until(b"Running .. online-deployment update: Updating (")
+    finally:
+        go_again.touch()
+    out, _ = proc.communicate(timeout=120)
+    assert proc.returncode == 0, pty.drain()
+    assert out.decode() == server.cli("online-deployment", "show", "-n", "blue", "-e", "fix").stdout
+
     # Without a terminal: the same bytes on stdout and nothing at all on stderr.
     piped = server.cli("online-deployment", "create", "-f", deployment, "-n", "green")
     assert piped.stderr == ""
