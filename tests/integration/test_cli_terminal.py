@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import re
 import select
 import subprocess
 import sys
@@ -197,3 +198,16 @@ def test_head_in_a_shell_pipeline_gets_its_line_and_no_traceback(server: Server)
     cmd = f"{MODELYARD} online-endpoint list --state-dir {server.state} --query '[].name' -o tsv | head -1"
     done = subprocess.run(["bash", "-o", "pipefail", "-c", cmd], capture_output=True, text=True, timeout=60)
     assert (done.returncode, done.stdout, done.stderr) == (0, "ep-one\n", "")
+
+
+def test_jsonc_and_yamlc_are_coloured_on_a_terminal_only(server: Server, pty: Pty) -> None:
+    keys = ["online-endpoint", "get-credentials", "-n", "fix"]
+    server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
+    plain = server.cli(*keys, "-o", "jsonc").stdout
+    assert plain == server.cli(*keys).stdout and "\x1b[" not in plain
+    assert "\x1b[" not in server.cli(*keys, "-o", "yamlc").stdout
+    proc = _run(server, *keys, "-o", "jsonc", stdin=subprocess.DEVNULL, stdout=pty.slave, stderr=pty.slave)
+    assert proc.wait(timeout=60) == 0
+    pty.read_until(b"secondaryKey")
+    coloured = pty.drain().decode()  # the whole answer: the command has exited
+    assert "\x1b[" in coloured and re.sub(r"\x1b\[[0-9;]*m", "", coloured).replace("\r\n", "\n") == plain
