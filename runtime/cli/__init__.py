@@ -52,12 +52,11 @@ def _main(argv: Sequence[str] | None) -> int:
     try:
         confirm(args)
         result = args.handler(args)
-        code = result if isinstance(result, int) else 0
-        if not isinstance(result, int):
-            output.emit(result, args.output, args.query)
-        sys.stdout.flush()  # here, so a closed pipe is not taken for an error of the command
+        if isinstance(result, int):
+            return result
+        output.emit(result, args.output, args.query)
     except BrokenPipeError:
-        raise
+        raise  # not the command's failure: main() ends quietly
     except ModelyardError as exc:
         print(f"modelyard: error: {exc.message}", file=sys.stderr)
         return 1
@@ -67,7 +66,7 @@ def _main(argv: Sequence[str] | None) -> int:
         return 1
     except KeyboardInterrupt:
         return 130
-    return code
+    return 0
 
 
 def _describe(exc: OSError | ValueError) -> str:
