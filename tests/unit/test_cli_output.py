@@ -106,6 +106,10 @@ def test_generic_table_shows_top_level_scalars_only_with_az_headers() -> None:
     assert lines[0].split() == ["PrimaryKey", "SecondaryKey"]  # id and type are left out, as az leaves them out
     assert lines[1] == "----------  ------------"
     assert lines[2].split() == ["p", "s"]
+    # Without --query az sorts the keys; with it, the expression's order stands.
+    assert render({"zeta": 1, "alpha": True}, "table").splitlines()[0].split() == ["Alpha", "Zeta"]
+    built = OrderedDict([("zeta", 1), ("alpha", True)])
+    assert render(built, "table", queried=True).splitlines()[0].split() == ["Zeta", "Alpha"]
 
 
 def test_table_of_scalars_and_lists_uses_result_and_column_headers() -> None:
