@@ -65,6 +65,7 @@ from runtime.spec.overrides import (
 )
 from runtime.spec.sku import (
     BUILTIN_INSTANCE_TYPES,
+    DEFAULT_INSTANCE_TYPE,
     InstanceShape,
     load_instance_types,
     parse_quantity,
@@ -81,6 +82,7 @@ from runtime.spec.traffic import (
 __all__ = [
     "AuthMode",
     "BUILTIN_INSTANCE_TYPES",
+    "DEFAULT_INSTANCE_TYPE",
     "BuildContext",
     "CodeConfiguration",
     "DataAsset",

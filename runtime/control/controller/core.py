@@ -32,7 +32,13 @@ from runtime.control.supervisor import DeploymentSupervisor
 from runtime.errors import Conflict, ModelyardError, SpecError
 from runtime.routing.router import Router
 from runtime.routing.tokens import Tokens
-from runtime.spec import load_instance_types, resolve_instance_type, shape_from_resources
+from runtime.spec import (
+    DEFAULT_INSTANCE_TYPE,
+    DeploymentType,
+    load_instance_types,
+    resolve_instance_type,
+    shape_from_resources,
+)
 from runtime.statedir import StateDir
 
 log = logging.getLogger("modelyard.controller")
@@ -127,6 +133,8 @@ class ControllerCore:
             shape = resolve_instance_type(spec.instance_type, extra)
         elif spec.resources is not None:
             shape = shape_from_resources(spec.resources)
+        elif spec.type is DeploymentType.KUBERNETES:
+            shape = resolve_instance_type(DEFAULT_INSTANCE_TYPE, extra)  # as Azure's Kubernetes extension does
         else:
             raise SpecError(f"{rec.source}: $.instance_type: required (e.g. Standard_DS3_v2, or cpu1 locally)")
         result = allocate(
@@ -137,7 +145,7 @@ class ControllerCore:
             machine_gpus=self._gpus,
             taken=taken,
             placement="strict" if rec.placement == "strict" else "share",
-            label=f"instance of {rec.name}",
+            deployment=rec.name,
         )
         notes = list(result.notes)
         if shape.gpus and not self._gpus and self._gpu_note:
