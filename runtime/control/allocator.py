@@ -73,8 +73,8 @@ def allocate(
         want_cores = len(machine_cores)
     want_gpus = gpus_per
     if want_gpus and not machine_gpus:
-        gpus = "a GPU" if want_gpus == 1 else f"{want_gpus} GPUs"
-        notes.append(f"{each.capitalize()} asks for {gpus} but NVML finds no GPU on this machine, so it runs on CPU.")
+        asked = "a GPU" if want_gpus == 1 else f"{want_gpus} GPUs"
+        notes.append(f"{each.capitalize()} asks for {asked} but NVML finds no GPU on this machine, so it runs on CPU.")
         want_gpus = 0
     elif want_gpus > len(machine_gpus):
         if placement == "strict":

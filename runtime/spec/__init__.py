@@ -82,9 +82,9 @@ from runtime.spec.traffic import (
 __all__ = [
     "AuthMode",
     "BUILTIN_INSTANCE_TYPES",
-    "DEFAULT_INSTANCE_TYPE",
     "BuildContext",
     "CodeConfiguration",
+    "DEFAULT_INSTANCE_TYPE",
     "DataAsset",
     "DataCollector",
     "DefaultScaleSettings",

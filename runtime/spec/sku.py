@@ -84,8 +84,8 @@ def resolve_instance_type(name: str, extra: Mapping[str, InstanceShape] | None =
     hint = f"did you mean {next(n for n in names if n.lower() == close[0])}? " if close else ""
     raise SpecError(
         f"unknown instance_type {name!r}; {hint}use an Azure size such as Standard_DS3_v2 or a local name "
-        f"(cpu1, cpu2, cpu4, cpu8, gpu1, gpu2, ..., or {DEFAULT_INSTANCE_TYPE} on Kubernetes), or add it to instance_types.yml in the state directory, "
-        f"e.g. `{name}: {{cores: 4, gpus: 0, memory_gib: 8}}`"
+        f"(cpu1, cpu2, cpu4, cpu8, gpu1, gpu2, ..., or {DEFAULT_INSTANCE_TYPE} on Kubernetes), or add it to "
+        f"instance_types.yml in the state directory, e.g. `{name}: {{cores: 4, gpus: 0, memory_gib: 8}}`"
     )
 
 

@@ -232,6 +232,14 @@ def set_aside(path: Path, root: Path) -> Path | None:
     return aside
 
 
+async def stop_and_remove(sups: list[DeploymentSupervisor], doomed: list[Path | None]) -> None:
+    """Stop the workers of deleted deployments, then remove the folders set aside for them."""
+    await asyncio.gather(*(s.stop() for s in sups), return_exceptions=True)
+    for path in doomed:
+        if path is not None:
+            shutil.rmtree(path, ignore_errors=True)
+
+
 def spec_yaml(req: views.SpecRequest) -> str:
     """The YAML text of a create request; SpecError when none was sent."""
     if req.yaml is None:
