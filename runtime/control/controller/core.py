@@ -79,6 +79,7 @@ class ControllerCore:
         #: deployments being created or updated: other changes to them wait with a Conflict, as in Azure
         self._busy: set[tuple[str, str]] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._finishing: set[asyncio.Task[Any]] = set()
         self._socket_dir = _socket_dir(state)
 
     async def start(self) -> None:
@@ -117,7 +118,7 @@ class ControllerCore:
         """Stop every worker and close the database."""
         for task in list(self._tasks):
             task.cancel()
-        await asyncio.gather(*(s.stop() for s in self._sups.values()), return_exceptions=True)
+        await asyncio.gather(*(s.stop() for s in self._sups.values()), *list(self._finishing), return_exceptions=True)
         self._sups.clear()
         self.registry.close()
         shutil.rmtree(self._socket_dir, ignore_errors=True)
@@ -170,7 +171,7 @@ class ControllerCore:
             self._busy.discard((endpoint, name))
         async with self._lock:
             if self._sups.get((endpoint, name)) is not sup:
-                self._spawn(sup.stop())  # the server is stopping, or the endpoint went away meanwhile
+                self._spawn(sup.stop(), finish=True)  # the server is stopping, or the endpoint went away meanwhile
                 return
             if error is not None:
                 self._sups.pop((endpoint, name), None)
@@ -178,7 +179,7 @@ class ControllerCore:
                 prefix = RESTART_FAILED if restoring else ""
                 self.registry.set_deployment_state(endpoint, name, "Failed", f"{prefix}{error}; {hint}")
                 self._rebuild_routes()
-                self._spawn(sup.stop())
+                self._spawn(sup.stop(), finish=True)
                 return
             self.registry.set_deployment_state(endpoint, name, "Succeeded")
             if all_traffic:
@@ -202,10 +203,13 @@ class ControllerCore:
             return
         self.router.endpoints = build_routes(endpoints, self._sups, self.router.endpoints)
 
-    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+    def _spawn(self, coro: Any, *, finish: bool = False) -> asyncio.Task[Any]:
+        """Run `coro` in the background; `finish`: it stops workers, so a stopping server awaits it, not cancels it
+        (a cancelled stop would leave the workers of a deleted deployment running)."""
         task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        tasks = self._finishing if finish else self._tasks
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
         return task
 
 

@@ -160,7 +160,7 @@ class DeploymentOps(ControllerCore):
             if error is not None:
                 # Its other instances may still be importing from the new snapshot: stop them before removing it,
                 # or they log a misleading FileNotFoundError into logs the serving version shares.
-                self._spawn(_stop_then_discard(sup, None if same else snap))
+                self._spawn(_stop_then_discard(sup, None if same else snap), finish=True)
                 self.registry.set_deployment_state(old.endpoint, old.name, "Failed", UPDATE_FAILED + error)
                 return
             old_sup = self._sups.get(key)
@@ -168,7 +168,7 @@ class DeploymentOps(ControllerCore):
             self.registry.save_deployment(with_changes(new, state="Succeeded", notes=sup.notes))
             self._rebuild_routes()
             if old_sup is not None:
-                self._spawn(old_sup.stop())
+                self._spawn(old_sup.stop(), finish=True)
             if not same:
                 shutil.rmtree(old.snapshot, ignore_errors=True)
 
@@ -198,7 +198,7 @@ class DeploymentOps(ControllerCore):
                 set_aside(Path(rec.snapshot).parent, self.state.snapshots),
                 set_aside(self.state.logs / endpoint / name, self.state.logs),
             ]
-        task = self._spawn(stop_and_remove([sup] if sup is not None else [], doomed))
+        task = self._spawn(stop_and_remove([sup] if sup is not None else [], doomed), finish=True)
         if wait:
             await asyncio.shield(task)
 

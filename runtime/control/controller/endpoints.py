@@ -113,7 +113,7 @@ class EndpointOps(ControllerCore):
                 set_aside(self.state.snapshots / name, self.state.snapshots),
                 set_aside(self.state.logs / name, self.state.logs),
             ]
-        task = self._spawn(stop_and_remove([s for _, s in sups], doomed))
+        task = self._spawn(stop_and_remove([s for _, s in sups], doomed), finish=True)
         if wait:
             await asyncio.shield(task)
 
