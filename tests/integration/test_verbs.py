@@ -3,6 +3,7 @@ update re-reading the files, storage-initializer logs, traffic replacement, the 
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
 import shutil
 import time
@@ -111,16 +112,47 @@ def test_no_wait_returns_at_once_and_show_follows_the_state(server: Server, tmp_
     wait_for_state(server, "fix", "echo", "Succeeded")
     assert not set(worker_pids(server, "fix", "echo")) & set(old)
 
+    # A request in run() holds the worker's shutdown (it finishes what it has, for up to 5 s), so the deployment
+    # is still Deleting when show asks.
     pids = worker_pids(server, "fix", "echo")
-    server.cli("online-deployment", "delete", "-n", "echo", "-e", "fix", "--no-wait")
-    gone = server.cli("online-deployment", "show", "-n", "echo", "-e", "fix", check=False)
-    assert gone.returncode == 1 and "deployment 'echo' not found under endpoint 'fix'" in gone.stderr
+    held = tmp_path / "held"
+    key = server.key("fix")
+    with concurrent.futures.ThreadPoolExecutor(1) as pool, server.client() as http:
+        pending = pool.submit(
+            http.post,
+            "/endpoints/fix/score",
+            json={"wait_for": str(held)},
+            headers={"Authorization": f"Bearer {key}", "azureml-model-deployment": "echo"},
+        )
+        _wait_busy(server, "fix", "echo")
+        server.cli("online-deployment", "delete", "-n", "echo", "-e", "fix", "--no-wait")
+        shown = server.json("online-deployment", "show", "-n", "echo", "-e", "fix")
+        assert isinstance(shown, dict) and shown["provisioning_state"] == "Deleting"
+        again = server.cli("online-deployment", "delete", "-n", "echo", "-e", "fix", check=False)
+        assert again.returncode == 1 and "is Deleting" in again.stderr
+        held.touch()
+        assert pending.result().status_code == 200  # the request in flight is answered
+    deadline = time.monotonic() + 30
+    while (gone := server.cli("online-deployment", "show", "-n", "echo", "-e", "fix", check=False)).returncode == 0:
+        assert json.loads(gone.stdout)["provisioning_state"] == "Deleting"
+        assert time.monotonic() < deadline
+        time.sleep(0.05)
+    assert "deployment 'echo' not found under endpoint 'fix'" in gone.stderr
+    assert not any(alive(p) for p in pids)
     server.cli("online-endpoint", "delete", "-n", "fix", "--no-wait")
     gone = server.cli("online-endpoint", "show", "-n", "fix", check=False)
     assert gone.returncode == 1 and "endpoint 'fix' not found" in gone.stderr
+
+
+def _wait_busy(server: Server, endpoint: str, deployment: str) -> None:
+    """Wait until the deployment's worker has a request in flight."""
     deadline = time.monotonic() + 30
-    while any(alive(p) for p in pids):  # the workers stop after the answer
-        assert time.monotonic() < deadline, f"workers {pids} still run after delete --no-wait"
+    while True:
+        shown = server.json("online-deployment", "show", "-n", deployment, "-e", endpoint)
+        assert isinstance(shown, dict)
+        if any(w["inflight"] for w in shown["workers"]):
+            return
+        assert time.monotonic() < deadline, shown["workers"]
         time.sleep(0.05)
 
 

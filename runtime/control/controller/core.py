@@ -88,6 +88,11 @@ class ControllerCore:
             for leftover in folder.glob(".deleted-*"):  # a server stopped in the middle of a delete
                 shutil.rmtree(leftover, ignore_errors=True)
         for rec in self.registry.deployments():
+            if rec.state == "Deleting":  # the server stopped before a delete finished: finish it
+                self.registry.delete_deployment(rec.endpoint, rec.name)
+                shutil.rmtree(Path(rec.snapshot).parent, ignore_errors=True)
+                shutil.rmtree(self.state.logs / rec.endpoint / rec.name, ignore_errors=True)
+                continue
             if rec.state == "Failed" and not rec.error.startswith((UPDATE_FAILED, RESTART_FAILED)):
                 continue  # it never served (a failed update leaves the previous version serving, so that one returns)
             try:

@@ -175,12 +175,13 @@ class DeploymentOps(ControllerCore):
     async def delete_deployment(self, endpoint: str, name: str, *, wait: bool = True) -> None:
         """online-deployment delete; refused while the deployment takes live or mirrored traffic.
 
-        The deployment is gone from the registry and the routes at once; without `wait` its workers stop after the
-        answer is sent."""
+        It leaves the routes at once and shows `Deleting` until its workers have stopped; then it is gone. Without
+        `wait` the answer comes at once."""
+        key = (endpoint, name)
         async with self._lock:
             ep = self.registry.endpoint(endpoint)
             rec = self.registry.deployment(endpoint, name)
-            self._check_idle((endpoint, name))
+            self._check_idle(key)
             live, mirrored = ep.traffic.get(name, 0), ep.mirror.get(name, 0)
             if live > 0 or mirrored > 0:
                 how = f'--traffic "{name}=0 ..."' if live > 0 else f'--mirror-traffic "{name}=0"'
@@ -188,19 +189,30 @@ class DeploymentOps(ControllerCore):
                     f"deployment {name!r} still takes traffic ({live} % live, {mirrored} % mirrored); set it to 0 "
                     f"first with `online-endpoint update -n {endpoint} {how}`"
                 )
-            sup = self._sups.pop((endpoint, name), None)
-            self.registry.delete_deployment(endpoint, name)
-            ep = with_changes(ep, traffic={k: v for k, v in ep.traffic.items() if k != name})
-            self.registry.save_endpoint(ep)
+            sup = self._sups.pop(key, None)
+            self.registry.set_deployment_state(endpoint, name, "Deleting")
+            self.registry.save_endpoint(with_changes(ep, traffic={k: v for k, v in ep.traffic.items() if k != name}))
+            self._busy.add(key)  # other changes to it wait with a Conflict, as while Creating or Updating
             self._rebuild_routes()
-            # As for endpoints: a deployment created again under this name keeps its new files.
-            doomed = [
-                set_aside(Path(rec.snapshot).parent, self.state.snapshots),
-                set_aside(self.state.logs / endpoint / name, self.state.logs),
-            ]
-        task = self._spawn(stop_and_remove([sup] if sup is not None else [], doomed), finish=True)
+        task = self._spawn(self._finish_delete(rec, sup), finish=True)
         if wait:
             await asyncio.shield(task)
+
+    async def _finish_delete(self, rec: DeploymentRecord, sup: DeploymentSupervisor | None) -> None:
+        """Stop a deleted deployment's workers, then remove its record and files."""
+        try:
+            if sup is not None:
+                await sup.stop()
+        finally:
+            async with self._lock:
+                self._busy.discard((rec.endpoint, rec.name))
+                self.registry.delete_deployment(rec.endpoint, rec.name)
+                # As for endpoints: a deployment created again under this name keeps its new files.
+                doomed = [
+                    set_aside(Path(rec.snapshot).parent, self.state.snapshots),
+                    set_aside(self.state.logs / rec.endpoint / rec.name, self.state.logs),
+                ]
+            await stop_and_remove([], doomed)
 
     def deployment_name(self, endpoint: str, name: str) -> str:
         """The stored spelling of a deployment name given in any case."""
