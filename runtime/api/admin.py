@@ -36,6 +36,16 @@ async def _body(request: Request, type_: type[T]) -> T:
         raise SpecError(f"request body is not valid JSON: {exc}") from None
 
 
+def _flag(request: Request, name: str, default: bool) -> bool:
+    """A true/false query parameter (?wait=false)."""
+    text = request.query_params.get(name)
+    if text is None:
+        return default
+    if text.lower() not in ("true", "false"):
+        raise SpecError(f"{name} must be true or false, got {text!r}")
+    return text.lower() == "true"
+
+
 def routes(ctl: Controller) -> list[Route]:
     """The management routes, bound to one controller."""
 
@@ -61,8 +71,9 @@ def routes(ctl: Controller) -> list[Route]:
         if request.method == "GET":
             return JSON(ctl.get_endpoint(name))
         if request.method == "DELETE":
-            await ctl.delete_endpoint(name)
-            return Response(status_code=204)
+            wait = _flag(request, "wait", True)
+            await ctl.delete_endpoint(name, wait=wait)
+            return Response(status_code=204 if wait else 202)
         return JSON(await ctl.update_endpoint(name, await _body(request, views.EndpointUpdate)))
 
     async def keys(request: Request) -> Response:
@@ -84,9 +95,12 @@ def routes(ctl: Controller) -> list[Route]:
         if request.method == "GET":
             return JSON(ctl.get_deployment(endpoint, name))
         if request.method == "DELETE":
-            await ctl.delete_deployment(endpoint, name)
-            return Response(status_code=204)
-        return JSON(await ctl.update_deployment(endpoint, name, await _body(request, views.SpecRequest)))
+            wait = _flag(request, "wait", True)
+            await ctl.delete_deployment(endpoint, name, wait=wait)
+            return Response(status_code=204 if wait else 202)
+        body = await _body(request, views.SpecRequest)
+        shown = await ctl.update_deployment(endpoint, name, body)
+        return JSON(shown, status_code=200 if body.wait or not shown.get("rolled") else 202)
 
     async def logs(request: Request) -> Response:
         endpoint, name = _deployment(request)
@@ -97,13 +111,28 @@ def routes(ctl: Controller) -> list[Route]:
             raise SpecError("lines and instance must be integers") from None
         if lines < 1 or instance < 0:
             raise SpecError(f"lines must be 1 or more and instance 0 or more; got lines={lines}, instance={instance}")
-        text = ctl.logs(endpoint, name, lines, instance)
+        text = ctl.logs(endpoint, name, lines, instance, request.query_params.get("container", "inference-server"))
         return Response(text, media_type="text/plain; charset=utf-8")
 
     async def models(request: Request) -> Response:
         if request.method == "GET":
-            return JSON(ctl.list_models(request.query_params.get("name")))
-        return JSON(await ctl.create_model(await _body(request, views.SpecRequest)), status_code=201)
+            archived = _flag(request, "include_archived", False)
+            return JSON(ctl.list_models(request.query_params.get("name"), include_archived=archived))
+        return JSON(await ctl.create_model(await _body(request, views.ModelRequest)), status_code=201)
+
+    async def model(request: Request) -> Response:
+        query = request.query_params
+        return JSON(ctl.get_model(request.path_params["name"], query.get("version"), query.get("label")))
+
+    async def model_version(request: Request) -> Response:
+        name, version = request.path_params["name"], request.path_params["version"]
+        if request.method == "GET":
+            return JSON(ctl.get_model(name, version, None))
+        await ctl.delete_model(name, version)
+        return Response(status_code=204)
+
+    async def archive(request: Request) -> Response:
+        return JSON(await ctl.archive_model(request.path_params["name"], request.path_params["version"]))
 
     return [
         Route("/api/health", health, methods=["GET"]),
@@ -115,4 +144,7 @@ def routes(ctl: Controller) -> list[Route]:
         Route("/api/endpoints/{name}/deployments/{deployment}", deployment, methods=["GET", "PATCH", "DELETE"]),
         Route("/api/endpoints/{name}/deployments/{deployment}/logs", logs, methods=["GET"]),
         Route("/api/models", models, methods=["GET", "POST"]),
+        Route("/api/models/{name}", model, methods=["GET"]),
+        Route("/api/models/{name}/versions/{version}", model_version, methods=["GET", "DELETE"]),
+        Route("/api/models/{name}/versions/{version}/archive", archive, methods=["POST"]),
     ]

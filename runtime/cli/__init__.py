@@ -105,7 +105,8 @@ def _q(name: str) -> str:
 
 
 def _endpoint_create(args: argparse.Namespace) -> Any:
-    body = _spec_body(args)  # a bad file is reported whether or not a server runs
+    # A bad file is reported whether or not a server runs; -n alone makes a key-auth endpoint, as az ml does.
+    body = _spec_body(args, required=args.name is None)
     return progress.call(_client(args), "POST", "/api/endpoints", body, what="online-endpoint create")
 
 
@@ -127,8 +128,15 @@ def _endpoint_update(args: argparse.Namespace) -> Any:
 
 
 def _endpoint_delete(args: argparse.Namespace) -> Any:
-    progress.call(_client(args), "DELETE", f"/api/endpoints/{_q(args.name)}", what="online-endpoint delete")
+    _waiting_call(args, "DELETE", f"/api/endpoints/{_q(args.name)}", what="online-endpoint delete")
     return None
+
+
+def _waiting_call(args: argparse.Namespace, method: str, path: str, *, what: str) -> Any:
+    """A delete that waits (with progress on a terminal), or with --no-wait one that returns at once."""
+    if args.no_wait:
+        return _client(args).call(method, f"{path}?wait=false")
+    return progress.call(_client(args), method, path, what=what)
 
 
 def _endpoint_credentials(args: argparse.Namespace) -> Any:
@@ -151,6 +159,8 @@ def _endpoint_invoke(args: argparse.Namespace) -> int:
     secret = creds.get("primaryKey") or creds["accessToken"]  # key endpoints, or aml_token endpoints
     status, headers, answer = client.score(args.name, body, secret, args.deployment_name)
     text = answer.decode(errors="replace")
+    if status == 404:  # Triton endpoints have no /score: say how they are called
+        _refuse_oip(client.call("GET", f"/api/endpoints/{_q(args.name)}"))
     if status != 200:
         original = headers.get("ms-azureml-model-error-statuscode")
         extra = f" (the scoring script answered {original})" if original else ""
@@ -159,6 +169,19 @@ def _endpoint_invoke(args: argparse.Namespace) -> int:
     # az ml prints the response body as a JSON string.
     print(json.dumps(text))
     return 0
+
+
+def _refuse_oip(endpoint: dict[str, Any]) -> None:
+    """Triton endpoints have no /score: say how they are called instead of posting to a 404."""
+    uri = str(endpoint.get("scoring_uri", ""))
+    if not uri or uri.endswith("/score"):
+        return
+    raise ModelyardError(
+        f"endpoint {endpoint.get('name')!r} serves Triton models over the Open Inference Protocol v2, which has no "
+        f"/score: POST to {uri}/v2/models/<model>/infer with the key as a Bearer token, or use tritonclient: "
+        f'tritonclient.http.InferenceServerClient(url="{uri.partition("://")[2]}") with '
+        'headers={"Authorization": "Bearer <key>"} on each call'
+    )
 
 
 def _deployment_body(args: argparse.Namespace, required: bool) -> dict[str, Any]:
@@ -171,18 +194,27 @@ def _deployment_body(args: argparse.Namespace, required: bool) -> dict[str, Any]
 def _deployment_endpoint(args: argparse.Namespace, body: dict[str, Any]) -> str:
     if args.endpoint_name is not None:
         return str(args.endpoint_name)
-    if body.get("yaml") is None:
-        raise SpecError("the endpoint is not named: pass -e/--endpoint-name")
-    # The endpoint is part of the URL, so the CLI reads it from the file itself; a file that does not parse is
-    # reported as the server would report it, not hidden behind "not named".
-    from runtime.spec import parse_yaml, validate_name
+    return _from_file(body, "endpoint_name", "-e/--endpoint-name")
 
-    name = parse_yaml(body["yaml"], label=body["source"]).get("endpoint_name")
+
+def _from_file(body: dict[str, Any], key: str, flag: str) -> str:
+    """A name that is part of the URL, read from the file as the server will read it: --set applied first."""
+    what = "endpoint" if key == "endpoint_name" else "deployment"
+    if body.get("yaml") is None:
+        raise SpecError(f"the {what} is not named: pass {flag}")
+    # A file that does not parse is reported as the server would report it, not hidden behind "not named".
+    from runtime.spec import apply_overrides, parse_yaml, validate_name
+
+    raw = parse_yaml(body["yaml"], label=body["source"])
+    try:
+        name = apply_overrides(raw, body["set"]).get(key)
+    except SpecError as exc:
+        raise SpecError(f"{body['source']}: {exc.message}") from None
     if name is None:
-        raise SpecError("the endpoint is not named: pass -e/--endpoint-name or set endpoint_name in the YAML")
+        raise SpecError(f"the {what} is not named: pass {flag} or set {key} in the YAML")
     if not isinstance(name, str):
-        raise SpecError(f"{body['source']}: $.endpoint_name: expected a string, got {name!r}")
-    validate_name(name, where=f"{body['source']}: $.endpoint_name")
+        raise SpecError(f"{body['source']}: $.{key}: expected a string, got {name!r}")
+    validate_name(name, where=f"{body['source']}: $.{key}")
     return name
 
 
@@ -197,8 +229,12 @@ def _deployment_create(args: argparse.Namespace) -> Any:
 def _deployment_update(args: argparse.Namespace) -> Any:
     body = _deployment_body(args, required=False)
     endpoint = _deployment_endpoint(args, body)
-    path = f"/api/endpoints/{_q(endpoint)}/deployments/{_q(args.name)}"
+    name = args.name if args.name is not None else _from_file(body, "name", "-n/--name")
+    body["wait"] = not args.no_wait
+    path = f"/api/endpoints/{_q(endpoint)}/deployments/{_q(name)}"
     result = progress.call(_client(args), "PATCH", path, body, what="online-deployment update", deployment=path)
+    if result.get("rolled") is False:
+        print(f"modelyard: note: {result.get('note', 'nothing changed')}", file=sys.stderr)
     return _unless_failed(result, "update of deployment")
 
 
@@ -219,27 +255,52 @@ def _deployment_list(args: argparse.Namespace) -> Any:
 
 def _deployment_delete(args: argparse.Namespace) -> Any:
     path = f"/api/endpoints/{_q(args.endpoint_name)}/deployments/{_q(args.name)}"
-    progress.call(_client(args), "DELETE", path, what="online-deployment delete")
+    _waiting_call(args, "DELETE", path, what="online-deployment delete")
     return None
 
 
 def _deployment_logs(args: argparse.Namespace) -> int:
     path = f"/api/endpoints/{_q(args.endpoint_name)}/deployments/{_q(args.name)}/logs"
-    text = _client(args).call("GET", f"{path}?lines={args.lines}&instance={args.instance}")
+    query = urllib.parse.urlencode({"lines": args.lines, "instance": args.instance, "container": args.container})
+    text = _client(args).call("GET", f"{path}?{query}")
     sys.stdout.write(text or "")
     return 0
 
 
 def _model_create(args: argparse.Namespace) -> Any:
-    body = _spec_body(args)
+    # Without a file the flags are the whole model, as `az ml model create --name --version --path --type`.
+    body = _spec_body(args, required=args.name is None or args.path is None)
     if args.version is not None:
         body["version"] = str(args.version)
+    if args.path is not None:
+        body["path"] = str(Path(args.path).resolve())  # the server resolves it, from another working directory
+    if args.type is not None:
+        body["type"] = args.type
     return _client(args).call("POST", "/api/models", body)
 
 
 def _model_list(args: argparse.Namespace) -> Any:
-    suffix = f"?name={_q(args.name)}" if args.name is not None else ""
+    query = {"name": args.name} if args.name is not None else {}
+    if args.include_archived:
+        query["include_archived"] = "true"
+    suffix = f"?{urllib.parse.urlencode(query)}" if query else ""
     return _client(args).call("GET", f"/api/models{suffix}")
+
+
+def _model_show(args: argparse.Namespace) -> Any:
+    if args.version is not None:
+        return _client(args).call("GET", f"/api/models/{_q(args.name)}/versions/{_q(args.version)}")
+    label = args.label or "latest"  # az ml shows the latest version when neither is given
+    return _client(args).call("GET", f"/api/models/{_q(args.name)}?{urllib.parse.urlencode({'label': label})}")
+
+
+def _model_archive(args: argparse.Namespace) -> Any:
+    return _client(args).call("POST", f"/api/models/{_q(args.name)}/versions/{_q(args.version)}/archive")
+
+
+def _model_delete(args: argparse.Namespace) -> Any:
+    _client(args).call("DELETE", f"/api/models/{_q(args.name)}/versions/{_q(args.version)}")
+    return None
 
 
 # --- parser ------------------------------------------------------------------------------------------------
@@ -289,24 +350,30 @@ def _parser() -> argparse.ArgumentParser:
         p.set_defaults(handler=handler)
         return p
 
+    def no_wait(p: argparse.ArgumentParser) -> None:
+        p.add_argument("--no-wait", action="store_true", help="return at once; `show` follows the state")
+
     def spec_args(p: argparse.ArgumentParser, required: bool) -> None:
         p.add_argument("-f", "--file", type=not_blank, required=required, help="YAML file")
         p.add_argument("--set", action="extend", nargs="+", metavar="PATH=VALUE", help="override a YAML value")
 
     ep = verbs("online-endpoint", "manage online endpoints")
-    p = verb(ep, "create", _endpoint_create, "create an endpoint from YAML")
-    spec_args(p, True)
+    p = verb(ep, "create", _endpoint_create, "create an endpoint from YAML, or a key-auth one from -n alone")
+    spec_args(p, False)
     p.add_argument("-n", "--name", type=not_blank)
+    no_wait(p)
     verb(ep, "show", _endpoint_show, "show an endpoint").add_argument("-n", "--name", type=path_name, required=True)
     verb(ep, "list", _endpoint_list, "list endpoints")
     p = verb(ep, "update", _endpoint_update, "update an endpoint, its traffic or mirror traffic")
     p.add_argument("-n", "--name", type=path_name, required=True)
     spec_args(p, False)
-    p.add_argument("--traffic", help='e.g. "blue=90 green=10"')
-    p.add_argument("--mirror-traffic", help='e.g. "green=10"')
+    p.add_argument("--traffic", help='e.g. "blue=90 green=10"; replaces the whole map (others take 0)')
+    p.add_argument("--mirror-traffic", help='e.g. "green=10"; replaces the whole map')
+    no_wait(p)
     p = verb(ep, "delete", _endpoint_delete, "delete an endpoint and its deployments")
     p.add_argument("-n", "--name", type=path_name, required=True)
     p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    no_wait(p)
     p = verb(ep, "invoke", _endpoint_invoke, "send a request file to the endpoint's /score")
     p.add_argument("-n", "--name", type=path_name, required=True)
     p.add_argument("-r", "--request-file", type=not_blank, required=True)
@@ -327,11 +394,12 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-e", "--endpoint-name", type=path_name)
     p.add_argument("--all-traffic", action="store_true", help="send all of the endpoint's traffic to it once up")
     p.add_argument("--placement", choices=["share", "strict"], default="share", help="share cores when full, or refuse")
-    p.add_argument("--no-wait", action="store_true", help="return at once, while it is still Creating")
+    no_wait(p)
     p = verb(dep, "update", _deployment_update, "update a deployment (rolling: the old one serves until the new is up)")
     spec_args(p, False)
-    p.add_argument("-n", "--name", type=path_name, required=True)
-    p.add_argument("-e", "--endpoint-name", type=path_name)
+    p.add_argument("-n", "--name", type=path_name, help="default: name in the file")
+    p.add_argument("-e", "--endpoint-name", type=path_name, help="default: endpoint_name in the file")
+    no_wait(p)
     for name, handler, text in (("show", _deployment_show, "show a deployment and its workers"),):
         p = verb(dep, name, handler, text)
         p.add_argument("-n", "--name", type=path_name, required=True)
@@ -342,17 +410,40 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-n", "--name", type=path_name, required=True)
     p.add_argument("-e", "--endpoint-name", type=path_name, required=True)
     p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
+    no_wait(p)
     p = verb(dep, "get-logs", _deployment_logs, "print the end of a deployment instance's log")
     p.add_argument("-n", "--name", type=path_name, required=True)
     p.add_argument("-e", "--endpoint-name", type=path_name, required=True)
     p.add_argument("-l", "--lines", type=positive, default=200, help="how many lines (default 200)")
     p.add_argument("--instance", type=non_negative, default=0, help="instance number (default 0)")
+    p.add_argument(
+        "--container",
+        choices=["inference-server", "storage-initializer"],
+        default="inference-server",
+        help="the scoring server's log (default), or what was copied into the deployment and from where",
+    )
 
     model = verbs("model", "manage the local model registry")
-    p = verb(model, "create", _model_create, "register a model version from YAML")
-    spec_args(p, True)
+    p = verb(model, "create", _model_create, "register a model version from YAML, or from --name and --path")
+    spec_args(p, False)
     p.add_argument("-n", "--name", type=not_blank)
     p.add_argument("-v", "--version", type=not_blank)
-    p = verb(model, "list", _model_list, "list registered models")
+    p.add_argument("-p", "--path", type=not_blank, help="the model's file or folder")
+    p.add_argument("-t", "--type", choices=["custom_model", "mlflow_model", "triton_model"], type=str.lower)
+    p = verb(model, "list", _model_list, "list registered models (archived versions are hidden)")
     p.add_argument("-n", "--name", type=not_blank)
+    p.add_argument("--include-archived", action="store_true", help="list archived versions too")
+    p = verb(model, "show", _model_show, "show one model version (default: the latest)")
+    p.add_argument("-n", "--name", type=path_name, required=True)
+    which = p.add_mutually_exclusive_group()
+    which.add_argument("-v", "--version", type=path_name)
+    which.add_argument("-l", "--label", type=path_name, help="latest: the newest version that is not archived")
+    for verb_name, handler, text in (
+        ("archive", _model_archive, "archive a version: hidden from list and @latest, still usable by version"),
+        ("delete", _model_delete, "delete a version that no deployment uses"),
+    ):
+        p = verb(model, verb_name, handler, text)
+        p.add_argument("-n", "--name", type=path_name, required=True)
+        p.add_argument("-v", "--version", type=path_name, required=True)
+    p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     return parser

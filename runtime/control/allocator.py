@@ -42,9 +42,14 @@ def allocate(
     machine_gpus: Sequence[int],
     taken: Iterable[Allocation],
     placement: Placement = "share",
-    label: str = "instance",
+    deployment: str = "",
 ) -> PlacementResult:
-    """Place `count` instances needing `cores_per` cores and `gpus_per` GPUs next to the `taken` allocations."""
+    """Place `count` instances needing `cores_per` cores and `gpus_per` GPUs next to the `taken` allocations.
+
+    `deployment` names the instances in notes and errors, which read as sentences ("1 of 2 instances of green ...").
+    """
+    of = f" of {deployment}" if deployment else ""
+    each = f"each instance{of}"
     if not machine_cores:
         raise PlacementError("this machine reports no usable CPU cores")
     core_use: Counter[int] = Counter(dict.fromkeys(machine_cores, 0))
@@ -58,19 +63,26 @@ def allocate(
     if want_cores > len(machine_cores):
         if placement == "strict":
             raise PlacementError(
-                f"{label} needs {want_cores} cores but this machine has {len(machine_cores)}; "
+                f"{each} needs {want_cores} cores but this machine has {len(machine_cores)}; "
                 "use a smaller instance_type or --placement share"
             )
-        notes.append(f"{label} asks for {want_cores} cores; this machine has {len(machine_cores)}, so each gets all")
+        notes.append(
+            f"{each.capitalize()} asks for {want_cores} cores but this machine has {len(machine_cores)}, "
+            "so each gets all of them."
+        )
         want_cores = len(machine_cores)
     want_gpus = gpus_per
     if want_gpus and not machine_gpus:
-        notes.append(f"{label} asks for {want_gpus} GPU(s) but no GPU was found (NVML); running on CPU only")
+        asked = "a GPU" if want_gpus == 1 else f"{want_gpus} GPUs"
+        notes.append(f"{each.capitalize()} asks for {asked} but NVML finds no GPU on this machine, so it runs on CPU.")
         want_gpus = 0
     elif want_gpus > len(machine_gpus):
         if placement == "strict":
-            raise PlacementError(f"{label} needs {want_gpus} GPUs but this machine has {len(machine_gpus)}")
-        notes.append(f"{label} asks for {want_gpus} GPUs; this machine has {len(machine_gpus)}, so each gets all")
+            raise PlacementError(f"{each} needs {want_gpus} GPUs but this machine has {len(machine_gpus)}")
+        notes.append(
+            f"{each.capitalize()} asks for {want_gpus} GPUs but this machine has {len(machine_gpus)}, "
+            "so each gets all of them."
+        )
         want_gpus = len(machine_gpus)
 
     allocations: list[Allocation] = []
@@ -80,7 +92,7 @@ def allocate(
         shared = cores_shared or gpus_shared
         if shared and placement == "strict":
             raise PlacementError(
-                f"no room for {label} #{i}: it needs {want_cores} free core(s)"
+                f"no room for instance {i}{of}: it needs {want_cores} free core(s)"
                 + (f" and {want_gpus} free GPU(s)" if want_gpus else "")
                 + f"; free now: {sum(1 for n in core_use.values() if n == 0)} core(s)"
                 + (f", {sum(1 for n in gpu_use.values() if n == 0)} GPU(s)" if machine_gpus else "")
@@ -89,9 +101,9 @@ def allocate(
         allocations.append(Allocation(cores=cores, gpus=gpus, shared=shared))
     shared_count = sum(1 for a in allocations if a.shared)
     if shared_count:
-        notes.append(
-            f"{shared_count} of {count} {label}(s) share cores or GPUs with other instances: the machine is full"
-        )
+        what = "cores or GPUs" if want_gpus else "cores"
+        instances = f"instance{of} shares" if count == 1 else f"instances{of} share"
+        notes.append(f"{shared_count} of {count} {instances} {what} with other instances, because the machine is full.")
     return PlacementResult(allocations=tuple(allocations), notes=tuple(notes))
 
 

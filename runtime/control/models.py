@@ -8,6 +8,8 @@ import shutil
 import time
 from pathlib import Path
 
+import msgspec
+
 from runtime.control.plan import copy_into_registry
 from runtime.control.registry import ModelRecord, Registry
 from runtime.errors import Conflict, NotFound, SpecError
@@ -51,6 +53,11 @@ class ModelStore:
 
     def resolve(self, name: str, version: str | None, label: str | None) -> tuple[str, ModelType]:
         """The folder holding a registered model's files, and its type; NotFound if there is no such version."""
+        rec = self.find(name, version, label)
+        return rec.path, rec.type
+
+    def find(self, name: str, version: str | None, label: str | None) -> ModelRecord:
+        """One registered version, by number or by label (`latest`: the newest that is not archived)."""
         models = self._registry.models(name)
         if not models:
             raise NotFound(f"model {name!r} is not registered; register it with `modelyard model create -f model.yml`")
@@ -59,8 +66,27 @@ class ModelStore:
             if not found:
                 have = ", ".join(m.version for m in models)
                 raise NotFound(f"model {name}:{version} is not registered (versions: {have})")
-            return found[0].path, found[0].type
+            return found[0]
         if label not in (None, "latest"):
             raise SpecError(f"model label @{label} is not known locally; use @latest or :<version>")
-        newest = models[-1]
-        return newest.path, newest.type
+        live = [m for m in models if not m.archived]
+        if not live:
+            have = ", ".join(m.version for m in models)
+            raise NotFound(f"every version of model {name!r} is archived ({have}), so it has no latest; name a version")
+        return live[-1]
+
+    def archive(self, name: str, version: str) -> ModelRecord:
+        """Hide a version from `model list` and `@latest`; deployments that use it keep running."""
+        rec = self.find(name, version, None)
+        self._registry.set_model_archived(name, version, True)
+        return msgspec.structs.replace(rec, archived=True)
+
+    async def delete(self, name: str, version: str, users: list[str]) -> None:
+        """Remove a version and its files; refused while `users` (deployments, as endpoint/deployment) use it."""
+        rec = self.find(name, version, None)
+        if users:
+            raise Conflict(
+                f"model {name}:{version} is used by deployment(s) {', '.join(users)}; update or delete them first"
+            )
+        self._registry.delete_model(name, version)
+        await asyncio.to_thread(shutil.rmtree, rec.path, True)

@@ -17,6 +17,8 @@ from typing import Literal
 
 import msgspec
 
+from runtime.control import sources
+from runtime.control.sources import SKIPPED, Sources, digest
 from runtime.errors import SpecError
 from runtime.ipc.messages import Load
 from runtime.spec import InlineModel, ModelType, OnlineDeploymentSpec, parse_model_ref, worker_count
@@ -56,33 +58,77 @@ def snapshot(
     work = into / (final.name + ".partial")
     try:
         work.mkdir()
-        if isinstance(spec.model, str):
-            ref = parse_model_ref(spec.model)
-            path, model_type = resolve_model(ref.name, ref.version, ref.label)
-            (work / "model-ref.json").write_bytes(msgspec.json.encode(_ModelRef(path, model_type)))
-        elif isinstance(spec.model, InlineModel):
-            src = _existing(base_dir, spec.model.path, source, "$.model.path")
-            name = spec.model.name or "model"
-            version = str(spec.model.version or 1)
-            _copy(src, work / "azureml-models" / name / version / src.name)
-        if spec.code_configuration is not None:
-            code = _existing(base_dir, spec.code_configuration.code, source, "$.code_configuration.code")
-            if not code.is_dir():
-                raise SpecError(f"{_name(source)}: $.code_configuration.code: {code} is not a folder")
-            if not spec.code_configuration.scoring_script:
-                raise SpecError(f"{_name(source)}: $.code_configuration.scoring_script: required with code")
-            script = code / spec.code_configuration.scoring_script
-            if not script.is_file():
-                raise SpecError(
-                    f"{_name(source)}: $.code_configuration.scoring_script: "
-                    f"{spec.code_configuration.scoring_script} not found in {code}"
-                )
-            _copy(code, work / "code" / code.name)
+        parts, ref = _inputs(spec, base_dir, source, resolve_model)
+        if ref is not None:
+            (work / "model-ref.json").write_bytes(msgspec.json.encode(ref))
+        copied = []
+        for what, src, dest in parts:
+            _copy(src, work / dest)
+            copied.append(digest(what, work / dest, source=src, dest=dest))
+        sources.record(work, Sources(copied=tuple(copied), model_ref=ref.path if ref else None))
         os.rename(work, final)
     except BaseException:
         discard_snapshot(work)
         raise
     return final
+
+
+def current_sources(spec: OnlineDeploymentSpec, *, base_dir: str, source: str, resolve_model: ModelResolver) -> Sources:
+    """What a snapshot of `spec` would hold now: the source files hashed in place, nothing copied."""
+    parts, ref = _inputs(spec, base_dir, source, resolve_model)
+    copied = tuple(digest(what, src, source=src, dest=dest) for what, src, dest in parts)
+    return Sources(copied=copied, model_ref=ref.path if ref else None)
+
+
+def _inputs(
+    spec: OnlineDeploymentSpec, base_dir: str, source: str, resolve_model: ModelResolver
+) -> tuple[list[tuple[str, Path, str]], _ModelRef | None]:
+    """(what, source path, path in the snapshot) of each thing to copy, and the registered model used in place."""
+    parts: list[tuple[str, Path, str]] = []
+    ref: _ModelRef | None = None
+    if isinstance(spec.model, str):
+        parsed = parse_model_ref(spec.model)
+        ref = _ModelRef(*resolve_model(parsed.name, parsed.version, parsed.label))
+    elif isinstance(spec.model, InlineModel):
+        src = _existing(base_dir, spec.model.path, source, "$.model.path")
+        name = spec.model.name or "model"
+        version = str(spec.model.version or 1)
+        parts.append(("model", src, f"azureml-models/{name}/{version}/{src.name}"))
+    if spec.code_configuration is not None:
+        code = _existing(base_dir, spec.code_configuration.code, source, "$.code_configuration.code")
+        if not code.is_dir():
+            raise SpecError(f"{_name(source)}: $.code_configuration.code: {code} is not a folder")
+        if not spec.code_configuration.scoring_script:
+            raise SpecError(f"{_name(source)}: $.code_configuration.scoring_script: required with code")
+        script = code / spec.code_configuration.scoring_script
+        if not script.is_file():
+            raise SpecError(
+                f"{_name(source)}: $.code_configuration.scoring_script: "
+                f"{spec.code_configuration.scoring_script} not found in {code}"
+            )
+        parts.append(("code", code, f"code/{code.name}"))
+    return parts, ref
+
+
+def serves_oip(spec: OnlineDeploymentSpec, snapshot_dir: Path) -> bool:
+    """Whether a deployment is a Triton no-code one, served over the Open Inference Protocol v2 (no /score)."""
+    if spec.code_configuration is not None:
+        return False
+    if isinstance(spec.model, InlineModel):
+        return spec.model.type is ModelType.TRITON_MODEL
+    try:
+        ref = msgspec.json.decode((snapshot_dir / "model-ref.json").read_bytes(), type=_ModelRef)
+    except (OSError, msgspec.DecodeError):
+        return False
+    return ref.type is ModelType.TRITON_MODEL
+
+
+def model_ref_path(snapshot_dir: Path) -> str | None:
+    """The registry folder of the registered model a snapshot uses; None for an inline model or none."""
+    try:
+        return msgspec.json.decode((snapshot_dir / "model-ref.json").read_bytes(), type=_ModelRef).path
+    except (OSError, msgspec.DecodeError):
+        return None
 
 
 def discard_snapshot(snap: Path) -> None:
@@ -195,7 +241,7 @@ def _existing(base_dir: str, rel: str, source: str, where: str) -> Path:
 def _copy(src: Path, dest: Path) -> None:
     dest.parent.mkdir(parents=True, exist_ok=True)
     if src.is_dir():
-        shutil.copytree(src, dest, symlinks=False, ignore=shutil.ignore_patterns("__pycache__", ".git"))
+        shutil.copytree(src, dest, symlinks=False, ignore=shutil.ignore_patterns(*SKIPPED))
     else:
         shutil.copy2(src, dest)
 

@@ -50,9 +50,11 @@ CREATE TABLE IF NOT EXISTS models (
     description TEXT NOT NULL DEFAULT '',
     source TEXT NOT NULL,
     created_at REAL NOT NULL,
+    archived INTEGER NOT NULL DEFAULT 0,
     PRIMARY KEY (name, version)
 );
 """
+_MODEL_COLUMNS = "name, version, type, path, description, source, created_at, archived"
 
 
 class EndpointRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -95,6 +97,7 @@ class ModelRecord(msgspec.Struct, frozen=True, kw_only=True):
     description: str
     source: str
     created_at: float
+    archived: bool = False  #: hidden from `model list` and from `@latest`, still usable by its version
 
 
 class Registry:
@@ -106,6 +109,9 @@ class Registry:
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(models)")}
+        if "archived" not in columns:  # a state directory from before models could be archived
+            self._db.execute("ALTER TABLE models ADD COLUMN archived INTEGER NOT NULL DEFAULT 0")
 
     def close(self) -> None:
         """Close the database."""
@@ -193,9 +199,10 @@ class Registry:
         )
 
     def deployment(self, endpoint: str, name: str) -> DeploymentRecord:
-        """The deployment `name` of `endpoint`; NotFound otherwise."""
+        """The deployment `name` of `endpoint`; NotFound naming whichever of the two is missing."""
         row = self._db.execute("SELECT * FROM deployments WHERE endpoint=? AND name=?", (endpoint, name)).fetchone()
         if row is None:
+            self.endpoint(endpoint)  # "endpoint 'x' not found" when it is the endpoint that is missing
             raise NotFound(f"deployment {name!r} not found under endpoint {endpoint!r}")
         return _deployment(row)
 
@@ -217,16 +224,33 @@ class Registry:
         """Register a model version; Conflict if that version exists."""
         try:
             self._db.execute(
-                "INSERT INTO models VALUES (?,?,?,?,?,?,?)",
-                (rec.name, rec.version, rec.type.value, rec.path, rec.description, rec.source, rec.created_at),
+                f"INSERT INTO models ({_MODEL_COLUMNS}) VALUES (?,?,?,?,?,?,?,?)",
+                (
+                    rec.name,
+                    rec.version,
+                    rec.type.value,
+                    rec.path,
+                    rec.description,
+                    rec.source,
+                    rec.created_at,
+                    int(rec.archived),
+                ),
             )
         except sqlite3.IntegrityError:
             raise Conflict(f"model {rec.name}:{rec.version} exists already; register a new version") from None
 
     def models(self, name: str | None = None) -> list[ModelRecord]:
         """Registered models (one name, or all), newest version last."""
-        sql = "SELECT * FROM models" + (" WHERE name=?" if name else "") + " ORDER BY name, created_at"
+        sql = f"SELECT {_MODEL_COLUMNS} FROM models" + (" WHERE name=?" if name else "") + " ORDER BY name, created_at"
         return [_model(r) for r in self._db.execute(sql, (name,) if name else ())]
+
+    def set_model_archived(self, name: str, version: str, archived: bool) -> None:
+        """Archive a model version (or restore it)."""
+        self._db.execute("UPDATE models SET archived=? WHERE name=? AND version=?", (int(archived), name, version))
+
+    def delete_model(self, name: str, version: str) -> None:
+        """Remove a model version's record."""
+        self._db.execute("DELETE FROM models WHERE name=? AND version=?", (name, version))
 
 
 def _enc(value: Any) -> bytes:
@@ -302,4 +326,5 @@ def _model(row: tuple[Any, ...]) -> ModelRecord:
         description=row[4],
         source=row[5],
         created_at=row[6],
+        archived=bool(row[7]),
     )

@@ -19,6 +19,15 @@ class SpecRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     name: str | None = None  #: -n
     endpoint_name: str | None = None  #: -e (deployments)
     version: str | None = None  #: --version (models)
+    #: False (--no-wait): answer at once, with the deployment still Creating or Updating; show follows it
+    wait: bool = True
+
+
+class ModelRequest(SpecRequest, frozen=True, kw_only=True):
+    """Register a model from YAML, or from the flags alone (`model create --name --path --type`)."""
+
+    path: str | None = None  #: --path: absolute, or relative to the YAML file
+    type: str | None = None  #: --type: custom_model, mlflow_model or triton_model
 
 
 class DeploymentRequest(SpecRequest, frozen=True, kw_only=True):
@@ -26,14 +35,14 @@ class DeploymentRequest(SpecRequest, frozen=True, kw_only=True):
 
     all_traffic: bool = False  #: --all-traffic: send 100 % to it once it is up
     placement: str = "share"  #: share or strict
-    wait: bool = True  #: answer only when the deployment is Succeeded or Failed
 
 
 class EndpointUpdate(SpecRequest, frozen=True, kw_only=True):
     """Update an endpoint from YAML, or just its traffic / mirror traffic."""
 
-    traffic: str | None = None  #: "blue=90 green=10"
-    mirror_traffic: str | None = None  #: "green=10"
+    #: "blue=90 green=10" or {"blue": 90, "green": 10}: replaces the whole map (deployments left out take 0 %)
+    traffic: str | dict[str, int] | None = None
+    mirror_traffic: str | dict[str, int] | None = None  #: "green=10" or {"green": 10}
 
 
 class RegenerateKeys(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -43,15 +52,19 @@ class RegenerateKeys(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
     keyValue: str | None = None  # noqa: N815
 
 
-def endpoint_view(rec: EndpointRecord, base_url: str) -> dict[str, Any]:
-    """An endpoint as `online-endpoint show` prints it."""
+def endpoint_view(rec: EndpointRecord, base_url: str, *, oip: bool = False) -> dict[str, Any]:
+    """An endpoint as `online-endpoint show` prints it.
+
+    `oip`: its deployments are Triton no-code ones, so the scoring URI is the base URL that tritonclient takes
+    (Azure's Triton samples pass it on as it is shown, without the scheme); they have no /score.
+    """
     spec = _spec_dict(rec.spec)
     spec.update(
         name=rec.name,
         traffic=rec.traffic,
         mirror_traffic=rec.mirror,
         provisioning_state="Succeeded",
-        scoring_uri=f"{base_url}/endpoints/{rec.name}/score",
+        scoring_uri=f"{base_url}/endpoints/{rec.name}" + ("" if oip else "/score"),
         openapi_uri=f"{base_url}/endpoints/{rec.name}/swagger.json",
         location="local",
     )
@@ -91,5 +104,6 @@ def model_view(rec: ModelRecord) -> dict[str, Any]:
         "type": rec.type.value,
         "path": rec.path,
         "description": rec.description,
+        "stage": "Archived" if rec.archived else "Development",
         "id": f"azureml:{rec.name}:{rec.version}",
     }

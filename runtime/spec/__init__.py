@@ -65,6 +65,7 @@ from runtime.spec.overrides import (
 )
 from runtime.spec.sku import (
     BUILTIN_INSTANCE_TYPES,
+    DEFAULT_INSTANCE_TYPE,
     InstanceShape,
     load_instance_types,
     parse_quantity,
@@ -83,6 +84,7 @@ __all__ = [
     "BUILTIN_INSTANCE_TYPES",
     "BuildContext",
     "CodeConfiguration",
+    "DEFAULT_INSTANCE_TYPE",
     "DataAsset",
     "DataCollector",
     "DefaultScaleSettings",

@@ -9,6 +9,7 @@ against the allowed ones, and every type or range error names the exact key. msg
 from __future__ import annotations
 
 import datetime
+import difflib
 import enum
 import functools
 import operator
@@ -135,11 +136,19 @@ def _prepare_struct(value: dict[Any, Any], t: mi.StructType, path: str) -> dict[
         elif key in fields:
             out[key] = _prepare(item, fields[key].type, f"{path}.{key}")
         else:
-            raise _Invalid(f"{path}.{key}", f"unknown key; allowed: {', '.join(allowed)}")
+            raise _Invalid(f"{path}.{key}", _unknown_key(key, allowed))
     for name, f in fields.items():
         if f.required and name not in value:
             raise _Invalid(f"{path}.{name}", "required key is missing")
     return out
+
+
+def _unknown_key(key: object, allowed: list[str]) -> str:
+    """A misspelt key names the key it is closest to; one that is close to none lists what is allowed."""
+    close = difflib.get_close_matches(str(key), allowed, n=1) if isinstance(key, str) else []
+    if close:
+        return f"unknown key; did you mean {close[0]}?"
+    return f"unknown key; allowed: {', '.join(allowed)}"
 
 
 def _prepare_union(value: object, t: mi.UnionType, path: str) -> object:

@@ -74,9 +74,11 @@ def load_model(
     overrides: Sequence[str] = (),
     name: str | None = None,
     version: str | None = None,
+    path: str | None = None,
+    type: str | None = None,
 ) -> Loaded[ModelSpec]:
-    """Decode a `model create -f model.yml` file; `name` and `version` are the --name / --version flags."""
-    raw = _raw(text, source, overrides, {"name": name, "version": version})
+    """Decode a `model create -f model.yml` file; the flags (--name, --version, --path, --type) win over it."""
+    raw = _raw(text, source, overrides, {"name": name, "version": version, "path": path, "type": type})
     spec: ModelSpec = decode(raw, ModelSpec, label=source, overrides=overrides)
     rule = "letters, digits, '_', '.' and '-', starting with a letter or digit, at most 255 characters"
     for key, value in (("name", spec.name), ("version", spec.version)):

@@ -57,8 +57,13 @@ _AZURE: dict[str, InstanceShape] = {
     "Standard_ND96isr_H100_v5": _shape(96, 1900, gpus=8),
 }
 
+#: The instance type Azure's Kubernetes extension creates on every cluster and uses when a Kubernetes deployment
+#: names none; here it is one core and 2 GiB, the size of a small Kubernetes pod.
+DEFAULT_INSTANCE_TYPE = "defaultinstancetype"
+
 # Local names for sizing by hand: cpuN is N cores with 2 GiB each; gpuN is N GPUs, one core and 8 GiB per GPU.
 _LOCAL: dict[str, InstanceShape] = {
+    DEFAULT_INSTANCE_TYPE: _shape(1, 2),
     **{f"cpu{n}": _shape(n, 2 * n) for n in (1, 2, 4, 8, 16, 32)},
     **{f"gpu{n}": _shape(n, 8 * n, gpus=n) for n in (1, 2, 4, 8)},
 }
@@ -79,8 +84,8 @@ def resolve_instance_type(name: str, extra: Mapping[str, InstanceShape] | None =
     hint = f"did you mean {next(n for n in names if n.lower() == close[0])}? " if close else ""
     raise SpecError(
         f"unknown instance_type {name!r}; {hint}use an Azure size such as Standard_DS3_v2 or a local name "
-        f"(cpu1, cpu2, cpu4, cpu8, gpu1, gpu2, ...), or add it to instance_types.yml in the state directory, "
-        f"e.g. `{name}: {{cores: 4, gpus: 0, memory_gib: 8}}`"
+        f"(cpu1, cpu2, cpu4, cpu8, gpu1, gpu2, ..., or {DEFAULT_INSTANCE_TYPE} on Kubernetes), or add it to "
+        f"instance_types.yml in the state directory, e.g. `{name}: {{cores: 4, gpus: 0, memory_gib: 8}}`"
     )
 
 

@@ -133,7 +133,7 @@ def test_placement_shares_or_refuses_and_gpu_requests_fall_back_to_cpu(server: S
     gpu = server.json("online-deployment", "create", "-f", dep, "-n", "gpu", "--set", "instance_type=gpu1")
     assert isinstance(gpu, dict) and gpu["provisioning_state"] == "Succeeded"
     notes = " ".join(gpu["placement"]["notes"])
-    assert "no GPU was found" in notes and "running on CPU only" in notes, notes
+    assert "Each instance of gpu asks for a GPU but NVML finds no GPU on this machine, so it runs on CPU." in notes
     assert "CUDA_VISIBLE_DEVICES is empty" in notes, notes  # why none was found (the server's GPUs are hidden)
     assert [w["gpus"] for w in gpu["workers"]] == [[]]
 

@@ -18,7 +18,10 @@ def test_triton_model_serves_oip_v2_through_the_endpoint(server: Server) -> None
     assert isinstance(shown, dict) and shown["provisioning_state"] == "Succeeded"
     key = server.key("digits-triton")
     headers = {"Authorization": f"Bearer {key}"}
-    client = tritonhttp.InferenceServerClient(url=server.url.removeprefix("http://") + "/endpoints/digits-triton")
+    # show gives the base URL tritonclient takes (without the scheme, as Azure's Triton samples pass it on).
+    uri = server.json("online-endpoint", "show", "-n", "digits-triton")["scoring_uri"]
+    assert uri == f"{server.url}/endpoints/digits-triton"
+    client = tritonhttp.InferenceServerClient(url=uri.removeprefix("http://"))
     try:
         assert client.is_server_live(headers=headers)
         assert client.is_model_ready("digits", headers=headers)
@@ -48,3 +51,8 @@ def test_triton_model_serves_oip_v2_through_the_endpoint(server: Server) -> None
         assert outputs["label"]["data"] == [3, 7]
         score = http.post("/endpoints/digits-triton/score", json={}, headers=headers)
         assert score.status_code == 404 and "has no /score" in score.json()["message"]
+    request_file = TRITON / "sample-request.json"
+    invoked = server.cli("online-endpoint", "invoke", "-n", "digits-triton", "-r", str(request_file), check=False)
+    assert invoked.returncode == 1, invoked
+    line = invoked.stderr.strip()
+    assert f"POST to {uri}/v2/models/<model>/infer" in line and "tritonclient.http.InferenceServerClient" in line

@@ -32,7 +32,13 @@ from runtime.control.supervisor import DeploymentSupervisor
 from runtime.errors import Conflict, ModelyardError, SpecError
 from runtime.routing.router import Router
 from runtime.routing.tokens import Tokens
-from runtime.spec import load_instance_types, resolve_instance_type, shape_from_resources
+from runtime.spec import (
+    DEFAULT_INSTANCE_TYPE,
+    DeploymentType,
+    load_instance_types,
+    resolve_instance_type,
+    shape_from_resources,
+)
 from runtime.statedir import StateDir
 
 log = logging.getLogger("modelyard.controller")
@@ -73,6 +79,7 @@ class ControllerCore:
         #: deployments being created or updated: other changes to them wait with a Conflict, as in Azure
         self._busy: set[tuple[str, str]] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
+        self._finishing: set[asyncio.Task[Any]] = set()
         self._socket_dir = _socket_dir(state)
 
     async def start(self) -> None:
@@ -81,6 +88,11 @@ class ControllerCore:
             for leftover in folder.glob(".deleted-*"):  # a server stopped in the middle of a delete
                 shutil.rmtree(leftover, ignore_errors=True)
         for rec in self.registry.deployments():
+            if rec.state == "Deleting":  # the server stopped before a delete finished: finish it
+                self.registry.delete_deployment(rec.endpoint, rec.name)
+                shutil.rmtree(Path(rec.snapshot).parent, ignore_errors=True)
+                shutil.rmtree(self.state.logs / rec.endpoint / rec.name, ignore_errors=True)
+                continue
             if rec.state == "Failed" and not rec.error.startswith((UPDATE_FAILED, RESTART_FAILED)):
                 continue  # it never served (a failed update leaves the previous version serving, so that one returns)
             try:
@@ -111,7 +123,7 @@ class ControllerCore:
         """Stop every worker and close the database."""
         for task in list(self._tasks):
             task.cancel()
-        await asyncio.gather(*(s.stop() for s in self._sups.values()), return_exceptions=True)
+        await asyncio.gather(*(s.stop() for s in self._sups.values()), *list(self._finishing), return_exceptions=True)
         self._sups.clear()
         self.registry.close()
         shutil.rmtree(self._socket_dir, ignore_errors=True)
@@ -127,6 +139,8 @@ class ControllerCore:
             shape = resolve_instance_type(spec.instance_type, extra)
         elif spec.resources is not None:
             shape = shape_from_resources(spec.resources)
+        elif spec.type is DeploymentType.KUBERNETES:
+            shape = resolve_instance_type(DEFAULT_INSTANCE_TYPE, extra)  # as Azure's Kubernetes extension does
         else:
             raise SpecError(f"{rec.source}: $.instance_type: required (e.g. Standard_DS3_v2, or cpu1 locally)")
         result = allocate(
@@ -137,7 +151,7 @@ class ControllerCore:
             machine_gpus=self._gpus,
             taken=taken,
             placement="strict" if rec.placement == "strict" else "share",
-            label=f"instance of {rec.name}",
+            deployment=rec.name,
         )
         notes = list(result.notes)
         if shape.gpus and not self._gpus and self._gpu_note:
@@ -162,7 +176,7 @@ class ControllerCore:
             self._busy.discard((endpoint, name))
         async with self._lock:
             if self._sups.get((endpoint, name)) is not sup:
-                self._spawn(sup.stop())  # the server is stopping, or the endpoint went away meanwhile
+                self._spawn(sup.stop(), finish=True)  # the server is stopping, or the endpoint went away meanwhile
                 return
             if error is not None:
                 self._sups.pop((endpoint, name), None)
@@ -170,7 +184,7 @@ class ControllerCore:
                 prefix = RESTART_FAILED if restoring else ""
                 self.registry.set_deployment_state(endpoint, name, "Failed", f"{prefix}{error}; {hint}")
                 self._rebuild_routes()
-                self._spawn(sup.stop())
+                self._spawn(sup.stop(), finish=True)
                 return
             self.registry.set_deployment_state(endpoint, name, "Succeeded")
             if all_traffic:
@@ -194,10 +208,13 @@ class ControllerCore:
             return
         self.router.endpoints = build_routes(endpoints, self._sups, self.router.endpoints)
 
-    def _spawn(self, coro: Any) -> asyncio.Task[Any]:
+    def _spawn(self, coro: Any, *, finish: bool = False) -> asyncio.Task[Any]:
+        """Run `coro` in the background; `finish`: it stops workers, so a stopping server awaits it, not cancels it
+        (a cancelled stop would leave the workers of a deleted deployment running)."""
         task = asyncio.get_running_loop().create_task(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
+        tasks = self._finishing if finish else self._tasks
+        tasks.add(task)
+        task.add_done_callback(tasks.discard)
         return task
 
 
@@ -222,6 +239,14 @@ def set_aside(path: Path, root: Path) -> Path | None:
     except FileNotFoundError:
         return None
     return aside
+
+
+async def stop_and_remove(sups: list[DeploymentSupervisor], doomed: list[Path | None]) -> None:
+    """Stop the workers of deleted deployments, then remove the folders set aside for them."""
+    await asyncio.gather(*(s.stop() for s in sups), return_exceptions=True)
+    for path in doomed:
+        if path is not None:
+            shutil.rmtree(path, ignore_errors=True)
 
 
 def spec_yaml(req: views.SpecRequest) -> str:

@@ -8,22 +8,29 @@ import time
 from pathlib import Path
 from typing import Any
 
-from runtime.control import views
+from runtime.control import sources, views
 from runtime.control.controller.core import (
     UPDATE_FAILED,
     ControllerCore,
     as_yaml,
     set_aside,
     spec_yaml,
+    stop_and_remove,
     with_changes,
 )
 from runtime.control.logfiles import tail
-from runtime.control.plan import discard_snapshot, snapshot
+from runtime.control.plan import current_sources, discard_snapshot, snapshot
 from runtime.control.registry import DeploymentRecord
 from runtime.control.supervisor import DeploymentSupervisor
 from runtime.errors import Conflict, NotFound, SpecError
 from runtime.spec import load_deployment
 from runtime.spec.ignored import deployment_ignored
+
+#: get-logs --container: the scoring server's log (each instance's), or what was copied into the deployment.
+INFERENCE, STORAGE = "inference-server", "storage-initializer"
+CONTAINERS = (INFERENCE, STORAGE)
+#: What an update that changes nothing says (as `rolled: false` beside it).
+NOTHING_CHANGED = "nothing changed (same spec, same code and model content): the workers were not restarted"
 
 
 class DeploymentOps(ControllerCore):
@@ -90,7 +97,8 @@ class DeploymentOps(ControllerCore):
 
     async def update_deployment(self, endpoint: str, name: str, req: views.SpecRequest) -> dict[str, Any]:
         """online-deployment update: start the new version beside the old, then swap; the old one keeps serving
-        if the new one fails."""
+        if the new one fails. A file re-reads the code and model folders: changed content is copied again and
+        rolls the workers, while the same spec over the same content rolls nothing."""
         key = (endpoint, name)
         async with self._lock:
             old = self.registry.deployment(endpoint, name)
@@ -99,7 +107,17 @@ class DeploymentOps(ControllerCore):
             source = req.source if req.yaml is not None else old.source
             loaded = load_deployment(text, source=source, overrides=req.set, name=name, endpoint_name=endpoint)
             spec = loaded.spec
-            same_files = spec.model == old.spec.model and spec.code_configuration == old.spec.code_configuration
+            if req.yaml is None:  # --set alone: the files are those of the serving version, as az ml keeps them
+                same_files = spec.model == old.spec.model and spec.code_configuration == old.spec.code_configuration
+            else:
+                now = await asyncio.to_thread(
+                    current_sources, spec, base_dir=loaded.base_dir, source=source, resolve_model=self.models.resolve
+                )
+                same_files = now.same_content(sources.stored(Path(old.snapshot)))
+            if same_files and spec == old.spec and old.state == "Succeeded" and key in self._sups:
+                shown = self.get_deployment(endpoint, name)
+                shown.update(rolled=False, note=NOTHING_CHANGED)
+                return shown
             snap = Path(old.snapshot)
             if not same_files:
                 snap = await asyncio.to_thread(
@@ -111,7 +129,6 @@ class DeploymentOps(ControllerCore):
                     resolve_model=self.models.resolve,
                 )
             new = with_changes(old, spec=spec, source=source, snapshot=str(snap), state="Updating", error="")
-            old_sup = self._sups.get(key)
             taken = [a for k, s in self._sups.items() if k != key for a in s.allocations]
             try:
                 sup = self._supervisor(new, taken)
@@ -121,35 +138,50 @@ class DeploymentOps(ControllerCore):
                 raise
             self.registry.set_deployment_state(endpoint, name, "Updating")
             self._busy.add(key)
+        task = self._spawn(self._roll(old, new, sup, same_files))
+        if req.wait:
+            await asyncio.shield(task)
+        shown = self.get_deployment(endpoint, name)
+        shown["rolled"] = True
+        return shown
+
+    async def _roll(self, old: DeploymentRecord, new: DeploymentRecord, sup: DeploymentSupervisor, same: bool) -> None:
+        """Bring the new version up beside the old one, then swap them; keep the old one if the new one fails."""
+        key = (old.endpoint, old.name)
+        snap = Path(new.snapshot)
         try:
             error = await sup.start()
         except BaseException:
             self._busy.discard(key)
-            await _stop_then_discard(sup, None if same_files else snap)
+            await _stop_then_discard(sup, None if same else snap)
             raise
         async with self._lock:
             self._busy.discard(key)
             if error is not None:
                 # Its other instances may still be importing from the new snapshot: stop them before removing it,
                 # or they log a misleading FileNotFoundError into logs the serving version shares.
-                self._spawn(_stop_then_discard(sup, None if same_files else snap))
-                self.registry.set_deployment_state(endpoint, name, "Failed", UPDATE_FAILED + error)
-            else:
-                self._sups[key] = sup
-                self.registry.save_deployment(with_changes(new, state="Succeeded", notes=sup.notes))
-                self._rebuild_routes()
-                if old_sup is not None:
-                    self._spawn(old_sup.stop())
-                if not same_files:
-                    shutil.rmtree(old.snapshot, ignore_errors=True)
-        return self.get_deployment(endpoint, name)
+                self._spawn(_stop_then_discard(sup, None if same else snap), finish=True)
+                self.registry.set_deployment_state(old.endpoint, old.name, "Failed", UPDATE_FAILED + error)
+                return
+            old_sup = self._sups.get(key)
+            self._sups[key] = sup
+            self.registry.save_deployment(with_changes(new, state="Succeeded", notes=sup.notes))
+            self._rebuild_routes()
+            if old_sup is not None:
+                self._spawn(old_sup.stop(), finish=True)
+            if not same:
+                shutil.rmtree(old.snapshot, ignore_errors=True)
 
-    async def delete_deployment(self, endpoint: str, name: str) -> None:
-        """online-deployment delete; refused while the deployment takes live or mirrored traffic."""
+    async def delete_deployment(self, endpoint: str, name: str, *, wait: bool = True) -> None:
+        """online-deployment delete; refused while the deployment takes live or mirrored traffic.
+
+        It leaves the routes at once and shows `Deleting` until its workers have stopped; then it is gone. Without
+        `wait` the answer comes at once."""
+        key = (endpoint, name)
         async with self._lock:
             ep = self.registry.endpoint(endpoint)
             rec = self.registry.deployment(endpoint, name)
-            self._check_idle((endpoint, name))
+            self._check_idle(key)
             live, mirrored = ep.traffic.get(name, 0), ep.mirror.get(name, 0)
             if live > 0 or mirrored > 0:
                 how = f'--traffic "{name}=0 ..."' if live > 0 else f'--mirror-traffic "{name}=0"'
@@ -157,21 +189,30 @@ class DeploymentOps(ControllerCore):
                     f"deployment {name!r} still takes traffic ({live} % live, {mirrored} % mirrored); set it to 0 "
                     f"first with `online-endpoint update -n {endpoint} {how}`"
                 )
-            sup = self._sups.pop((endpoint, name), None)
-            self.registry.delete_deployment(endpoint, name)
-            ep = with_changes(ep, traffic={k: v for k, v in ep.traffic.items() if k != name})
-            self.registry.save_endpoint(ep)
+            sup = self._sups.pop(key, None)
+            self.registry.set_deployment_state(endpoint, name, "Deleting")
+            self.registry.save_endpoint(with_changes(ep, traffic={k: v for k, v in ep.traffic.items() if k != name}))
+            self._busy.add(key)  # other changes to it wait with a Conflict, as while Creating or Updating
             self._rebuild_routes()
-            # As for endpoints: a deployment created again under this name keeps its new files.
-            doomed = [
-                set_aside(Path(rec.snapshot).parent, self.state.snapshots),
-                set_aside(self.state.logs / endpoint / name, self.state.logs),
-            ]
-        if sup is not None:
-            await sup.stop()
-        for path in doomed:
-            if path is not None:
-                shutil.rmtree(path, ignore_errors=True)
+        task = self._spawn(self._finish_delete(rec, sup), finish=True)
+        if wait:
+            await asyncio.shield(task)
+
+    async def _finish_delete(self, rec: DeploymentRecord, sup: DeploymentSupervisor | None) -> None:
+        """Stop a deleted deployment's workers, then remove its record and files."""
+        try:
+            if sup is not None:
+                await sup.stop()
+        finally:
+            async with self._lock:
+                self._busy.discard((rec.endpoint, rec.name))
+                self.registry.delete_deployment(rec.endpoint, rec.name)
+                # As for endpoints: a deployment created again under this name keeps its new files.
+                doomed = [
+                    set_aside(Path(rec.snapshot).parent, self.state.snapshots),
+                    set_aside(self.state.logs / rec.endpoint / rec.name, self.state.logs),
+                ]
+            await stop_and_remove([], doomed)
 
     def deployment_name(self, endpoint: str, name: str) -> str:
         """The stored spelling of a deployment name given in any case."""
@@ -190,9 +231,17 @@ class DeploymentOps(ControllerCore):
         self.registry.endpoint(endpoint)
         return [self.get_deployment(endpoint, d.name) for d in self.registry.deployments(endpoint)]
 
-    def logs(self, endpoint: str, name: str, lines: int, instance: int = 0) -> str:
-        """online-deployment get-logs: the last `lines` lines of one instance's log."""
-        self.registry.deployment(endpoint, name)
+    def logs(self, endpoint: str, name: str, lines: int, instance: int = 0, container: str = INFERENCE) -> str:
+        """online-deployment get-logs: the last `lines` lines of one instance's log, or of what was copied."""
+        rec = self.registry.deployment(endpoint, name)
+        if container not in CONTAINERS:
+            raise SpecError(f"container {container!r} is not known; use {' or '.join(CONTAINERS)}")
+        if container == STORAGE:
+            # One record per snapshot: every instance was initialised from the same copy.
+            path = sources.log_path(Path(rec.snapshot))
+            if not path.exists():
+                raise NotFound(f"deployment {name!r} has no storage-initializer log (copied before logs were kept)")
+            return tail(path, lines)
         path = self.state.logs / endpoint / name / f"{name}-{instance}.log"
         if not path.exists():
             raise NotFound(f"no log for instance {instance} of deployment {name!r}")

@@ -4,13 +4,13 @@ from __future__ import annotations
 
 import asyncio
 import secrets
-import shutil
 import time
 from pathlib import Path
 from typing import Any
 
 from runtime.control import views
-from runtime.control.controller.core import ControllerCore, as_yaml, set_aside, spec_yaml, with_changes
+from runtime.control.controller.core import ControllerCore, as_yaml, set_aside, stop_and_remove, with_changes
+from runtime.control.plan import serves_oip
 from runtime.control.registry import EndpointRecord
 from runtime.errors import Conflict, SpecError
 from runtime.spec import AuthMode, load_endpoint, parse_traffic_arg, validate_mirror, validate_traffic
@@ -21,7 +21,11 @@ class EndpointOps(ControllerCore):
 
     async def create_endpoint(self, req: views.SpecRequest) -> dict[str, Any]:
         """online-endpoint create."""
-        loaded = load_endpoint(spec_yaml(req), source=req.source, overrides=req.set, name=req.name)
+        # `online-endpoint create -n NAME` without a file makes a key-auth endpoint, as az ml does.
+        text = req.yaml if req.yaml is not None else "{}"
+        if req.yaml is None and req.name is None:
+            raise SpecError("no YAML given: pass the file with -f, or name the endpoint with -n")
+        loaded = load_endpoint(text, source=req.source, overrides=req.set, name=req.name)
         spec = loaded.spec
         async with self._lock:
             if spec.traffic or spec.mirror_traffic:
@@ -44,7 +48,7 @@ class EndpointOps(ControllerCore):
             )
             self.registry.add_endpoint(rec)
             self._rebuild_routes()
-        view = views.endpoint_view(rec, self.base_url)
+        view = self._view(rec)
         ignored = list(loaded.ignored)
         if spec.auth_mode is AuthMode.AAD_TOKEN:
             ignored.append(
@@ -73,10 +77,12 @@ class EndpointOps(ControllerCore):
                     mirror = dict(spec.mirror_traffic)
             names = [d.name for d in self.registry.deployments(name)]
             traffic, mirror = _spelled_as(traffic, names, "$.traffic"), _spelled_as(mirror, names, "$.mirror_traffic")
+            # As az ml's update sets endpoint.traffic: the given map replaces the whole one, and deployments left
+            # out of it take 0 %.
             if req.traffic is not None:
-                traffic = {**traffic, **_spelled_as(parse_traffic_arg(req.traffic), names, "--traffic")}
+                traffic = dict.fromkeys(traffic, 0) | _spelled_as(_shares(req.traffic), names, "--traffic")
             if req.mirror_traffic is not None:
-                mirror = _spelled_as(parse_traffic_arg(req.mirror_traffic), names, "--mirror-traffic")
+                mirror = _spelled_as(_shares(req.mirror_traffic), names, "--mirror-traffic")
             if spec.compute is not None and any(mirror.values()):
                 raise SpecError(
                     f"$.mirror_traffic: endpoint {name!r} is a Kubernetes endpoint (it sets compute), and Azure does "
@@ -89,10 +95,10 @@ class EndpointOps(ControllerCore):
             rec = with_changes(rec, spec=spec, traffic=traffic, mirror={k: v for k, v in mirror.items() if v})
             self.registry.save_endpoint(rec)
             self._rebuild_routes()
-        return views.endpoint_view(rec, self.base_url)
+        return self._view(rec)
 
-    async def delete_endpoint(self, name: str) -> None:
-        """online-endpoint delete: stops and removes every deployment too."""
+    async def delete_endpoint(self, name: str, *, wait: bool = True) -> None:
+        """online-endpoint delete: stops and removes every deployment too (after answering, without `wait`)."""
         async with self._lock:
             self.registry.endpoint(name)
             for key in self._busy:
@@ -107,10 +113,9 @@ class EndpointOps(ControllerCore):
                 set_aside(self.state.snapshots / name, self.state.snapshots),
                 set_aside(self.state.logs / name, self.state.logs),
             ]
-        await asyncio.gather(*(s.stop() for _, s in sups), return_exceptions=True)
-        for path in doomed:
-            if path is not None:
-                shutil.rmtree(path, ignore_errors=True)
+        task = self._spawn(stop_and_remove([s for _, s in sups], doomed), finish=True)
+        if wait:
+            await asyncio.shield(task)
 
     def endpoint_name(self, name: str) -> str:
         """The stored spelling of an endpoint name given in any case (Azure's names ignore case)."""
@@ -118,11 +123,11 @@ class EndpointOps(ControllerCore):
 
     def get_endpoint(self, name: str) -> dict[str, Any]:
         """online-endpoint show."""
-        return views.endpoint_view(self.registry.endpoint(name), self.base_url)
+        return self._view(self.registry.endpoint(name))
 
     def list_endpoints(self) -> list[dict[str, Any]]:
         """online-endpoint list."""
-        return [views.endpoint_view(r, self.base_url) for r in self.registry.endpoints()]
+        return [self._view(r) for r in self.registry.endpoints()]
 
     def keys(self, name: str) -> dict[str, Any]:
         """online-endpoint get-credentials: the keys, or a new token for token endpoints."""
@@ -152,6 +157,11 @@ class EndpointOps(ControllerCore):
             self._rebuild_routes()
         return {"primaryKey": rec.primary_key, "secondaryKey": rec.secondary_key}
 
+    def _view(self, rec: EndpointRecord) -> dict[str, Any]:
+        deps = self.registry.deployments(rec.name)
+        oip = bool(deps) and all(serves_oip(d.spec, Path(d.snapshot)) for d in deps)
+        return views.endpoint_view(rec, self.base_url, oip=oip)
+
     def _check_running(self, endpoint: str, shares: dict[str, int], before: dict[str, int], what: str) -> None:
         """A deployment with no workers (it failed to come up) cannot be given a share it did not have."""
         for dep, percent in shares.items():
@@ -161,6 +171,11 @@ class EndpointOps(ControllerCore):
                     f"deployment {dep!r} is {state} and has no workers, so it cannot take {what}; fix it with "
                     f"`online-deployment update -n {dep} -e {endpoint}` first (see its get-logs)"
                 )
+
+
+def _shares(value: str | dict[str, int]) -> dict[str, int]:
+    """A traffic argument as the CLI sends it ("blue=90 green=10") or as a JSON object ({"blue": 90})."""
+    return parse_traffic_arg(value) if isinstance(value, str) else dict(value)
 
 
 def _sets(overrides: list[str], key: str) -> bool:

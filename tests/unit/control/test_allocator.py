@@ -44,3 +44,24 @@ def test_gpu_request_without_gpus_runs_on_cpu_with_a_note() -> None:
 def test_gpus_are_spread_one_per_instance() -> None:
     result = allocate(count=2, cores_per=1, gpus_per=1, machine_cores=[0, 1, 2, 3], machine_gpus=[0, 1], taken=[])
     assert [a.gpus for a in result.allocations] == [(0,), (1,)]
+
+
+def test_placement_notes_read_as_sentences_naming_the_deployment() -> None:
+    taken = [Allocation(cores=(0,)), Allocation(cores=(1,))]
+    one = allocate(
+        count=2, cores_per=1, gpus_per=0, machine_cores=[0, 1, 2], machine_gpus=[], taken=taken, deployment="green"
+    )
+    assert one.notes == ("1 of 2 instances of green share cores with other instances, because the machine is full.",)
+    big = allocate(count=1, cores_per=8, gpus_per=0, machine_cores=[0, 1], machine_gpus=[], taken=[], deployment="blue")
+    assert big.notes[0] == "Each instance of blue asks for 8 cores but this machine has 2, so each gets all of them."
+    with pytest.raises(PlacementError, match="^no room for instance 1 of blue: it needs 1 free core"):
+        allocate(
+            count=2,
+            cores_per=1,
+            gpus_per=0,
+            machine_cores=[0],
+            machine_gpus=[],
+            taken=[],
+            placement="strict",
+            deployment="blue",
+        )

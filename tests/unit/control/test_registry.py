@@ -60,3 +60,34 @@ def test_names_that_differ_only_in_case_are_the_same_name(tmp_path: Path) -> Non
     with pytest.raises(Conflict, match=r"deployment 'blue' exists already under endpoint 'digits'; names differing"):
         reg.add_deployment(msgspec.structs.replace(_deployment(), name="Blue"))
     assert [e.name for e in reg.endpoints()] == ["digits"] and [d.name for d in reg.deployments("digits")] == ["blue"]
+
+
+def test_a_missing_endpoint_is_named_as_such(tmp_path: Path) -> None:
+    reg = Registry(tmp_path / "state.db")
+    with pytest.raises(NotFound, match=r"^endpoint 'nope' not found$"):
+        reg.deployment("nope", "blue")
+    reg.add_endpoint(endpoint_record())
+    with pytest.raises(NotFound, match=r"^deployment 'blue' not found under endpoint 'digits'$"):
+        reg.deployment("digits", "blue")
+
+
+def test_models_from_before_archiving_come_back_unarchived_and_can_be_archived(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "state.db"
+    old = sqlite3.connect(db)
+    old.execute(
+        "CREATE TABLE models (name TEXT NOT NULL, version TEXT NOT NULL, type TEXT NOT NULL, path TEXT NOT NULL,"
+        " description TEXT NOT NULL DEFAULT '', source TEXT NOT NULL, created_at REAL NOT NULL,"
+        " PRIMARY KEY (name, version))"
+    )
+    old.execute("INSERT INTO models VALUES ('m', '1', 'custom_model', '/r/m/1', '', 'm.yml', 1.0)")
+    old.commit()
+    old.close()
+    reg = Registry(db)
+    (rec,) = reg.models("m")
+    assert rec.archived is False and rec.path == "/r/m/1"
+    reg.set_model_archived("m", "1", True)
+    assert [m.archived for m in Registry(db).models("m")] == [True]
+    reg.delete_model("m", "1")
+    assert reg.models("m") == []

@@ -404,3 +404,11 @@ def test_specs_are_frozen() -> None:
     spec = load(MANAGED_BLUE)
     with pytest.raises(AttributeError):
         spec.instance_count = 3  # type: ignore[misc]
+
+
+def test_a_misspelt_key_gets_a_did_you_mean_instead_of_the_list() -> None:
+    assert error(MANAGED_BLUE.replace("instance_type:", "instance_typ:")) == (
+        "blue.yml: $.instance_typ: unknown key; did you mean instance_type?"
+    )
+    text = MANAGED_BLUE + "request_settings:\n  request_timeout: 1\n"
+    assert error(text) == "blue.yml: $.request_settings.request_timeout: unknown key; did you mean request_timeout_ms?"

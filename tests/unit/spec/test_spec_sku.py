@@ -35,6 +35,8 @@ from runtime.spec import (
         ("Standard_ND96isr_H100_v5", 96, 8, 1900),
         ("cpu4", 4, 0, 8),
         ("gpu2", 2, 2, 16),
+        ("defaultinstancetype", 1, 0, 2),
+        ("DefaultInstanceType", 1, 0, 2),
     ],
 )
 def test_builtin_shapes(name: str, cores: int, gpus: int, memory_gib: float) -> None:

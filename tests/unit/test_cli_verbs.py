@@ -1,0 +1,101 @@
+"""What the az ml style verbs send: the URL names come from flags, else from the file after --set."""
+
+from __future__ import annotations
+
+import http.server
+import json
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from runtime.cli import main
+
+
+class _Recorder(http.server.BaseHTTPRequestHandler):
+    calls: list[tuple[str, str, Any]] = []
+
+    def _answer(self) -> None:
+        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
+        self.calls.append((self.command, self.path, json.loads(raw) if raw else None))
+        logs = "/logs?" in self.path
+        body = b"log line\n" if logs else b'{"name": "x"}'
+        self.send_response(200)
+        self.send_header("Content-Type", "text/plain" if logs else "application/json")
+        self.send_header("Content-Length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    do_GET = do_POST = do_DELETE = do_PATCH = _answer
+
+    def log_message(self, *_: object) -> None:
+        pass
+
+
+@pytest.fixture
+def state(tmp_path: Path) -> Iterator[list[str]]:
+    _Recorder.calls = []
+    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder) as httpd:
+        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        url = f"http://127.0.0.1:{httpd.server_address[1]}"
+        (tmp_path / "server.json").write_text(json.dumps({"url": url, "pid": 1, "server": "uvicorn"}))
+        (tmp_path / "admin-token").write_text("token")
+        try:
+            yield ["--state-dir", str(tmp_path)]
+        finally:
+            httpd.shutdown()
+
+
+def test_update_takes_name_and_endpoint_from_the_file_after_set(state: list[str], tmp_path: Path) -> None:
+    dep = tmp_path / "dep.yml"
+    dep.write_text("name: <my-name>\nendpoint_name: <ENDPOINT_NAME>\n")
+    assert main(["online-deployment", "update", "-f", str(dep), "--set", "name=blue", "endpoint_name=epx", *state]) == 0
+    assert main(["online-deployment", "update", "-f", str(dep), "--set", "endpoint_name=epx", "-n", "b", *state]) == 0
+    # -e wins over --set endpoint_name, as az ml applies its flags after the overrides.
+    assert main(["online-deployment", "create", "-f", str(dep), "--set", "endpoint_name=x", "-e", "ep", *state]) == 0
+    assert [(m, p) for m, p, _ in _Recorder.calls] == [
+        ("PATCH", "/api/endpoints/epx/deployments/blue"),
+        ("PATCH", "/api/endpoints/epx/deployments/b"),
+        ("POST", "/api/endpoints/ep/deployments"),
+    ]
+    assert _Recorder.calls[0][2]["wait"] is True and _Recorder.calls[2][2]["endpoint_name"] == "ep"
+
+
+def test_a_placeholder_that_no_flag_replaces_is_reported(
+    state: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    dep = tmp_path / "dep.yml"
+    dep.write_text("name: blue\nendpoint_name: <ENDPOINT_NAME>\n")
+    assert main(["online-deployment", "update", "-f", str(dep), *state]) == 1
+    assert "$.endpoint_name" in capsys.readouterr().err and _Recorder.calls == []
+    assert main(["online-deployment", "update", "-e", "ep", *state]) == 1
+    assert "the deployment is not named: pass -n/--name" in capsys.readouterr().err
+
+
+def test_verbs_without_files_and_no_wait(state: list[str], tmp_path: Path) -> None:
+    assert main(["online-endpoint", "create", "-n", "ep", *state]) == 0
+    assert main(["online-endpoint", "delete", "-n", "ep", "-y", "--no-wait", *state]) == 0
+    assert main(["online-deployment", "delete", "-n", "d", "-e", "ep", "-y", "--no-wait", *state]) == 0
+    assert main(["online-deployment", "update", "-n", "d", "-e", "ep", "--set", "a=1", "--no-wait", *state]) == 0
+    assert main(["model", "create", "--name", "m", "--path", "w.bin", "--type", "Triton_Model", *state]) == 0
+    assert main(["model", "show", "-n", "m", *state]) == 0
+    assert main(["model", "archive", "-n", "m", "-v", "3", *state]) == 0
+    assert main(["model", "list", "--include-archived", *state]) == 0
+    logs = ["online-deployment", "get-logs", "-n", "d", "-e", "ep", "--container", "storage-initializer"]
+    assert main([*logs, *state]) == 0
+    calls = _Recorder.calls
+    assert calls[0] == ("POST", "/api/endpoints", {"set": [], "name": "ep"})
+    assert [(m, p) for m, p, _ in calls[1:3]] == [
+        ("DELETE", "/api/endpoints/ep?wait=false"),
+        ("DELETE", "/api/endpoints/ep/deployments/d?wait=false"),
+    ]
+    assert calls[3][2]["wait"] is False
+    assert calls[4][2] == {"set": [], "name": "m", "path": str(Path("w.bin").resolve()), "type": "triton_model"}
+    assert [(m, p) for m, p, _ in calls[5:]] == [
+        ("GET", "/api/models/m?label=latest"),
+        ("POST", "/api/models/m/versions/3/archive"),
+        ("GET", "/api/models?include_archived=true"),
+        ("GET", "/api/endpoints/ep/deployments/d/logs?lines=200&instance=0&container=storage-initializer"),
+    ]
