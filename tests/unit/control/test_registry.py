@@ -60,3 +60,28 @@ def test_names_that_differ_only_in_case_are_the_same_name(tmp_path: Path) -> Non
     with pytest.raises(Conflict, match=r"deployment 'blue' exists already under endpoint 'digits'; names differing"):
         reg.add_deployment(msgspec.structs.replace(_deployment(), name="Blue"))
     assert [e.name for e in reg.endpoints()] == ["digits"] and [d.name for d in reg.deployments("digits")] == ["blue"]
+
+
+def test_each_creation_of_an_endpoint_gets_its_own_uid_which_updates_keep(tmp_path: Path) -> None:
+    reg = Registry(tmp_path / "state.db")
+    first = endpoint_record()
+    reg.add_endpoint(first)
+    reg.save_endpoint(msgspec.structs.replace(reg.endpoint("digits"), traffic={"blue": 100}))
+    assert reg.endpoint("digits").uid == first.uid != ""
+    reg.delete_endpoint("digits")
+    second = endpoint_record()
+    reg.add_endpoint(second)
+    assert reg.endpoint("digits").uid == second.uid != first.uid
+
+
+def test_a_database_from_before_uids_gets_one_per_endpoint(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "state.db"
+    Registry(db).add_endpoint(endpoint_record())
+    old = sqlite3.connect(db)
+    old.execute("ALTER TABLE endpoints DROP COLUMN uid")
+    old.commit()
+    old.close()
+    uid = Registry(db).endpoint("digits").uid
+    assert len(uid) == 32 and uid == Registry(db).endpoint("digits").uid
