@@ -190,13 +190,15 @@ class DeploymentOps(ControllerCore):
         self.registry.endpoint(endpoint)
         return [self.get_deployment(endpoint, d.name) for d in self.registry.deployments(endpoint)]
 
-    def logs(self, endpoint: str, name: str, lines: int, instance: int = 0) -> str:
-        """online-deployment get-logs: the last `lines` lines of one instance's log."""
+    async def logs(self, endpoint: str, name: str, lines: int, instance: int = 0) -> str:
+        """online-deployment get-logs: the last `lines` lines of one instance's log (bounded; see logfiles.tail)."""
         self.registry.deployment(endpoint, name)
         path = self.state.logs / endpoint / name / f"{name}-{instance}.log"
-        if not path.exists():
-            raise NotFound(f"no log for instance {instance} of deployment {name!r}")
-        return tail(path, lines)
+        try:
+            # In a thread: even a bounded read of a large log must not hold up requests to every endpoint.
+            return await asyncio.to_thread(tail, path, lines)
+        except FileNotFoundError:
+            raise NotFound(f"no log for instance {instance} of deployment {name!r}") from None
 
 
 async def _stop_then_discard(sup: DeploymentSupervisor, snap: Path | None) -> None:
