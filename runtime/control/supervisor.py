@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import msgspec
@@ -22,7 +23,7 @@ from runtime.control.allocator import Allocation
 from runtime.control.plan import WorkerPlan, load_message, worker_env
 from runtime.control.worker_handle import WorkerHandle, WorkerStartError
 from runtime.metrics.sampler import rss_bytes
-from runtime.spec import OnlineDeploymentSpec
+from runtime.spec import OnlineDeploymentSpec, ProbeSettings
 
 log = logging.getLogger("modelyard.supervisor")
 
@@ -47,6 +48,9 @@ class WorkerInfo(msgspec.Struct, frozen=True):
     inflight: int
     last_exit: str
     rss_mib: float | None  #: resident memory of the worker process
+    liveness_failures: int  #: liveness pings failed in a row (failure_threshold of them replace the worker)
+    readiness_failures: int  #: readiness pings failed in a row (failure_threshold of them take it out of rotation)
+    last_answer: str | None  #: when the worker last sent anything (a ping's answer, a result), UTC ISO 8601
 
 
 class _Slot:
@@ -58,6 +62,8 @@ class _Slot:
         self.state = "Starting"
         self.restarts = 0
         self.last_exit = ""
+        self.liveness_failures = 0
+        self.readiness_failures = 0
 
 
 class DeploymentSupervisor:
@@ -134,6 +140,7 @@ class DeploymentSupervisor:
         for s in self._slots:
             pid = s.handle.pid if s.handle is not None and s.handle.alive else None
             rss = rss_bytes(pid) if pid is not None else None
+            answered = s.handle.last_answer if s.handle is not None else None
             out.append(
                 WorkerInfo(
                     instance=s.index,
@@ -147,6 +154,9 @@ class DeploymentSupervisor:
                     inflight=s.handle.inflight if s.handle is not None else 0,
                     last_exit=s.last_exit,
                     rss_mib=round(rss / 2**20, 1) if rss is not None else None,
+                    liveness_failures=s.liveness_failures,
+                    readiness_failures=s.readiness_failures,
+                    last_answer=_utc(answered) if answered is not None else None,
                 )
             )
         return out
@@ -165,6 +175,7 @@ class DeploymentSupervisor:
                 load=load_message(self.plan, cores),
             )
             slot.handle = handle
+            slot.liveness_failures = slot.readiness_failures = 0
             slot.state = "Starting" if not ever_ready else "Restarting"
             try:
                 await handle.start(self.start_timeout)
@@ -204,7 +215,7 @@ class DeploymentSupervisor:
     async def _watch(self, handle: WorkerHandle, slot: _Slot) -> None:
         """Return when the worker has exited; kill it first if it fails liveness."""
         probes = [
-            asyncio.create_task(self._liveness_probe(handle)),
+            asyncio.create_task(self._liveness_probe(handle, slot)),
             asyncio.create_task(self._readiness_probe(handle, slot)),
         ]
         try:
@@ -216,37 +227,40 @@ class DeploymentSupervisor:
                 with contextlib.suppress(asyncio.CancelledError):
                     await probe
 
-    async def _liveness_probe(self, handle: WorkerHandle) -> None:
+    async def _liveness_probe(self, handle: WorkerHandle, slot: _Slot) -> None:
         """Kill the worker after failure_threshold failed pings in a row; the slot loop replaces it."""
         probe = self._liveness
-        await asyncio.sleep(probe.initial_delay)
-        fails = 0
-        while True:
-            fails = 0 if await handle.ping(probe.timeout) else fails + 1
-            if fails >= probe.failure_threshold:
-                log.warning("%s failed %d liveness probes in a row; killing it", handle.name, fails)
+        async for ok in _pings(handle, probe):
+            slot.liveness_failures = 0 if ok else slot.liveness_failures + 1
+            if slot.liveness_failures >= probe.failure_threshold:
+                log.warning(
+                    "%s (pid %s) failed %d liveness probes in a row (%d s timeout each); killing it",
+                    handle.name,
+                    handle.pid,
+                    slot.liveness_failures,
+                    probe.timeout,
+                )
                 await handle.kill()
                 return
-            await asyncio.sleep(probe.period)
 
     async def _readiness_probe(self, handle: WorkerHandle, slot: _Slot) -> None:
         """Take the worker out of rotation after failure_threshold failed pings; back after success_threshold."""
         probe = self._readiness
-        await asyncio.sleep(probe.initial_delay)
-        fails = successes = 0
-        while True:
-            if await handle.ping(probe.timeout):
-                fails, successes = 0, successes + 1
+        successes = 0
+        async for ok in _pings(handle, probe):
+            if ok:
+                slot.readiness_failures, successes = 0, successes + 1
                 if slot.state == "Unready" and successes >= probe.success_threshold:
                     slot.state = "Ready"
                     self._set_ready(handle, True)
             else:
-                fails, successes = fails + 1, 0
-                if slot.state == "Ready" and fails >= probe.failure_threshold:
-                    log.warning("%s failed %d readiness probes in a row; out of rotation", handle.name, fails)
+                slot.readiness_failures, successes = slot.readiness_failures + 1, 0
+                if slot.state == "Ready" and slot.readiness_failures >= probe.failure_threshold:
+                    log.warning(
+                        "%s failed %d readiness probes in a row; out of rotation", handle.name, slot.readiness_failures
+                    )
                     slot.state = "Unready"
                     self._set_ready(handle, False)
-            await asyncio.sleep(probe.period)
 
     def _set_ready(self, handle: WorkerHandle, ready: bool) -> None:
         if ready and handle not in self.ready_workers:
@@ -254,3 +268,22 @@ class DeploymentSupervisor:
         elif not ready and handle in self.ready_workers:
             self.ready_workers = [w for w in self.ready_workers if w is not handle]
         self._on_change()
+
+
+async def _pings(handle: WorkerHandle, probe: ProbeSettings) -> AsyncIterator[bool]:
+    """Ping on the probe's settings: after initial_delay, one ping every period, each failing after timeout.
+
+    As the kubelet does, `period` runs from the start of one probe to the start of the next, so a ping that times
+    out does not stretch the interval (unless the timeout is longer than the period).
+    """
+    loop = asyncio.get_running_loop()
+    await asyncio.sleep(probe.initial_delay)
+    while True:
+        started = loop.time()
+        yield await handle.ping(probe.timeout)
+        await asyncio.sleep(max(0.0, started + probe.period - loop.time()))
+
+
+def _utc(stamp: float) -> str:
+    moment = datetime.datetime.fromtimestamp(stamp, datetime.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")

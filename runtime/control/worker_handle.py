@@ -114,6 +114,8 @@ class WorkerHandle:
         self.pid: int | None = None
         self.started_at = 0.0
         self.ready: Ready | None = None
+        #: wall-clock time of the last frame from the worker; show reports it, so a hung worker can be told apart
+        self.last_answer: float | None = None
         self._watcher: asyncio.Future[None] | None = None
         self._outbox: list[bytes] = []
 
@@ -270,6 +272,7 @@ class WorkerHandle:
         return channel.transport
 
     def _on_message(self, message: FromWorker) -> None:
+        self.last_answer = time.time()
         if isinstance(message, Result) or (isinstance(message, Failure) and message.id):
             fut = self._pending.get(message.id)
             if fut is not None and not fut.done():
