@@ -165,32 +165,29 @@ class DeploymentSupervisor:
         backoff = FIRST_BACKOFF
         ever_ready = False
         while not self._stopping:
-            cores, gpus = slot.allocation.cores, slot.allocation.gpus
-            handle = WorkerHandle(
-                name=f"{self.name}-{slot.index}" + (f".{slot.process}" if self.plan.processes > 1 else ""),
-                socket_path=self._socket_dir / f"{id(self):x}-{slot.index}-{slot.process}-{slot.restarts}.sock",
-                log_path=self.log_path(slot.index),
-                env=worker_env(self.plan, cores, gpus),
-                cores=cores,
-                load=load_message(self.plan, cores),
-            )
+            handle = self._new_handle(slot)
             slot.handle = handle
             slot.liveness_failures = slot.readiness_failures = 0
             slot.state = "Starting" if not ever_ready else "Restarting"
             try:
                 await handle.start(self.start_timeout)
-            except WorkerStartError as exc:
-                slot.last_exit = exc.message
+            except Exception as exc:
+                # Whatever went wrong, this loop goes on (or, on a first start, reports): a loop that ended here
+                # would leave the slot without a worker for good, and say nothing.
+                message = await _start_failure(handle, exc)
+                slot.last_exit = message
                 if not ever_ready:
                     slot.state = "Failed"
                     if not first.done():
-                        first.set_result(exc.message)
+                        first.set_result(message)
                     return
-                log.warning("%s: restart failed: %s; next try in %.1f s", handle.name, exc.message, backoff)
+                log.warning("%s: restart failed: %s; next try in %.1f s", handle.name, message, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
                 slot.restarts += 1
                 continue
+            if ever_ready:
+                log.info("%s (pid %s) is back after %d restarts", handle.name, handle.pid, slot.restarts)
             ever_ready = True
             if not first.done():
                 first.set_result(None)
@@ -212,20 +209,31 @@ class DeploymentSupervisor:
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF)
 
+    def _new_handle(self, slot: _Slot) -> WorkerHandle:
+        cores, gpus = slot.allocation.cores, slot.allocation.gpus
+        return WorkerHandle(
+            name=f"{self.name}-{slot.index}" + (f".{slot.process}" if self.plan.processes > 1 else ""),
+            socket_path=self._socket_dir / f"{id(self):x}-{slot.index}-{slot.process}-{slot.restarts}.sock",
+            log_path=self.log_path(slot.index),
+            env=worker_env(self.plan, cores, gpus),
+            cores=cores,
+            load=load_message(self.plan, cores),
+        )
+
     async def _watch(self, handle: WorkerHandle, slot: _Slot) -> None:
         """Return when the worker has exited; kill it first if it fails liveness."""
         probes = [
             asyncio.create_task(self._liveness_probe(handle, slot)),
             asyncio.create_task(self._readiness_probe(handle, slot)),
         ]
+        for probe in probes:
+            probe.add_done_callback(_log_crash)
         try:
             await handle.exited.wait()
         finally:
             for probe in probes:
                 probe.cancel()
-            for probe in probes:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await probe
+            await asyncio.gather(*probes, return_exceptions=True)
 
     async def _liveness_probe(self, handle: WorkerHandle, slot: _Slot) -> None:
         """Kill the worker after failure_threshold failed pings in a row; the slot loop replaces it."""
@@ -267,7 +275,10 @@ class DeploymentSupervisor:
             self.ready_workers = [*self.ready_workers, handle]
         elif not ready and handle in self.ready_workers:
             self.ready_workers = [w for w in self.ready_workers if w is not handle]
-        self._on_change()
+        try:
+            self._on_change()
+        except Exception:  # the router reads ready_workers directly; a failed rebuild must not stop supervising
+            log.exception("%s: updating the routes failed", handle.name)
 
 
 async def _pings(handle: WorkerHandle, probe: ProbeSettings) -> AsyncIterator[bool]:
@@ -287,3 +298,18 @@ async def _pings(handle: WorkerHandle, probe: ProbeSettings) -> AsyncIterator[bo
 def _utc(stamp: float) -> str:
     moment = datetime.datetime.fromtimestamp(stamp, datetime.UTC)
     return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+async def _start_failure(handle: WorkerHandle, exc: Exception) -> str:
+    """What to report for a failed start; an unexpected error is logged with its traceback and its process killed."""
+    if isinstance(exc, WorkerStartError):
+        return exc.message
+    log.error("%s: starting it failed unexpectedly", handle.name, exc_info=exc)
+    with contextlib.suppress(Exception):
+        await handle.kill()
+    return f"worker {handle.name} could not be started: {exc}"
+
+
+def _log_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("a probe stopped unexpectedly; the worker is no longer probed", exc_info=task.exception())

@@ -75,11 +75,11 @@ class DeploymentOps(ControllerCore):
             )
             try:
                 sup = self._supervisor(rec, self._taken())
+                rec = with_changes(rec, notes=sup.notes)
+                self.registry.add_deployment(rec)  # a full disk can refuse the row: then no files either
             except BaseException:
                 discard_snapshot(snap)
                 raise
-            rec = with_changes(rec, notes=sup.notes)
-            self.registry.add_deployment(rec)
             self._sups[key] = sup
             self._busy.add(key)
             self._rebuild_routes()
@@ -115,11 +115,11 @@ class DeploymentOps(ControllerCore):
             taken = [a for k, s in self._sups.items() if k != key for a in s.allocations]
             try:
                 sup = self._supervisor(new, taken)
+                self.registry.set_deployment_state(endpoint, name, "Updating")
             except BaseException:
                 if not same_files:
                     discard_snapshot(snap)
                 raise
-            self.registry.set_deployment_state(endpoint, name, "Updating")
             self._busy.add(key)
         try:
             error = await sup.start()
