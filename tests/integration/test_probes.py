@@ -47,13 +47,27 @@ def test_a_hung_worker_fails_liveness_and_is_replaced(server: Server) -> None:
 def test_kubernetes_yaml_and_a_user_instance_type_deploy(server: Server) -> None:
     (server.state / "instance_types.yml").write_text("tiny:\n  cores: 1\n  gpus: 0\n  memory_gib: 1\n")
     server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
-    kube = server.json("online-deployment", "create", "-f", str(FIXTURES / "k8s-deployment.yml"))
+    kube = server.json(
+        "online-deployment",
+        "create",
+        "-f",
+        str(FIXTURES / "k8s-deployment.yml"),
+        "--set",
+        "scale_settings.type=target_utilization",
+        "scale_settings.max_instances=3",
+    )
     assert isinstance(kube, dict) and kube["provisioning_state"] == "Succeeded"
     # Sized from resources.requests (0.1 CPU is one core); what one machine cannot honour is listed as ignored.
     assert [len(w["cores"]) for w in kube["workers"]] == [1]
     ignored = kube.get("ignored", [])
     assert "resources.limits is ignored: instances are sized from resources.requests" in ignored, ignored
     assert any(line.startswith("environment.image is ignored") for line in ignored), ignored
+    # Accepted, but nothing autoscales: show says so, with the values it read.
+    assert (
+        "scale_settings type target_utilization (min_instances 1, max_instances 3, polling_interval 1, "
+        "target_utilization_percentage 70) is ignored: there is no autoscaling yet; "
+        "the deployment runs instance_count (1) instances"
+    ) in ignored, ignored
     tiny = server.json(
         "online-deployment",
         "create",
