@@ -6,7 +6,8 @@
      ├── Conflict           the name exists, or the change clashes with current state (CONFLICT)
      ├── Unauthenticated    missing or wrong key or token (UNAUTHENTICATED)
      ├── Unavailable        nothing can take the request now (UNAVAILABLE)
-     └── WorkerLost         the worker process ended while it held the request (WORKER_LOST)
+     ├── WorkerLost         the worker process ended while it held the request (WORKER_LOST)
+     └── StorageError       the state directory cannot be written (INSUFFICIENT_STORAGE when it is full)
 
 Every error carries a protocol-neutral `Code`; `runtime.api.errors` maps codes to HTTP statuses in one table.
 """
@@ -14,6 +15,10 @@ Every error carries a protocol-neutral `Code`; `runtime.api.errors` maps codes t
 from __future__ import annotations
 
 import enum
+import errno
+import os
+import shutil
+import sqlite3
 
 
 class Code(enum.StrEnum):
@@ -31,6 +36,7 @@ class Code(enum.StrEnum):
     PLACEMENT = "placement"  #: the machine has no room for the requested cores or GPUs
     UNSUPPORTED = "unsupported"  #: the resource exists but does not take that operation
     TOO_LARGE = "too_large"  #: the request body is over the server's limit
+    INSUFFICIENT_STORAGE = "insufficient_storage"  #: the disk (or quota) of the state directory is full
     INTERNAL = "internal"  #: a bug in modelyard
 
 
@@ -86,3 +92,42 @@ class PlacementError(ModelyardError):
     """The allocator cannot place the instances under the requested placement policy."""
 
     code = Code.PLACEMENT
+
+
+class StorageError(ModelyardError):
+    """Something in the state directory could not be written or read."""
+
+    code = Code.INTERNAL
+
+
+#: errno values that mean "no room": the disk is full, or the user's quota is used up.
+_NO_SPACE = frozenset({errno.ENOSPC, errno.EDQUOT})
+
+
+def storage_error(exc: BaseException) -> StorageError | None:
+    """The error to report for a failed file or database operation; None when `exc` is neither."""
+    if isinstance(exc, shutil.Error) and exc.args and isinstance(exc.args[0], list) and exc.args[0]:
+        # copytree gathers its failures as (source, destination, str(error)): the errno survives only as text.
+        _, dest, why = exc.args[0][0]
+        full = any(os.strerror(n) in str(e[-1]) for e in exc.args[0] for n in _NO_SPACE)
+        if full:
+            return storage_error(OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), dest))
+        return StorageError(f"cannot copy to {dest}: {why}")
+    if isinstance(exc, OSError):
+        what = f" {exc.filename}" if exc.filename else ""
+        why = exc.strerror or str(exc)
+        if exc.errno in _NO_SPACE:
+            return StorageError(
+                f"cannot write{what}: {why}; free space on the state directory's disk and try again",
+                code=Code.INSUFFICIENT_STORAGE,
+            )
+        return StorageError(f"cannot access{what}: {why}")
+    if isinstance(exc, sqlite3.Error):
+        if getattr(exc, "sqlite_errorcode", None) == sqlite3.SQLITE_FULL:
+            return StorageError(
+                f"the state database cannot grow ({exc}); free space on the state directory's disk and try again",
+                code=Code.INSUFFICIENT_STORAGE,
+            )
+        if isinstance(exc, sqlite3.OperationalError):
+            return StorageError(f"the state database failed: {exc}")
+    return None

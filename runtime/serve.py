@@ -8,13 +8,14 @@ import logging
 import os
 import random
 import signal
+import sqlite3
 import sys
 from typing import IO
 
 from runtime.api.app import build_app
 from runtime.api.server import ServerName, bind, serve
 from runtime.control.controller import Controller
-from runtime.errors import Conflict
+from runtime.errors import Conflict, storage_error
 from runtime.metrics.sampler import gpu_indices, usable_cores
 from runtime.statedir import ServerInfo, StateDir
 
@@ -51,14 +52,20 @@ async def _main(state: StateDir, sock: object, server: ServerName, token_lifetim
     assert isinstance(sock, socket.socket)
     token = state.admin_token(create=True)
     gpus, gpu_note = gpu_indices()
-    ctl = Controller(
-        state,
-        cores=usable_cores(),
-        gpus=gpus,
-        random=random.random,
-        gpu_note=gpu_note,
-        token_lifetime_s=token_lifetime_s,
-    )
+    try:
+        ctl = Controller(
+            state,
+            cores=usable_cores(),
+            gpus=gpus,
+            random=random.random,
+            gpu_note=gpu_note,
+            token_lifetime_s=token_lifetime_s,
+        )
+    except (OSError, sqlite3.Error) as exc:  # the state database cannot be opened: one line, not a traceback
+        error = storage_error(exc)
+        if error is None:
+            raise
+        raise error from None
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
     ctl.base_url = f"http://{shown}:{port}"

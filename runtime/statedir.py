@@ -7,6 +7,7 @@ token to `admin-token` (mode 0600) here.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import os
 import secrets
@@ -19,6 +20,8 @@ import msgspec
 from runtime.errors import Code, ModelyardError, Unavailable
 
 DEFAULT = "~/.modelyard"
+#: Length of the key that signs endpoint tokens.
+_SECRET_BYTES = 32
 _PROC_LOCKS = Path("/proc/locks")
 
 
@@ -122,24 +125,40 @@ class StateDir:
             raise _bad_token(self.token_file, exc.strerror or str(exc)) from None
         self.ensure()
         token = secrets.token_urlsafe(32)
-        fd = os.open(self.token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w") as f:
-            f.write(token)
+        self._write_private(self.token_file, token.encode())
         return token
 
     def token_secret(self) -> bytes:
         """The key that signs endpoint tokens (mode 0600), made on first use."""
         path = self.root / "token-secret"
         try:
-            return path.read_bytes()
+            secret = path.read_bytes()
         except FileNotFoundError:
             pass
+        except OSError as exc:
+            raise _bad_dir(f"cannot read {path}: {exc.strerror}") from None
+        else:
+            if len(secret) < _SECRET_BYTES:  # an empty or cut key would sign tokens anyone can forge
+                raise _bad_dir(f"{path} holds {len(secret)} bytes, not {_SECRET_BYTES}: delete it for a new one")
+            return secret
         self.ensure()
-        secret = secrets.token_bytes(32)
-        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "wb") as f:
-            f.write(secret)
+        secret = secrets.token_bytes(_SECRET_BYTES)
+        self._write_private(path, secret)
         return secret
+
+    def _write_private(self, path: Path, data: bytes) -> None:
+        """Create `path` (mode 0600) holding `data`, whole or not at all: a full disk leaves no empty file behind."""
+        tmp = path.with_name(path.name + ".tmp")
+        try:
+            fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+            with os.fdopen(fd, "wb") as f:
+                f.write(data)
+            os.link(tmp, path)  # unlike a rename, fails rather than replace one another process made meanwhile
+        except OSError as exc:
+            raise self.cannot_create(path, exc) from None
+        finally:
+            with contextlib.suppress(OSError):
+                tmp.unlink()
 
     def write_server(self, info: ServerInfo) -> None:
         """Publish the server's address (atomically)."""

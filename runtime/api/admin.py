@@ -111,7 +111,8 @@ def routes(ctl: Controller) -> list[Route]:
             raise SpecError("lines and instance must be integers") from None
         if lines < 1 or instance < 0:
             raise SpecError(f"lines must be 1 or more and instance 0 or more; got lines={lines}, instance={instance}")
-        text = ctl.logs(endpoint, name, lines, instance, request.query_params.get("container", "inference-server"))
+        container = request.query_params.get("container", "inference-server")
+        text = await ctl.logs(endpoint, name, lines, instance, container)
         return Response(text, media_type="text/plain; charset=utf-8")
 
     async def models(request: Request) -> Response:

@@ -9,6 +9,7 @@ Host: <name>.localhost        the same, with the whole path as <rest>
 from __future__ import annotations
 
 import hmac
+import logging
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -23,9 +24,11 @@ from runtime.api import admin
 from runtime.api.azure import DEFAULT_MAX_BODY, DataPlane
 from runtime.api.errors import admin_body, status_for
 from runtime.control.controller import Controller
-from runtime.errors import Code, ModelyardError
+from runtime.errors import Code, ModelyardError, storage_error
 
 _PREFIX = "/endpoints/"
+
+log = logging.getLogger("modelyard.api")
 
 
 class _AdminGuard:
@@ -52,6 +55,14 @@ class _AdminGuard:
             await self.app(scope, receive, send)
         except ModelyardError as exc:
             await _error(send, exc.code, exc.message)
+        except Exception as exc:
+            # A state directory that cannot be written (a full disk, say) is the server's trouble, not the
+            # client's: a JSON 507 or 500 in the API's error shape, and a line in serve's log.
+            error = storage_error(exc)
+            if error is None:
+                raise
+            log.warning("%s %s failed: %s", scope["method"], scope["path"], error.message)
+            await _error(send, error.code, error.message)
 
 
 #: Starlette's own routing errors (no such route, wrong method), as error codes.

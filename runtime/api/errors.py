@@ -20,6 +20,7 @@ STATUS: dict[Code, int] = {
     Code.WORKER_LOST: 502,
     Code.UNAVAILABLE: 503,
     Code.UPSTREAM_TIMEOUT: 504,  # Azure Kubernetes endpoints: timeout
+    Code.INSUFFICIENT_STORAGE: 507,  # the state directory's disk is full (WebDAV's status, as storage APIs use it)
 }
 
 

@@ -4,6 +4,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import shutil
 import time
 from pathlib import Path
@@ -38,7 +39,6 @@ class ModelStore:
         dest = self._root / spec.name / version
         if dest.exists():  # left by a registration that failed before its record was written
             shutil.rmtree(dest)
-        await asyncio.to_thread(copy_into_registry, src, dest)
         rec = ModelRecord(
             name=spec.name,
             version=version,
@@ -48,7 +48,14 @@ class ModelStore:
             source=loaded.source,
             created_at=time.time(),
         )
-        self._registry.add_model(rec)
+        try:
+            await asyncio.to_thread(copy_into_registry, src, dest)
+            self._registry.add_model(rec)
+        except BaseException:  # no files without their record (a full disk can refuse either)
+            shutil.rmtree(dest, ignore_errors=True)
+            with contextlib.suppress(OSError):
+                dest.parent.rmdir()  # the model's folder, when this was to be its first version
+            raise
         return rec
 
     def resolve(self, name: str, version: str | None, label: str | None) -> tuple[str, ModelType]:

@@ -6,6 +6,7 @@ Specs are stored as the decoded Structs (msgspec JSON), so a restart needs no YA
 
 from __future__ import annotations
 
+import secrets
 import sqlite3
 import time
 from pathlib import Path
@@ -26,7 +27,8 @@ CREATE TABLE IF NOT EXISTS endpoints (
     traffic BLOB NOT NULL,
     mirror BLOB NOT NULL,
     created_at REAL NOT NULL,
-    updated_at REAL NOT NULL
+    updated_at REAL NOT NULL,
+    uid TEXT NOT NULL DEFAULT ''
 );
 CREATE TABLE IF NOT EXISTS deployments (
     endpoint TEXT NOT NULL REFERENCES endpoints(name) ON DELETE CASCADE,
@@ -69,6 +71,8 @@ class EndpointRecord(msgspec.Struct, frozen=True, kw_only=True):
     mirror: dict[str, int]
     created_at: float
     updated_at: float
+    #: new at each creation: tokens carry it, so one issued before a delete does not open a namesake created after
+    uid: str = msgspec.field(default_factory=lambda: secrets.token_hex(16))
 
 
 class DeploymentRecord(msgspec.Struct, frozen=True, kw_only=True):
@@ -109,9 +113,17 @@ class Registry:
         self._db.execute("PRAGMA foreign_keys=ON")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        self._migrate()
+
+    def _migrate(self) -> None:
+        """Bring a database written by an older version up to this schema."""
         columns = {row[1] for row in self._db.execute("PRAGMA table_info(models)")}
         if "archived" not in columns:  # a state directory from before models could be archived
             self._db.execute("ALTER TABLE models ADD COLUMN archived INTEGER NOT NULL DEFAULT 0")
+        columns = {row[1] for row in self._db.execute("PRAGMA table_info(endpoints)")}
+        if "uid" not in columns:
+            self._db.execute("ALTER TABLE endpoints ADD COLUMN uid TEXT NOT NULL DEFAULT ''")
+        self._db.execute("UPDATE endpoints SET uid=lower(hex(randomblob(16))) WHERE uid=''")
 
     def close(self) -> None:
         """Close the database."""
@@ -126,14 +138,15 @@ class Registry:
         if same is not None and same[0] != rec.name:
             raise Conflict(f"endpoint {same[0]!r} exists already; names differing only in case are the same name")
         try:
-            self._db.execute("INSERT INTO endpoints VALUES (?,?,?,?,?,?,?,?,?)", _ep_row(rec))
+            self._db.execute("INSERT INTO endpoints VALUES (?,?,?,?,?,?,?,?,?,?)", _ep_row(rec))
         except sqlite3.IntegrityError:
             raise Conflict(f"endpoint {rec.name!r} exists already; use `online-endpoint update`") from None
 
     def save_endpoint(self, rec: EndpointRecord) -> None:
         """Overwrite an existing endpoint."""
         # An UPDATE, not INSERT OR REPLACE: replacing the row would cascade-delete the endpoint's deployments.
-        name, *rest = _ep_row(msgspec.structs.replace(rec, updated_at=time.time()))
+        # The uid is left alone: it names this creation of the endpoint, whatever changes later.
+        name, *rest = _ep_row(msgspec.structs.replace(rec, updated_at=time.time()))[:-1]
         self._db.execute(
             "UPDATE endpoints SET spec=?, source=?, primary_key=?, secondary_key=?, traffic=?, mirror=?,"
             " created_at=?, updated_at=? WHERE name=?",
@@ -268,6 +281,7 @@ def _ep_row(rec: EndpointRecord) -> tuple[Any, ...]:
         _enc(rec.mirror),
         rec.created_at,
         rec.updated_at,
+        rec.uid,
     )
 
 
@@ -282,6 +296,7 @@ def _endpoint(row: tuple[Any, ...]) -> EndpointRecord:
         mirror=msgspec.json.decode(row[6], type=dict[str, int]),
         created_at=row[7],
         updated_at=row[8],
+        uid=row[9],
     )
 
 

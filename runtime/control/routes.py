@@ -44,6 +44,7 @@ def build_routes(
         routes[ep.name.lower()] = EndpointRoute(
             name=ep.name,
             tokens=tokens,
+            uid=ep.uid,
             kubernetes=ep.spec.compute is not None,
             keys=() if tokens else (ep.primary_key, ep.secondary_key),
             traffic=WeightedTable(ep.traffic),

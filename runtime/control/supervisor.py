@@ -11,9 +11,10 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import datetime
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 
 import msgspec
@@ -22,7 +23,7 @@ from runtime.control.allocator import Allocation
 from runtime.control.plan import WorkerPlan, load_message, worker_env
 from runtime.control.worker_handle import WorkerHandle, WorkerStartError
 from runtime.metrics.sampler import rss_bytes
-from runtime.spec import OnlineDeploymentSpec
+from runtime.spec import OnlineDeploymentSpec, ProbeSettings
 
 log = logging.getLogger("modelyard.supervisor")
 
@@ -47,6 +48,9 @@ class WorkerInfo(msgspec.Struct, frozen=True):
     inflight: int
     last_exit: str
     rss_mib: float | None  #: resident memory of the worker process
+    liveness_failures: int  #: liveness pings failed in a row (failure_threshold of them replace the worker)
+    readiness_failures: int  #: readiness pings failed in a row (failure_threshold of them take it out of rotation)
+    last_answer: str | None  #: when the worker last sent anything (a ping's answer, a result), UTC ISO 8601
 
 
 class _Slot:
@@ -58,6 +62,8 @@ class _Slot:
         self.state = "Starting"
         self.restarts = 0
         self.last_exit = ""
+        self.liveness_failures = 0
+        self.readiness_failures = 0
 
 
 class DeploymentSupervisor:
@@ -134,6 +140,7 @@ class DeploymentSupervisor:
         for s in self._slots:
             pid = s.handle.pid if s.handle is not None and s.handle.alive else None
             rss = rss_bytes(pid) if pid is not None else None
+            answered = s.handle.last_answer if s.handle is not None else None
             out.append(
                 WorkerInfo(
                     instance=s.index,
@@ -147,6 +154,9 @@ class DeploymentSupervisor:
                     inflight=s.handle.inflight if s.handle is not None else 0,
                     last_exit=s.last_exit,
                     rss_mib=round(rss / 2**20, 1) if rss is not None else None,
+                    liveness_failures=s.liveness_failures,
+                    readiness_failures=s.readiness_failures,
+                    last_answer=_utc(answered) if answered is not None else None,
                 )
             )
         return out
@@ -155,31 +165,29 @@ class DeploymentSupervisor:
         backoff = FIRST_BACKOFF
         ever_ready = False
         while not self._stopping:
-            cores, gpus = slot.allocation.cores, slot.allocation.gpus
-            handle = WorkerHandle(
-                name=f"{self.name}-{slot.index}" + (f".{slot.process}" if self.plan.processes > 1 else ""),
-                socket_path=self._socket_dir / f"{id(self):x}-{slot.index}-{slot.process}-{slot.restarts}.sock",
-                log_path=self.log_path(slot.index),
-                env=worker_env(self.plan, cores, gpus),
-                cores=cores,
-                load=load_message(self.plan, cores),
-            )
+            handle = self._new_handle(slot)
             slot.handle = handle
+            slot.liveness_failures = slot.readiness_failures = 0
             slot.state = "Starting" if not ever_ready else "Restarting"
             try:
                 await handle.start(self.start_timeout)
-            except WorkerStartError as exc:
-                slot.last_exit = exc.message
+            except Exception as exc:
+                # Whatever went wrong, this loop goes on (or, on a first start, reports): a loop that ended here
+                # would leave the slot without a worker for good, and say nothing.
+                message = await _start_failure(handle, exc)
+                slot.last_exit = message
                 if not ever_ready:
                     slot.state = "Failed"
                     if not first.done():
-                        first.set_result(exc.message)
+                        first.set_result(message)
                     return
-                log.warning("%s: restart failed: %s; next try in %.1f s", handle.name, exc.message, backoff)
+                log.warning("%s: restart failed: %s; next try in %.1f s", handle.name, message, backoff)
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, MAX_BACKOFF)
                 slot.restarts += 1
                 continue
+            if ever_ready:
+                log.info("%s (pid %s) is back after %d restarts", handle.name, handle.pid, slot.restarts)
             ever_ready = True
             if not first.done():
                 first.set_result(None)
@@ -201,56 +209,107 @@ class DeploymentSupervisor:
             await asyncio.sleep(backoff)
             backoff = min(backoff * 2, MAX_BACKOFF)
 
+    def _new_handle(self, slot: _Slot) -> WorkerHandle:
+        cores, gpus = slot.allocation.cores, slot.allocation.gpus
+        return WorkerHandle(
+            name=f"{self.name}-{slot.index}" + (f".{slot.process}" if self.plan.processes > 1 else ""),
+            socket_path=self._socket_dir / f"{id(self):x}-{slot.index}-{slot.process}-{slot.restarts}.sock",
+            log_path=self.log_path(slot.index),
+            env=worker_env(self.plan, cores, gpus),
+            cores=cores,
+            load=load_message(self.plan, cores),
+        )
+
     async def _watch(self, handle: WorkerHandle, slot: _Slot) -> None:
         """Return when the worker has exited; kill it first if it fails liveness."""
         probes = [
-            asyncio.create_task(self._liveness_probe(handle)),
+            asyncio.create_task(self._liveness_probe(handle, slot)),
             asyncio.create_task(self._readiness_probe(handle, slot)),
         ]
+        for probe in probes:
+            probe.add_done_callback(_log_crash)
         try:
             await handle.exited.wait()
         finally:
             for probe in probes:
                 probe.cancel()
-            for probe in probes:
-                with contextlib.suppress(asyncio.CancelledError):
-                    await probe
+            await asyncio.gather(*probes, return_exceptions=True)
 
-    async def _liveness_probe(self, handle: WorkerHandle) -> None:
+    async def _liveness_probe(self, handle: WorkerHandle, slot: _Slot) -> None:
         """Kill the worker after failure_threshold failed pings in a row; the slot loop replaces it."""
         probe = self._liveness
-        await asyncio.sleep(probe.initial_delay)
-        fails = 0
-        while True:
-            fails = 0 if await handle.ping(probe.timeout) else fails + 1
-            if fails >= probe.failure_threshold:
-                log.warning("%s failed %d liveness probes in a row; killing it", handle.name, fails)
+        async for ok in _pings(handle, probe):
+            slot.liveness_failures = 0 if ok else slot.liveness_failures + 1
+            if slot.liveness_failures >= probe.failure_threshold:
+                log.warning(
+                    "%s (pid %s) failed %d liveness probes in a row (%d s timeout each); killing it",
+                    handle.name,
+                    handle.pid,
+                    slot.liveness_failures,
+                    probe.timeout,
+                )
                 await handle.kill()
                 return
-            await asyncio.sleep(probe.period)
 
     async def _readiness_probe(self, handle: WorkerHandle, slot: _Slot) -> None:
         """Take the worker out of rotation after failure_threshold failed pings; back after success_threshold."""
         probe = self._readiness
-        await asyncio.sleep(probe.initial_delay)
-        fails = successes = 0
-        while True:
-            if await handle.ping(probe.timeout):
-                fails, successes = 0, successes + 1
+        successes = 0
+        async for ok in _pings(handle, probe):
+            if ok:
+                slot.readiness_failures, successes = 0, successes + 1
                 if slot.state == "Unready" and successes >= probe.success_threshold:
                     slot.state = "Ready"
                     self._set_ready(handle, True)
             else:
-                fails, successes = fails + 1, 0
-                if slot.state == "Ready" and fails >= probe.failure_threshold:
-                    log.warning("%s failed %d readiness probes in a row; out of rotation", handle.name, fails)
+                slot.readiness_failures, successes = slot.readiness_failures + 1, 0
+                if slot.state == "Ready" and slot.readiness_failures >= probe.failure_threshold:
+                    log.warning(
+                        "%s failed %d readiness probes in a row; out of rotation", handle.name, slot.readiness_failures
+                    )
                     slot.state = "Unready"
                     self._set_ready(handle, False)
-            await asyncio.sleep(probe.period)
 
     def _set_ready(self, handle: WorkerHandle, ready: bool) -> None:
         if ready and handle not in self.ready_workers:
             self.ready_workers = [*self.ready_workers, handle]
         elif not ready and handle in self.ready_workers:
             self.ready_workers = [w for w in self.ready_workers if w is not handle]
-        self._on_change()
+        try:
+            self._on_change()
+        except Exception:  # the router reads ready_workers directly; a failed rebuild must not stop supervising
+            log.exception("%s: updating the routes failed", handle.name)
+
+
+async def _pings(handle: WorkerHandle, probe: ProbeSettings) -> AsyncIterator[bool]:
+    """Ping on the probe's settings: after initial_delay, one ping every period, each failing after timeout.
+
+    As the kubelet does, `period` runs from the start of one probe to the start of the next, so a ping that times
+    out does not stretch the interval (unless the timeout is longer than the period).
+    """
+    loop = asyncio.get_running_loop()
+    await asyncio.sleep(probe.initial_delay)
+    while True:
+        started = loop.time()
+        yield await handle.ping(probe.timeout)
+        await asyncio.sleep(max(0.0, started + probe.period - loop.time()))
+
+
+def _utc(stamp: float) -> str:
+    moment = datetime.datetime.fromtimestamp(stamp, datetime.UTC)
+    return moment.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+async def _start_failure(handle: WorkerHandle, exc: Exception) -> str:
+    """What to report for a failed start; an unexpected error is logged with its traceback and its process killed."""
+    if isinstance(exc, WorkerStartError):
+        return exc.message
+    log.error("%s: starting it failed unexpectedly", handle.name, exc_info=exc)
+    with contextlib.suppress(Exception):
+        await handle.kill()
+    return f"worker {handle.name} could not be started: {exc}"
+
+
+def _log_crash(task: asyncio.Task[None]) -> None:
+    if not task.cancelled() and task.exception() is not None:
+        log.error("a probe stopped unexpectedly; the worker is no longer probed", exc_info=task.exception())

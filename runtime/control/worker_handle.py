@@ -79,6 +79,10 @@ def terminate(pid: int) -> bool:
     return True
 
 
+def _why(exc: OSError) -> str:
+    return exc.strerror or str(exc)
+
+
 def _expire(fut: asyncio.Future[Result | Failure]) -> None:
     if not fut.done():
         fut.set_exception(TimeoutError())
@@ -114,6 +118,8 @@ class WorkerHandle:
         self.pid: int | None = None
         self.started_at = 0.0
         self.ready: Ready | None = None
+        #: wall-clock time of the last frame from the worker; show reports it, so a hung worker can be told apart
+        self.last_answer: float | None = None
         self._watcher: asyncio.Future[None] | None = None
         self._outbox: list[bytes] = []
 
@@ -128,33 +134,70 @@ class WorkerHandle:
         return not self.exited.is_set() and self._channel is not None and self._channel.transport is not None
 
     async def start(self, timeout: float) -> Ready:
-        """Spawn the worker and wait until its model is loaded; WorkerStartError on any failure."""
+        """Spawn the worker and wait until its model is loaded; WorkerStartError on any failure.
+
+        An OSError on the way (a full disk, no more processes) is a WorkerStartError too, with nothing left behind:
+        the supervisor retries restarts with backoff, so a worker comes back once the cause is gone.
+        """
         loop = asyncio.get_running_loop()
         self._hello = loop.create_future()
         self._channel = _Channel(self._on_message, self._on_lost)
-        with contextlib.suppress(FileNotFoundError):
-            self._socket_path.unlink()
-        server = await loop.create_unix_server(lambda: self._channel, str(self._socket_path))  # type: ignore[arg-type,return-value]
-        self._log_path.parent.mkdir(parents=True, exist_ok=True)
+        try:
+            with contextlib.suppress(FileNotFoundError):
+                self._socket_path.unlink()
+            server = await loop.create_unix_server(lambda: self._channel, str(self._socket_path))  # type: ignore[arg-type,return-value]
+        except OSError as exc:
+            raise WorkerStartError(f"worker {self.name}: cannot listen on {self._socket_path}: {_why(exc)}") from None
+        try:
+            await self._spawn()
+            hello = await self._handshake(server, timeout)
+        finally:
+            server.close()
+            with contextlib.suppress(FileNotFoundError):
+                self._socket_path.unlink()
+        if isinstance(hello, Failure):
+            await self.kill()
+            raise WorkerStartError(hello.message)
+        self.ready = hello
+        return hello
+
+    async def _spawn(self) -> None:
         cmd = [sys.executable, "-m", "runtime.worker", "--socket", str(self._socket_path), "--name", self.name]
         if self.cores:
             cmd += ["--cores", ",".join(map(str, self.cores))]
-        with open(self._log_path, "ab") as log:  # noqa: ASYNC230 - a local append, opened once per worker start
-            stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
-            cores = ",".join(map(str, self.cores)) or "any"
-            log.write(f"==== {stamp} modelyard: starting worker {self.name} on cores {cores} ====\n".encode())
-            log.flush()
-            self._proc = await asyncio.create_subprocess_exec(
-                *cmd,
-                stdin=subprocess.DEVNULL,
-                stdout=log,
-                stderr=subprocess.STDOUT,
-                env=self._env,
-                start_new_session=True,
-            )
+        stamp = time.strftime("%Y-%m-%dT%H:%M:%S")
+        cores = ",".join(map(str, self.cores)) or "any"
+        try:
+            self._log_path.parent.mkdir(parents=True, exist_ok=True)
+            log = open(self._log_path, "ab", buffering=0)  # noqa: ASYNC230, SIM115 - a local append, once per start
+        except OSError as exc:
+            raise WorkerStartError(f"worker {self.name}: cannot open its log {self._log_path}: {_why(exc)}") from None
+        with log:
+            # The first line doubles as the check that the log takes writes: a worker whose log is full dies at
+            # its first flush, so it is not started until there is room, and serve's log says why meanwhile.
+            try:
+                log.write(f"==== {stamp} modelyard: starting worker {self.name} on cores {cores} ====\n".encode())
+            except OSError as exc:
+                raise WorkerStartError(
+                    f"worker {self.name}: cannot write its log {self._log_path}: {_why(exc)}"
+                ) from None
+            try:
+                self._proc = await asyncio.create_subprocess_exec(
+                    *cmd,
+                    stdin=subprocess.DEVNULL,
+                    stdout=log,
+                    stderr=subprocess.STDOUT,
+                    env=self._env,
+                    start_new_session=True,
+                )
+            except OSError as exc:
+                raise WorkerStartError(f"worker {self.name}: cannot start a process: {_why(exc)}") from None
         self.pid = self._proc.pid
         self.started_at = time.monotonic()
         self._watcher = asyncio.ensure_future(self._watch_exit())
+
+    async def _handshake(self, server: asyncio.AbstractServer, timeout: float) -> Ready | Failure:
+        assert self._channel is not None and self._hello is not None
         exited: asyncio.Future[object] = asyncio.ensure_future(self.exited.wait())
         try:
             async with asyncio.timeout(timeout):
@@ -164,20 +207,15 @@ class WorkerHandle:
                     raise WorkerStartError(f"worker {self.name} {self._exit_message or 'exited'} before connecting")
                 server.close()
                 self._send(self._load)
-                hello = await self._hello
+                return await self._hello
         except TimeoutError:
             await self.kill()
             raise WorkerStartError(f"worker {self.name} did not load within {timeout:.0f} s; see its log") from None
+        except WorkerLost as exc:  # the socket closed between connecting and the Load
+            await self.kill()
+            raise WorkerStartError(exc.message) from None
         finally:
             exited.cancel()
-            server.close()
-            with contextlib.suppress(FileNotFoundError):
-                self._socket_path.unlink()
-        if isinstance(hello, Failure):
-            await self.kill()
-            raise WorkerStartError(hello.message)
-        self.ready = hello
-        return hello
 
     async def infer(
         self, method: str, path: str, query: str, headers: Headers, body: bytes, timeout: float
@@ -213,7 +251,7 @@ class WorkerHandle:
             async with asyncio.timeout(timeout):
                 await fut
             return True
-        except TimeoutError:
+        except (TimeoutError, WorkerLost):  # no answer in time, or the socket is closing: a failed probe
             return False
         finally:
             self._pings.pop(rid, None)
@@ -270,6 +308,7 @@ class WorkerHandle:
         return channel.transport
 
     def _on_message(self, message: FromWorker) -> None:
+        self.last_answer = time.time()
         if isinstance(message, Result) or (isinstance(message, Failure) and message.id):
             fut = self._pending.get(message.id)
             if fut is not None and not fut.done():

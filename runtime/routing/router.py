@@ -70,6 +70,7 @@ class EndpointRoute(msgspec.Struct, frozen=True):
     mirror: tuple[str, int] | None
     deployments: Mapping[str, DeploymentRoute]
     tokens: bool = False  #: auth by tokens (aml_token / aad_token) instead of keys
+    uid: str = ""  #: which creation of the endpoint this is; tokens name it
     kubernetes: bool = False  #: a Kubernetes endpoint: 502 for script failures, 504 for timeouts, no 424
 
 
@@ -121,7 +122,7 @@ class Router:
         ok = False
         if scheme.lower() == "bearer" and token:
             if route.tokens:
-                ok = self.tokens is not None and self.tokens.valid(token, route.name)
+                ok = self.tokens is not None and self.tokens.valid(token, route.name, route.uid)
             else:
                 encoded = token.encode()
                 for key in route.keys:

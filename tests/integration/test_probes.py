@@ -2,9 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
+import datetime
+import os
+import signal
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 from conftest import FIXTURES, Server, worker_pids
 
@@ -42,13 +47,27 @@ def test_a_hung_worker_fails_liveness_and_is_replaced(server: Server) -> None:
 def test_kubernetes_yaml_and_a_user_instance_type_deploy(server: Server) -> None:
     (server.state / "instance_types.yml").write_text("tiny:\n  cores: 1\n  gpus: 0\n  memory_gib: 1\n")
     server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
-    kube = server.json("online-deployment", "create", "-f", str(FIXTURES / "k8s-deployment.yml"))
+    kube = server.json(
+        "online-deployment",
+        "create",
+        "-f",
+        str(FIXTURES / "k8s-deployment.yml"),
+        "--set",
+        "scale_settings.type=target_utilization",
+        "scale_settings.max_instances=3",
+    )
     assert isinstance(kube, dict) and kube["provisioning_state"] == "Succeeded"
     # Sized from resources.requests (0.1 CPU is one core); what one machine cannot honour is listed as ignored.
     assert [len(w["cores"]) for w in kube["workers"]] == [1]
     ignored = kube.get("ignored", [])
     assert "resources.limits is ignored: instances are sized from resources.requests" in ignored, ignored
     assert any(line.startswith("environment.image is ignored") for line in ignored), ignored
+    # Accepted, but nothing autoscales: show says so, with the values it read.
+    assert (
+        "scale_settings type target_utilization (min_instances 1, max_instances 3, polling_interval 1, "
+        "target_utilization_percentage 70) is ignored: there is no autoscaling yet; "
+        "the deployment runs instance_count (1) instances"
+    ) in ignored, ignored
     tiny = server.json(
         "online-deployment",
         "create",
@@ -157,3 +176,42 @@ def test_a_kubernetes_endpoint_answers_with_kubernetes_status_codes(server: Serv
     mirror = server.cli("online-endpoint", "update", "-n", "kube-ep", "--mirror-traffic", "kube=10", check=False)
     assert mirror.returncode != 0 and "Kubernetes endpoint" in mirror.stderr, mirror.stderr
     assert server.json("online-endpoint", "show", "-n", "kube-ep")["mirror_traffic"] == {}  # type: ignore[index]
+
+
+def test_a_stopped_worker_shows_failing_liveness_and_is_replaced_on_the_probe_settings(server: Server) -> None:
+    server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
+    probe = ["liveness_probe.initial_delay=0", "liveness_probe.period=1", "liveness_probe.timeout=1"]
+    server.deploy_echo("--all-traffic", "--set", *probe, "liveness_probe.failure_threshold=3")
+    (old_pid,) = worker_pids(server, "fix", "echo")
+    admin = {"Authorization": f"Bearer {(server.state / 'admin-token').read_text().strip()}"}
+    seen: list[dict[str, Any]] = []
+    with server.client() as http:
+
+        def worker() -> dict[str, Any]:
+            shown = http.get("/api/endpoints/fix/deployments/echo", headers=admin).json()
+            return dict(shown["workers"][0])
+
+        before = worker()
+        assert before["liveness_failures"] == 0 and before["last_answer"] is not None
+        stopped_at = time.time()
+        os.kill(old_pid, signal.SIGSTOP)  # hung: it neither answers nor exits
+        try:
+            deadline = time.monotonic() + 15  # threshold 3 x period 1 s, plus a restart: a few seconds
+            while (w := worker())["pid"] == old_pid or w["state"] != "Ready":
+                if w["pid"] == old_pid:
+                    seen.append(w)
+                assert time.monotonic() < deadline, f"the stopped worker was not replaced: {w}"
+                time.sleep(0.05)
+        finally:
+            with contextlib.suppress(ProcessLookupError):
+                os.kill(old_pid, signal.SIGCONT)
+    failing = [w for w in seen if w["liveness_failures"] > 0]
+    assert failing, seen
+    # Meanwhile show says it is still Ready (readiness has not failed 30 times), with its failed pings counted and
+    # the time it last answered, from before it was stopped.
+    assert all(w["state"] == "Ready" and w["liveness_failures"] < 3 for w in failing), failing
+    answers = {w["last_answer"] for w in failing}
+    assert len(answers) == 1
+    last = datetime.datetime.fromisoformat(answers.pop().replace("Z", "+00:00")).timestamp()
+    assert last < stopped_at + 0.5
+    assert w["liveness_failures"] == 0 and w["restarts"] == 1 and w["last_exit"] == "was killed by SIGKILL"

@@ -82,11 +82,11 @@ class DeploymentOps(ControllerCore):
             )
             try:
                 sup = self._supervisor(rec, self._taken())
+                rec = with_changes(rec, notes=sup.notes)
+                self.registry.add_deployment(rec)  # a full disk can refuse the row: then no files either
             except BaseException:
                 discard_snapshot(snap)
                 raise
-            rec = with_changes(rec, notes=sup.notes)
-            self.registry.add_deployment(rec)
             self._sups[key] = sup
             self._busy.add(key)
             self._rebuild_routes()
@@ -132,11 +132,11 @@ class DeploymentOps(ControllerCore):
             taken = [a for k, s in self._sups.items() if k != key for a in s.allocations]
             try:
                 sup = self._supervisor(new, taken)
+                self.registry.set_deployment_state(endpoint, name, "Updating")
             except BaseException:
                 if not same_files:
                     discard_snapshot(snap)
                 raise
-            self.registry.set_deployment_state(endpoint, name, "Updating")
             self._busy.add(key)
         task = self._spawn(self._roll(old, new, sup, same_files))
         if req.wait:
@@ -231,8 +231,8 @@ class DeploymentOps(ControllerCore):
         self.registry.endpoint(endpoint)
         return [self.get_deployment(endpoint, d.name) for d in self.registry.deployments(endpoint)]
 
-    def logs(self, endpoint: str, name: str, lines: int, instance: int = 0, container: str = INFERENCE) -> str:
-        """online-deployment get-logs: the last `lines` lines of one instance's log, or of what was copied."""
+    async def logs(self, endpoint: str, name: str, lines: int, instance: int = 0, container: str = INFERENCE) -> str:
+        """online-deployment get-logs: the last `lines` lines of one instance's log (bounded), or of what was copied."""
         rec = self.registry.deployment(endpoint, name)
         if container not in CONTAINERS:
             raise SpecError(f"container {container!r} is not known; use {' or '.join(CONTAINERS)}")
@@ -241,11 +241,13 @@ class DeploymentOps(ControllerCore):
             path = sources.log_path(Path(rec.snapshot))
             if not path.exists():
                 raise NotFound(f"deployment {name!r} has no storage-initializer log (copied before logs were kept)")
-            return tail(path, lines)
+            return await asyncio.to_thread(tail, path, lines)
         path = self.state.logs / endpoint / name / f"{name}-{instance}.log"
-        if not path.exists():
-            raise NotFound(f"no log for instance {instance} of deployment {name!r}")
-        return tail(path, lines)
+        try:
+            # In a thread: even a bounded read of a large log must not hold up requests to every endpoint.
+            return await asyncio.to_thread(tail, path, lines)
+        except FileNotFoundError:
+            raise NotFound(f"no log for instance {instance} of deployment {name!r}") from None
 
 
 async def _stop_then_discard(sup: DeploymentSupervisor, snap: Path | None) -> None:

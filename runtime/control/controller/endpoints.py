@@ -134,7 +134,7 @@ class EndpointOps(ControllerCore):
         rec = self.registry.endpoint(name)
         if rec.spec.auth_mode is not AuthMode.KEY:
             assert self.router.tokens is not None
-            return self.router.tokens.issue(name)
+            return self.router.tokens.issue(name, rec.uid)
         return {"primaryKey": rec.primary_key, "secondaryKey": rec.secondary_key}
 
     async def regenerate_keys(self, name: str, req: views.RegenerateKeys) -> dict[str, str]:

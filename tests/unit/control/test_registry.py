@@ -91,3 +91,28 @@ def test_models_from_before_archiving_come_back_unarchived_and_can_be_archived(t
     assert [m.archived for m in Registry(db).models("m")] == [True]
     reg.delete_model("m", "1")
     assert reg.models("m") == []
+
+
+def test_each_creation_of_an_endpoint_gets_its_own_uid_which_updates_keep(tmp_path: Path) -> None:
+    reg = Registry(tmp_path / "state.db")
+    first = endpoint_record()
+    reg.add_endpoint(first)
+    reg.save_endpoint(msgspec.structs.replace(reg.endpoint("digits"), traffic={"blue": 100}))
+    assert reg.endpoint("digits").uid == first.uid != ""
+    reg.delete_endpoint("digits")
+    second = endpoint_record()
+    reg.add_endpoint(second)
+    assert reg.endpoint("digits").uid == second.uid != first.uid
+
+
+def test_a_database_from_before_uids_gets_one_per_endpoint(tmp_path: Path) -> None:
+    import sqlite3
+
+    db = tmp_path / "state.db"
+    Registry(db).add_endpoint(endpoint_record())
+    old = sqlite3.connect(db)
+    old.execute("ALTER TABLE endpoints DROP COLUMN uid")
+    old.commit()
+    old.close()
+    uid = Registry(db).endpoint("digits").uid
+    assert len(uid) == 32 and uid == Registry(db).endpoint("digits").uid
