@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import select
@@ -113,7 +114,9 @@ def test_create_on_a_terminal_shows_progress_and_prints_what_a_pipe_gets(
         go_again.touch()
     out, _ = proc.communicate(timeout=120)
     assert proc.returncode == 0, pty.drain()
-    assert out.decode() == server.cli("online-deployment", "show", "-n", "blue", "-e", "fix").stdout
+    # The update's answer is the deployment as show gives it, plus whether the update rolled the workers.
+    shown_after = json.loads(server.cli("online-deployment", "show", "-n", "blue", "-e", "fix").stdout)
+    assert json.loads(out) == {**shown_after, "rolled": True}
 
     # Without a terminal: the same bytes on stdout and nothing at all on stderr.
     piped = server.cli("online-deployment", "create", "-f", deployment, "-n", "green")
