@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from runtime.api.errors import data_plane_body, status_for
+from runtime.api.limits import DEFAULT_MAX_BODY
 from runtime.errors import Code, ModelyardError
 from runtime.ipc.messages import Headers
 from runtime.routing.router import DEPLOYMENT_HEADER, Router
@@ -24,11 +25,6 @@ log = logging.getLogger("modelyard.api")
 _JSON = [(b"content-type", b"application/json")]
 #: Framing headers are the server's to set: the body is always sent whole, with its own length.
 _HOP_BY_HOP = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
-
-
-#: The default cap on a scoring request's body. Bodies are held in memory (the worker gets them whole), so without
-#: a cap one client could exhaust the machine; 100 MiB is far above what a JSON or image request needs.
-DEFAULT_MAX_BODY = 100 * 2**20
 
 
 class _ClientGone(Exception):
