@@ -3,13 +3,14 @@
 uvicorn's httptools protocol has no limit on a request head (httptools joins a header's pieces by copying, so one
 huge header costs time quadratic in its size, in the event loop every client shares) and no read timeouts, so
 the server runs a subclass of it that counts and times the head and the body as they arrive. hypercorn's h11
-has the size limit and a per-read timeout built in; it gets the same limits through its config.
+limits a head only while it is incomplete and counts no fields, and its read timeout would also cut off answers
+still being computed: it gets h11's size limit, a check of the finished head, and a protocol subclass that times
+heads and bodies.
 """
 
 from __future__ import annotations
 
 import asyncio
-import math
 from typing import Any
 
 import msgspec
@@ -187,13 +188,10 @@ def httptools_protocol(limits: Limits) -> type[asyncio.Protocol]:
 
 
 def hypercorn_settings(limits: Limits) -> dict[str, Any]:
-    """hypercorn Config attributes for `limits`: h11's own head limit (431) and its timeout for each read."""
-    # hypercorn has one timeout per read and none for a whole head; a head is bounded by its size, so the shorter
-    # of the two timeouts bounds how long any read may stall.
-    return {
-        "h11_max_incomplete_size": limits.max_header_bytes,
-        "read_timeout": max(1, math.ceil(min(limits.header_timeout_s, limits.body_timeout_s))),
-    }
+    """hypercorn Config attributes for `limits`: h11's own limit on a head still incomplete after a read (431)."""
+    # Not hypercorn's read_timeout: it times every read, also while a long request is being answered, and then
+    # drops the answer.
+    return {"h11_max_incomplete_size": limits.max_header_bytes}
 
 
 def head_guard(app: ASGIApp, limits: Limits) -> ASGIApp:
@@ -216,31 +214,79 @@ def head_guard(app: ASGIApp, limits: Limits) -> ASGIApp:
     return guarded
 
 
-def install_hypercorn_error_bodies() -> None:
-    """Give hypercorn's protocol errors (431, 400) Azure's JSON body, and close a connection once its reads end."""
+def install_hypercorn_protocol(limits: Limits) -> None:
+    """Make hypercorn's HTTP/1.1 protocol time heads and bodies by `limits` and answer its errors as Azure does."""
     import h11
     import hypercorn.protocol
-    from hypercorn.events import Closed, Event
+    from hypercorn.events import Closed, Event, RawData
     from hypercorn.protocol.h11 import H11Protocol
 
-    if getattr(hypercorn.protocol, "H11Protocol", None) is not H11Protocol:
-        return  # installed already
+    messages = {
+        431: head_too_large(limits),
+        408: "the request did not arrive in time: its headers must be complete within "
+        f"{limits.header_timeout_s:g} s and its body may pause at most {limits.body_timeout_s:g} s",
+    }
 
-    class JsonErrors(H11Protocol):
+    class Limited(H11Protocol):
+        _timer: asyncio.TimerHandle | None = None
+        _phase = "idle"
+        _since = 0.0
+
         async def handle(self, event: Event) -> None:
             await super().handle(event)
             if isinstance(event, Closed):
-                # The read loop ended (the client left, or a read timed out): close now rather than when the
-                # keep-alive timer next fires, which would hold a stalled connection for its whole length.
+                self._stop()
+                # The read loop ended (the client left): close now, not when the keep-alive timer next fires.
                 await self.send(Closed())
+            elif isinstance(event, RawData):
+                self._watch()
+
+        def _watch(self) -> None:
+            connection = self.connection
+            if not isinstance(connection, h11.Connection):
+                return self._stop()
+            state = connection.their_state
+            now = asyncio.get_running_loop().time()
+            if state is h11.SEND_BODY:
+                self._phase, self._since = "body", now
+            elif state is h11.IDLE and connection.trailing_data[0]:
+                if self._phase != "head":
+                    self._phase, self._since = "head", now
+            else:
+                return self._stop()
+            if self._timer is None:
+                self._arm()
+
+        def _arm(self) -> None:
+            limit = limits.header_timeout_s if self._phase == "head" else limits.body_timeout_s
+            loop = asyncio.get_running_loop()
+            self._timer = loop.call_at(self._since + limit, self._expire)
+
+        def _expire(self) -> None:
+            self._timer = None
+            if self._phase == "idle":
+                return
+            limit = limits.header_timeout_s if self._phase == "head" else limits.body_timeout_s
+            if self._since + limit > asyncio.get_running_loop().time():
+                self._arm()  # it made progress since the timer was set
+                return
+            self._phase = "idle"
+            self.task_group.spawn(self._give_up)
+
+        async def _give_up(self) -> None:
+            connection = self.connection
+            if isinstance(connection, h11.Connection) and connection.our_state in {h11.IDLE, h11.SEND_RESPONSE}:
+                await self._send_error_response(408)  # nothing was answered yet on this request
+            await self.send(Closed())
+
+        def _stop(self) -> None:
+            self._phase = "idle"
+            if self._timer is not None:
+                self._timer.cancel()
+                self._timer = None
 
         async def _send_error_response(self, status_code: int) -> None:
-            message = (
-                "the request line and headers are over this server's limit; send fewer or shorter headers"
-                if status_code == 431
-                else "the request is not valid HTTP/1.1"
-            )
-            body = data_plane_body(message)
+            body = data_plane_body(messages.get(status_code, "the request is not valid HTTP/1.1"))
             headers = [
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
@@ -252,4 +298,4 @@ def install_hypercorn_error_bodies() -> None:
             await self._send_h11_event(h11.EndOfMessage())
 
     # The wrapper that picks the HTTP/1.1 protocol looks the class up in this module at each connection.
-    setattr(hypercorn.protocol, "H11Protocol", JsonErrors)  # noqa: B010 - not an exported name
+    setattr(hypercorn.protocol, "H11Protocol", Limited)  # noqa: B010 - not an exported name

@@ -20,7 +20,7 @@ from runtime.api.limits import (
     head_guard,
     httptools_protocol,
     hypercorn_settings,
-    install_hypercorn_error_bodies,
+    install_hypercorn_protocol,
 )
 
 ServerName = Literal["uvicorn", "hypercorn"]
@@ -87,7 +87,7 @@ async def _hypercorn(app: ASGIApp, sock: socket.socket, stop: asyncio.Event, lim
     from hypercorn.asyncio import serve as hyper_serve
     from hypercorn.config import Config
 
-    install_hypercorn_error_bodies()
+    install_hypercorn_protocol(limits)
     config = Config()
     for name, value in hypercorn_settings(limits).items():
         setattr(config, name, value)
