@@ -15,13 +15,8 @@ from typing import Literal
 
 from starlette.types import ASGIApp
 
-from runtime.api.limits import (
-    Limits,
-    head_guard,
-    httptools_protocol,
-    hypercorn_settings,
-    install_hypercorn_protocol,
-)
+from runtime.api.hypercorn_limits import head_guard, hypercorn_settings, install_hypercorn_protocol
+from runtime.api.limits import Limits, httptools_protocol
 
 ServerName = Literal["uvicorn", "hypercorn"]
 SERVERS: tuple[ServerName, ...] = ("uvicorn", "hypercorn")
