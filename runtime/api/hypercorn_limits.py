@@ -14,7 +14,7 @@ from typing import Any
 from starlette.types import ASGIApp, Receive, Scope, Send
 
 from runtime.api.errors import data_plane_body
-from runtime.api.limits import Limits, head_too_large
+from runtime.api.limits import Limits, head_too_large, request_id_header
 
 
 def hypercorn_settings(limits: Limits) -> dict[str, Any]:
@@ -36,7 +36,7 @@ def head_guard(app: ASGIApp, limits: Limits) -> ASGIApp:
             size = len(scope.get("raw_path") or b"") + len(scope.get("query_string") or b"")
             size += sum(len(name) + len(value) + 4 for name, value in fields)
             if len(fields) > limits.max_headers or size > limits.max_header_bytes:
-                await send({"type": "http.response.start", "status": 431, "headers": headers})
+                await send({"type": "http.response.start", "status": 431, "headers": [*headers, request_id_header()]})
                 await send({"type": "http.response.body", "body": body})
                 return
         await app(scope, receive, send)
@@ -121,6 +121,7 @@ def install_hypercorn_protocol(limits: Limits) -> None:
                 (b"content-type", b"application/json"),
                 (b"content-length", str(len(body)).encode()),
                 (b"connection", b"close"),
+                request_id_header(),
                 *self.config.response_headers("h11"),
             ]
             await self._send_h11_event(h11.Response(status_code=status_code, headers=headers))

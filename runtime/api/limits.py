@@ -9,6 +9,7 @@ the same limits in runtime.api.hypercorn_limits.
 from __future__ import annotations
 
 import asyncio
+import uuid
 from typing import Any
 
 import msgspec
@@ -40,13 +41,19 @@ def head_too_large(limits: Limits) -> str:
     )
 
 
-def _raw_answer(status: int, reason: str, message: str) -> bytes:
+def _raw_answer(status: int, reason: str, message: str) -> tuple[bytes, bytes]:
+    """A whole response with Azure's error body, as the bytes before and after its x-request-id (one per answer)."""
     body = data_plane_body(message)
     head = (
         f"HTTP/1.1 {status} {reason}\r\ncontent-type: application/json\r\ncontent-length: {len(body)}\r\n"
-        "connection: close\r\n\r\n"
+        "connection: close\r\nx-request-id: "
     )
-    return head.encode() + body
+    return head.encode(), b"\r\n\r\n" + body
+
+
+def request_id_header() -> tuple[bytes, bytes]:
+    """A fresh x-request-id, as every answer of the front end carries one, those refused by the limits included."""
+    return b"x-request-id", str(uuid.uuid4()).encode()
 
 
 class _Refused(Exception):
@@ -168,7 +175,7 @@ def httptools_protocol(limits: Limits) -> type[asyncio.Protocol]:
                 return
             self._refuse(head_timeout if self._phase == "head" else body_timeout)
 
-        def _refuse(self, answer: bytes) -> None:
+        def _refuse(self, answer: tuple[bytes, bytes]) -> None:
             # Nothing may be written into another answer: a head is refused only once the previous response is
             # complete, a body only before its app began answering. Otherwise the connection just ends.
             cycle = self.cycle
@@ -177,7 +184,7 @@ def httptools_protocol(limits: Limits) -> type[asyncio.Protocol]:
             else:
                 writable = cycle is not None and not cycle.response_started
             if writable:
-                self.transport.write(answer)
+                self.transport.write(answer[0] + request_id_header()[1] + answer[1])
             self._phase = "idle"
             self.transport.close()
 

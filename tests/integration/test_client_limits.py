@@ -49,6 +49,7 @@ def test_oversized_heads_get_431_before_auth_and_other_clients_keep_being_served
         big = http.post("/endpoints/fix/score", json={}, headers={"x-big": "a" * (40 * 1024)})
         assert big.status_code == 431
         assert "over this server's limit" in big.json()["message"]
+        assert len(big.headers["x-request-id"]) == 36
         many = http.post("/endpoints/fix/score", json={}, headers={f"x-h{i}": "1" for i in range(101)})
         assert many.status_code == 431 and "header" in many.json()["message"]
         # Just under the limits, the same request reaches auth (no key: 401).
@@ -88,7 +89,7 @@ def test_a_stalled_head_or_body_is_closed(limited: Server) -> None:
     with _connect(limited) as sock:
         sock.sendall(b"POST /endpoints/fix/score HTTP/1.1\r\nHost: x\r\nX-Half: ")  # and never more
         answer = _read_until_closed(sock)
-    assert answer.startswith(b"HTTP/1.1 408") and b'"message"' in answer
+    assert answer.startswith(b"HTTP/1.1 408") and b'"message"' in answer and b"x-request-id: " in answer
     with _connect(limited) as sock:
         sock.sendall(b"POST /nowhere HTTP/1.1\r\nHost: x\r\nContent-Length: 100\r\n\r\n0123456789")
         answer = _read_until_closed(sock)
