@@ -13,6 +13,7 @@ import sys
 from typing import IO
 
 from runtime.api.app import build_app
+from runtime.api.limits import Limits
 from runtime.api.server import ServerName, bind, serve
 from runtime.control.controller import Controller
 from runtime.errors import Conflict, storage_error
@@ -23,7 +24,12 @@ log = logging.getLogger("modelyard.serve")
 
 
 def run(
-    state: StateDir, host: str, port: int, server: ServerName, token_lifetime_s: int = 3600, max_body_mib: int = 100
+    state: StateDir,
+    host: str,
+    port: int,
+    server: ServerName,
+    token_lifetime_s: int = 3600,
+    limits: Limits | None = None,
 ) -> int:
     """Run the server in the foreground until SIGINT or SIGTERM; return the exit status."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -40,13 +46,13 @@ def run(
     except ImportError:  # pragma: no cover - uvloop is a dependency on every platform serve supports
         pass
     try:
-        asyncio.run(_main(state, sock, server, token_lifetime_s, max_body_mib * 2**20))
+        asyncio.run(_main(state, sock, server, token_lifetime_s, limits or Limits()))
     finally:
         lock.close()
     return 0
 
 
-async def _main(state: StateDir, sock: object, server: ServerName, token_lifetime_s: int, max_body: int) -> None:
+async def _main(state: StateDir, sock: object, server: ServerName, token_lifetime_s: int, limits: Limits) -> None:
     import socket
 
     assert isinstance(sock, socket.socket)
@@ -77,7 +83,7 @@ async def _main(state: StateDir, sock: object, server: ServerName, token_lifetim
     try:
         state.write_server(ServerInfo(url=ctl.base_url, pid=os.getpid(), server=server))
         log.info("modelyard serving on %s (state in %s, %s)", ctl.base_url, state.root, server)
-        await serve(build_app(ctl, token, max_body), sock, server, stop)
+        await serve(build_app(ctl, token, limits), sock, server, stop, limits)
     finally:
         log.info("stopping workers")
         await ctl.stop()

@@ -21,8 +21,9 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 
 from runtime import __version__
 from runtime.api import admin
-from runtime.api.azure import DEFAULT_MAX_BODY, DataPlane
+from runtime.api.azure import DataPlane
 from runtime.api.errors import admin_body, status_for
+from runtime.api.limits import Limits
 from runtime.control.controller import Controller
 from runtime.errors import Code, ModelyardError, storage_error
 
@@ -89,8 +90,8 @@ async def _error(send: Send, code: Code, message: str) -> None:
     await send({"type": "http.response.body", "body": body})
 
 
-def build_app(ctl: Controller, admin_token: str, max_body: int = DEFAULT_MAX_BODY) -> ASGIApp:
-    """The whole HTTP surface of one server; scoring bodies over `max_body` bytes get 413."""
+def build_app(ctl: Controller, admin_token: str, limits: Limits | None = None) -> ASGIApp:
+    """The whole HTTP surface of one server; scoring bodies over `limits.max_body` bytes get 413."""
 
     async def root(request: Request) -> Response:
         return Response(f"modelyard {__version__}\n", media_type="text/plain")
@@ -100,7 +101,7 @@ def build_app(ctl: Controller, admin_token: str, max_body: int = DEFAULT_MAX_BOD
         middleware=[Middleware(_AdminGuard, token=admin_token)],
         exception_handlers={HTTPException: _routing_error},
     )
-    data = DataPlane(ctl.router, max_body)
+    data = DataPlane(ctl.router, (limits or Limits()).max_body)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":

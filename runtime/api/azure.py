@@ -11,8 +11,10 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import Any
 
 from runtime.api.errors import data_plane_body, status_for
+from runtime.api.limits import DEFAULT_MAX_BODY
 from runtime.errors import Code, ModelyardError
 from runtime.ipc.messages import Headers
+from runtime.routing.admission import RETRY_AFTER_S
 from runtime.routing.router import DEPLOYMENT_HEADER, Router
 
 Scope = MutableMapping[str, Any]
@@ -22,13 +24,9 @@ Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 log = logging.getLogger("modelyard.api")
 
 _JSON = [(b"content-type", b"application/json")]
+_RETRY_AFTER = (b"retry-after", str(RETRY_AFTER_S).encode())
 #: Framing headers are the server's to set: the body is always sent whole, with its own length.
 _HOP_BY_HOP = frozenset({"content-length", "transfer-encoding", "connection", "keep-alive"})
-
-
-#: The default cap on a scoring request's body. Bodies are held in memory (the worker gets them whole), so without
-#: a cap one client could exhaust the machine; 100 MiB is far above what a JSON or image request needs.
-DEFAULT_MAX_BODY = 100 * 2**20
 
 
 class _ClientGone(Exception):
@@ -60,12 +58,15 @@ class DataPlane:
             route = self.router.route(endpoint)
             self.router.authenticate(route, authorization)
             body = await _read_body(receive, self.max_body)
+            query = scope["query_string"].decode("latin-1")
             response = await self.router.forward(
-                route, scope["method"], path, scope["query_string"].decode("latin-1"), headers, body, target, request_id
+                route, scope["method"], path, query, headers, body, target, request_id, self.max_body
             )
         except ModelyardError as exc:
             # The front end's own answers carry its request id too, so a refused request can be traced like any other.
             out = [*_JSON, (b"x-request-id", request_id.encode())]
+            if exc.code is Code.OVERLOADED:
+                out.append(_RETRY_AFTER)
             await _respond(send, status_for(exc.code), out, data_plane_body(exc.message))
             return
         except _ClientGone:

@@ -15,6 +15,9 @@ from typing import Literal
 
 from starlette.types import ASGIApp
 
+from runtime.api.hypercorn_limits import head_guard, hypercorn_settings, install_hypercorn_protocol
+from runtime.api.limits import Limits, httptools_protocol
+
 ServerName = Literal["uvicorn", "hypercorn"]
 SERVERS: tuple[ServerName, ...] = ("uvicorn", "hypercorn")
 
@@ -30,17 +33,20 @@ def bind(host: str, port: int) -> socket.socket:
     return sock
 
 
-async def serve(app: ASGIApp, sock: socket.socket, server: ServerName, stop: asyncio.Event) -> None:
-    """Serve `app` on `sock` until `stop` is set."""
+async def serve(
+    app: ASGIApp, sock: socket.socket, server: ServerName, stop: asyncio.Event, limits: Limits | None = None
+) -> None:
+    """Serve `app` on `sock` until `stop` is set, refusing heads and slow reads past `limits`."""
+    limits = limits or Limits()
     if server == "uvicorn":
-        await _uvicorn(app, sock, stop)
+        await _uvicorn(app, sock, stop, limits)
     elif server == "hypercorn":
-        await _hypercorn(app, sock, stop)
+        await _hypercorn(app, sock, stop, limits)
     else:
         raise ValueError(f"unknown server {server!r}; choose one of {', '.join(SERVERS)}")
 
 
-async def _uvicorn(app: ASGIApp, sock: socket.socket, stop: asyncio.Event) -> None:
+async def _uvicorn(app: ASGIApp, sock: socket.socket, stop: asyncio.Event, limits: Limits) -> None:
     import uvicorn
 
     class _Server(uvicorn.Server):
@@ -54,7 +60,7 @@ async def _uvicorn(app: ASGIApp, sock: socket.socket, stop: asyncio.Event) -> No
         lifespan="off",
         access_log=False,
         log_level="warning",
-        http="httptools",
+        http=httptools_protocol(limits),
         loop="none",
         timeout_keep_alive=30,
         server_header=False,  # do not advertise the server software to clients
@@ -72,13 +78,16 @@ async def _uvicorn(app: ASGIApp, sock: socket.socket, stop: asyncio.Event) -> No
         watcher.cancel()
 
 
-async def _hypercorn(app: ASGIApp, sock: socket.socket, stop: asyncio.Event) -> None:
+async def _hypercorn(app: ASGIApp, sock: socket.socket, stop: asyncio.Event, limits: Limits) -> None:
     from hypercorn.asyncio import serve as hyper_serve
     from hypercorn.config import Config
 
+    install_hypercorn_protocol(limits)
     config = Config()
+    for name, value in hypercorn_settings(limits).items():
+        setattr(config, name, value)
     config.bind = [f"fd://{sock.fileno()}"]
     config.accesslog = None
     config.errorlog = logging.getLogger("hypercorn.error")
     config.keep_alive_timeout = 30
-    await hyper_serve(app, config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]
+    await hyper_serve(head_guard(app, limits), config, shutdown_trigger=stop.wait)  # type: ignore[arg-type]

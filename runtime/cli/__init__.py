@@ -338,6 +338,34 @@ def _parser() -> argparse.ArgumentParser:
         metavar="MIB",
         help="largest scoring request body, 1-1000; bigger ones get 413 (default 100)",
     )
+    serve.add_argument(
+        "--max-header-kib",
+        type=int_in(1, 1024, "1-1024"),
+        default=32,
+        metavar="KIB",
+        help="largest request line plus headers, 1-1024; bigger ones get 431 (default 32)",
+    )
+    serve.add_argument(
+        "--max-headers",
+        type=int_in(1, 10000, "1-10000"),
+        default=100,
+        metavar="N",
+        help="most header fields in a request, 1-10000; more get 431 (default 100)",
+    )
+    serve.add_argument(
+        "--header-timeout",
+        type=int_in(1, 3600, "1-3600 seconds"),
+        default=10,
+        metavar="SECONDS",
+        help="time a client has to send a request's headers, 1-3600; then 408 and close (default 10)",
+    )
+    serve.add_argument(
+        "--body-timeout",
+        type=int_in(1, 3600, "1-3600 seconds"),
+        default=30,
+        metavar="SECONDS",
+        help="longest pause inside a request body, 1-3600; then 408 and close (default 30)",
+    )
     serve.set_defaults(handler=serve_command)
     groups.add_parser("stop", parents=[common], help="stop the running server").set_defaults(handler=stop_command)
 

@@ -16,8 +16,16 @@ def serve_command(args: argparse.Namespace) -> int:
     if args.detach:
         return _detach(state, args)
     from runtime import serve
+    from runtime.api.limits import Limits
 
-    return serve.run(state, args.host, args.port, args.server, args.token_lifetime, args.max_body_mib)
+    limits = Limits(
+        max_body=args.max_body_mib * 2**20,
+        max_header_bytes=args.max_header_kib * 2**10,
+        max_headers=args.max_headers,
+        header_timeout_s=args.header_timeout,
+        body_timeout_s=args.body_timeout,
+    )
+    return serve.run(state, args.host, args.port, args.server, args.token_lifetime, limits)
 
 
 def _detach(state: StateDir, args: argparse.Namespace) -> int:
@@ -26,7 +34,9 @@ def _detach(state: StateDir, args: argparse.Namespace) -> int:
     state.ensure()
     cmd = [sys.executable, "-m", "runtime", "serve", "--state-dir", str(state.root), "--host", args.host]
     cmd += ["--port", str(args.port), "--server", args.server, "--token-lifetime", str(args.token_lifetime)]
-    cmd += ["--max-body-mib", str(args.max_body_mib)]
+    cmd += ["--max-body-mib", str(args.max_body_mib), "--max-header-kib", str(args.max_header_kib)]
+    cmd += ["--max-headers", str(args.max_headers), "--header-timeout", str(args.header_timeout)]
+    cmd += ["--body-timeout", str(args.body_timeout)]
     try:
         proc = spawn_detached(cmd, state.serve_log)
     except OSError as exc:

@@ -22,6 +22,7 @@ from typing import cast
 from runtime.errors import Code, ModelyardError, WorkerLost
 from runtime.ipc.framing import FrameError, control_decoder, encode_frame
 from runtime.ipc.messages import Failure, FromWorker, Headers, Infer, Load, Ping, Pong, Ready, Result, Shutdown
+from runtime.ipc.outstanding import Abandoned
 
 
 class WorkerStartError(ModelyardError):
@@ -109,6 +110,7 @@ class WorkerHandle:
         self._load = load
         self._ids = itertools.count(1)
         self._pending: dict[int, asyncio.Future[Result | Failure]] = {}
+        self._abandoned = Abandoned()  #: timed out, still held by the worker
         self._pings: dict[int, asyncio.Future[Pong]] = {}
         self._hello: asyncio.Future[Ready | Failure] | None = None
         self._channel: _Channel | None = None
@@ -125,8 +127,8 @@ class WorkerHandle:
 
     @property
     def inflight(self) -> int:
-        """Requests sent to this worker and not yet answered."""
-        return len(self._pending)
+        """Requests sent to this worker and not yet answered, those whose caller timed out included."""
+        return len(self._pending) + len(self._abandoned)
 
     @property
     def alive(self) -> bool:
@@ -218,11 +220,20 @@ class WorkerHandle:
             exited.cancel()
 
     async def infer(
-        self, method: str, path: str, query: str, headers: Headers, body: bytes, timeout: float
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: Headers,
+        body: bytes,
+        timeout: float,
+        max_body: int = 0,
+        on_late: Callable[[], None] | None = None,
     ) -> Result | Failure:
         """Send one HTTP request to the worker and wait for its answer.
 
-        Raises TimeoutError after `timeout` seconds, WorkerLost if the worker ends first.
+        Raises TimeoutError after `timeout` seconds, WorkerLost if the worker ends first. A request that timed out
+        still counts in `inflight` until the worker answers it or ends; then `on_late` is called, exactly once.
         """
         if not self.alive:
             raise WorkerLost(f"worker {self.name} is not running")
@@ -233,8 +244,14 @@ class WorkerHandle:
         # A bare timer on the future costs a fraction of asyncio.timeout(), which matters once per request.
         timer = loop.call_later(timeout, _expire, fut)
         try:
-            self._queue(encode_frame(Infer(rid, method, path, query, headers, body)), loop)
+            self._queue(encode_frame(Infer(rid, method, path, query, headers, body, max_body)), loop)
             return await fut
+        except TimeoutError:
+            self._abandoned.add(rid, on_late)
+            raise
+        except asyncio.CancelledError:
+            self._abandoned.add(rid, None)  # the worker still runs it, whoever stopped waiting
+            raise
         finally:
             timer.cancel()
             del self._pending[rid]
@@ -313,6 +330,8 @@ class WorkerHandle:
             fut = self._pending.get(message.id)
             if fut is not None and not fut.done():
                 fut.set_result(message)
+            elif fut is None:
+                self._abandoned.answered(message.id)
         elif isinstance(message, Pong):
             ping = self._pings.get(message.id)
             if ping is not None and not ping.done():
@@ -333,6 +352,7 @@ class WorkerHandle:
         for fut in list(self._pending.values()):
             if not fut.done():
                 fut.set_exception(error)
+        self._abandoned.clear()
         if self._hello is not None and not self._hello.done():
             self._hello.set_result(Failure(0, Code.UNAVAILABLE.value, f"worker {self.name} {reason} while loading"))
 

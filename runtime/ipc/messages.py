@@ -43,6 +43,7 @@ class Infer(_Msg, frozen=True):
     query: str
     headers: Headers
     body: bytes
+    max_body: int = 0  #: the server's body limit in bytes, which a compressed body may not inflate past; 0: default
 
 
 class Ping(_Msg, frozen=True):

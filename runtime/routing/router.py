@@ -20,6 +20,7 @@ import msgspec
 
 from runtime.errors import Code, ModelyardError, NotFound, Unauthenticated, Unavailable
 from runtime.ipc.messages import Failure, Headers, Result
+from runtime.routing.admission import admits
 from runtime.routing.balance import WeightedTable, least_loaded, mirror_hit
 from runtime.routing.tokens import Tokens
 
@@ -41,8 +42,18 @@ class Worker(Protocol):
     def alive(self) -> bool: ...
 
     async def infer(
-        self, method: str, path: str, query: str, headers: Headers, body: bytes, timeout: float
-    ) -> Result | Failure: ...
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: Headers,
+        body: bytes,
+        timeout: float,
+        max_body: int = 0,
+        on_late: Callable[[], None] | None = None,
+    ) -> Result | Failure:
+        """The worker's answer; TimeoutError after `timeout`, and then `on_late` once the worker lets go of it."""
+        ...
 
 
 class DeploymentRoute:
@@ -59,6 +70,10 @@ class DeploymentRoute:
         self.max_inflight = max_inflight
         self.inflight = 0
         self.kind = kind  #: "script" (Azure's scoring routes) or "triton" (Open Inference Protocol v2)
+
+    def release(self) -> None:
+        """A request that timed out got its late answer (or its worker ended): its admission slot is free."""
+        self.inflight -= 1
 
 
 class EndpointRoute(msgspec.Struct, frozen=True):
@@ -148,11 +163,14 @@ class Router:
         body: bytes,
         target: str | None,
         request_id: str | None = None,
+        max_body: int = 0,
     ) -> Response:
         """Send an authenticated request to a deployment (the named `target`, or by traffic) and relay the answer.
 
         `request_id` is the front end's id for the request (see `new_request_id`); one is made when it is not given.
+        `max_body` is the server's body limit, which a compressed body may not inflate past in the worker.
         """
+        shadow: DeploymentRoute | None = None
         if target:
             dep = route.deployments.get(target)
             if dep is None:  # Azure's names ignore case; the exact spelling is the fast path
@@ -180,16 +198,17 @@ class Router:
             _check_path(dep, path)
             if route.mirror is not None and mirror_hit(route.mirror[1], self._random):
                 shadow = route.deployments.get(route.mirror[0])
-                if shadow is not None:
-                    self._mirror(shadow, method, path, query, headers, body)
         # Azure's front end replaces the client's x-request-id with its own GUID before the container sees it, and
         # sanitises the client's own id.
         fwd = [(k, v) for k, v in headers if k != "x-request-id"]
         if any(k == "x-ms-client-request-id" for k, _ in fwd):
             fwd = _sanitised_client_id(fwd)
         fwd.append(("x-request-id", request_id or self.new_request_id()))
+        if shadow is not None:
+            # The copy is the request the live deployment sees, cleaned headers included.
+            self._mirror(shadow, method, path, query, list(fwd), body, max_body)
         try:
-            answer = await self._send(dep, method, path, query, fwd, body)
+            answer = await self._send(dep, method, path, query, fwd, body, max_body)
         except Timeout as exc:
             if route.kubernetes:
                 raise ModelyardError(exc.message, code=Code.UPSTREAM_TIMEOUT) from None
@@ -209,9 +228,9 @@ class Router:
         return Response(424, out, answer.body)
 
     async def _send(
-        self, dep: DeploymentRoute, method: str, path: str, query: str, headers: Headers, body: bytes
+        self, dep: DeploymentRoute, method: str, path: str, query: str, headers: Headers, body: bytes, max_body: int
     ) -> Result | Failure:
-        if dep.inflight >= dep.max_inflight:
+        if not admits(dep.inflight, dep.max_inflight):
             raise Overloaded(
                 f"Too many pending requests: deployment {dep.name!r} already holds {dep.inflight} "
                 f"(2 x max_concurrent_requests_per_instance x instance_count = {dep.max_inflight})"
@@ -224,20 +243,26 @@ class Router:
         if worker is None:
             raise Unavailable(f"deployment {dep.name!r} has no ready instance")
         dep.inflight += 1
+        late = False
         try:
-            return await worker.infer(method, path, query, headers, body, dep.timeout_s)
+            return await worker.infer(method, path, query, headers, body, dep.timeout_s, max_body, dep.release)
         except TimeoutError:
+            # The worker still runs it: its slot stays taken until the late answer, when the worker calls release.
+            late = True
             raise Timeout(
                 f"request to deployment {dep.name!r} exceeded request_timeout_ms ({int(dep.timeout_s * 1000)} ms)"
             ) from None
         finally:
-            dep.inflight -= 1
+            if not late:
+                dep.inflight -= 1
 
-    def _mirror(self, dep: DeploymentRoute, method: str, path: str, query: str, headers: Headers, body: bytes) -> None:
+    def _mirror(
+        self, dep: DeploymentRoute, method: str, path: str, query: str, headers: Headers, body: bytes, max_body: int
+    ) -> None:
         async def send() -> None:
             self.mirrored += 1
             try:
-                answer = await self._send(dep, method, path, query, headers, body)
+                answer = await self._send(dep, method, path, query, headers, body, max_body)
                 if isinstance(answer, Failure) or answer.status != 200:
                     self.mirror_failures += 1
             except ModelyardError as exc:

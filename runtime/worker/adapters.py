@@ -9,7 +9,7 @@ import traceback
 from collections.abc import Iterator
 from typing import Protocol
 
-from runtime.ipc.messages import Infer, Load, Result
+from runtime.ipc.messages import Failure, Infer, Load, Result
 
 logger = logging.getLogger("azmlinfsrv")
 
@@ -23,8 +23,8 @@ class Adapter(Protocol):
     mode: str  #: reported in Ready: "string", "schema", "rawhttp" or "triton"
     models: list[str]  #: model names served (Triton repositories), else empty
 
-    def handle(self, req: Infer) -> Result:
-        """Answer one request; problems with the request or the model become HTTP errors, not exceptions."""
+    def handle(self, req: Infer) -> Result | Failure:
+        """Answer one request; bad requests become HTTP errors (or a Failure for the front end), not exceptions."""
         ...
 
 

@@ -2,9 +2,10 @@
 
 Everything happens in the main thread, as in Azure's single sync gunicorn worker: run() can use SIGALRM for the
 scoring timeout, and a worker busy in run() answers pings only once it is done (Azure's liveness probe waits the
-same way). Frames that arrive together are answered together, in one write, and the log is flushed when the
-worker has nothing left to do: on a machine where every sleep and wake-up costs a context switch, that keeps
-the cost per request down under load without delaying a request that arrives alone.
+same way). Frames that arrive together are read together; each answer is written before the next request starts
+(a finished answer never waits behind a slow run()), pongs share the write of the answer before them, and the
+log is flushed when the worker has nothing left to do: on a machine where every sleep and wake-up costs a
+context switch, that keeps the cost per request down under load without delaying a request that arrives alone.
 """
 
 from __future__ import annotations
@@ -12,7 +13,6 @@ from __future__ import annotations
 import logging
 import os
 import socket
-import time
 import traceback
 from collections.abc import Callable
 from typing import Final
@@ -30,8 +30,6 @@ logger = logging.getLogger("modelyard.worker")
 EXIT_LOAD_FAILED: Final = 3
 #: Larger buffers cost an allocation per recv() that shows up per request; big bodies just take several reads.
 _RECV_SIZE = 1 << 16
-#: Answers held back to share one write are sent once this much time has gone into the batch.
-_BATCH_SECONDS = 0.001
 
 
 class Connection:
@@ -106,13 +104,17 @@ def _run(conn: Connection, adapter: Adapter, pending: list[ToWorker]) -> int:
             if not pending:
                 return 0  # the control process hung up: nobody is left to answer
         out: list[bytes] = []
-        started = time.perf_counter()
         for index, message in enumerate(pending):
             if isinstance(message, Infer):
                 if draining:
                     out.append(encode_frame(Failure(message.id, Code.UNAVAILABLE.value, "the worker is draining")))
-                else:
-                    out.append(encode_frame(_handle(adapter, message)))
+                    continue
+                if out:
+                    # Finished answers go before the next run(): it may take seconds, and they are done now.
+                    if not conn.send(out):
+                        return 0
+                    out = []
+                out.append(encode_frame(_handle(adapter, message)))
             elif isinstance(message, Ping):
                 out.append(encode_frame(Pong(message.id, len(pending) - index - 1)))
             elif isinstance(message, Drain):
@@ -126,11 +128,6 @@ def _run(conn: Connection, adapter: Adapter, pending: list[ToWorker]) -> int:
                     conn.send(out)
                 conn.idle()
                 return 0
-            if out and time.perf_counter() - started > _BATCH_SECONDS:
-                if not conn.send(out):
-                    return 0
-                out = []
-                started = time.perf_counter()
         pending = []
         if out and not conn.send(out):
             return 0

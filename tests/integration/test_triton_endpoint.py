@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gzip
 import json
 
 import numpy as np
@@ -56,3 +57,26 @@ def test_triton_model_serves_oip_v2_through_the_endpoint(server: Server) -> None
     assert invoked.returncode == 1, invoked
     line = invoked.stderr.strip()
     assert f"POST to {uri}/v2/models/<model>/infer" in line and "tritonclient.http.InferenceServerClient" in line
+
+
+def test_oip_bodies_that_inflate_past_the_limit_get_413_and_malformed_ones_400(server: Server) -> None:
+    server.stop()
+    server.start("--max-body-mib", "1")
+    server.cli("online-endpoint", "create", "-f", str(TRITON / "endpoint.yml"))
+    server.cli("online-deployment", "create", "-f", str(TRITON / "deployment.yml"), "--all-traffic")
+    headers = {"Authorization": f"Bearer {server.key('digits-triton')}", "Content-Type": "application/json"}
+    sample = (TRITON / "sample-request.json").read_bytes()
+    url = "/endpoints/digits-triton/v2/models/digits/infer"
+    with server.client() as http:
+        bomb = gzip.compress(sample + b" " * (2 << 20))  # 2 MiB once inflated, a few KiB on the wire
+        r = http.post(url, content=bomb, headers={**headers, "Content-Encoding": "gzip"})
+        assert r.status_code == 413
+        assert "inflates to more than this server's body limit of 1 MiB" in r.json()["message"]
+        r = http.post(url, content=gzip.compress(sample), headers={**headers, "Content-Encoding": "gzip"})
+        assert r.status_code == 200
+        bad = json.loads(sample)
+        bad["inputs"][0]["shape"] = [True, 64]
+        r = http.post(url, json=bad, headers=headers)
+        # The worker's 400, wrapped as Azure's front end wraps every non-200 from the container.
+        assert r.status_code == 424 and r.headers["ms-azureml-model-error-statuscode"] == "400"
+        assert "needs a 'shape' list of non-negative integers" in r.json()["error"]

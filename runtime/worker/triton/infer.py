@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import gzip
 import json
 import zlib
 from typing import Any
@@ -16,6 +15,12 @@ from runtime.worker.triton.repository import Model, ModelVersion
 _HEADER_LENGTH = "inference-header-content-length"
 
 
+#: The body limit when the control process names none (Infer.max_body 0): the server's default.
+DEFAULT_MAX_BODY = 100 * 2**20
+#: Inflated bytes produced per step, so a compressed body never grows past the cap by more than this.
+_INFLATE_STEP = 1 << 20
+
+
 class OIPError(Exception):
     """A request the protocol rejects, with its HTTP status."""
 
@@ -25,19 +30,28 @@ class OIPError(Exception):
         self.message = message
 
 
+class BodyTooLarge(Exception):
+    """A compressed body inflates past the server's body limit (the front end answers 413)."""
+
+
 def infer(req: Infer, model: Model, version: ModelVersion) -> Result:
     """Run one inference request against a loaded model version."""
     headers = {name.lower(): value for name, value in req.headers}
-    body = _decompress(req.body, headers.get("content-encoding", ""))
+    body = _decompress(req.body, headers.get("content-encoding", ""), req.max_body or DEFAULT_MAX_BODY)
     head, binary = _split_body(body, headers.get(_HEADER_LENGTH))
     try:
         request = json.loads(head)
     except ValueError as exc:
         raise OIPError(400, f"failed to parse the request JSON buffer: {exc}") from None
+    except RecursionError:
+        raise OIPError(400, "failed to parse the request JSON buffer: it is nested too deeply") from None
     if not isinstance(request, dict) or not isinstance(request.get("inputs"), list):
         raise OIPError(400, "the request JSON must be an object with an 'inputs' list")
+    _parameters(request, "the request")
+    if "id" in request and not isinstance(request["id"], str):
+        raise OIPError(400, f"the request 'id' must be a string, got {_kind(request['id'])}")
 
-    feeds = _decode_inputs(model, version, request["inputs"], binary)
+    feeds = _decode_inputs(model, version, request["inputs"], binary, len(body))
     names, binary_flags = _requested_outputs(model, version, request)
     try:
         values = version.session.run(names, feeds)
@@ -74,40 +88,77 @@ def infer(req: Infer, model: Model, version: ModelVersion) -> Result:
     return Result(req.id, 200, result_headers, payload)
 
 
-def _decompress(body: bytes, encoding: str) -> bytes:
+def _decompress(body: bytes, encoding: str, limit: int) -> bytes:
     encoding = encoding.strip().lower()
+    if encoding in ("", "identity"):
+        return body
+    if encoding == "gzip":
+        wbits = 16 + zlib.MAX_WBITS
+    elif encoding == "deflate":
+        wbits = zlib.MAX_WBITS
+    else:
+        raise OIPError(400, f"unsupported Content-Encoding {encoding!r}; use gzip, deflate or identity")
+    # Inflated in bounded steps: a small body that expands to gigabytes is refused once it passes the limit,
+    # before it has cost more than the limit in memory.
+    inflater = zlib.decompressobj(wbits)
+    parts: list[bytes] = []
+    size = 0
+    pending = body
     try:
-        if encoding == "gzip":
-            return gzip.decompress(body)
-        if encoding == "deflate":
-            return zlib.decompress(body)
-    except (OSError, zlib.error, EOFError) as exc:
+        while True:
+            chunk = inflater.decompress(pending, _INFLATE_STEP)
+            size += len(chunk)
+            if size > limit:
+                raise BodyTooLarge(
+                    f"the {encoding} request body inflates to more than this server's body limit of "
+                    f"{_mib(limit)}; send less data, or start the server with a larger --max-body-mib"
+                )
+            parts.append(chunk)
+            pending = inflater.unconsumed_tail
+            if inflater.eof or not (pending or chunk):
+                break
+    except zlib.error as exc:
         raise OIPError(400, f"cannot decompress the {encoding} request body: {exc}") from None
-    if encoding not in ("", "identity"):
-        raise OIPError(400, f"unsupported Content-Encoding {encoding!r}; use gzip or deflate")
-    return body
+    if not inflater.eof:
+        raise OIPError(400, f"cannot decompress the {encoding} request body: it is truncated")
+    return b"".join(parts)
+
+
+def _mib(limit: int) -> str:
+    return f"{limit // 2**20} MiB" if limit >= 2**20 else f"{limit} bytes"
 
 
 def _split_body(body: bytes, header_length: str | None) -> tuple[bytes, memoryview]:
     if header_length is None:
         return body, memoryview(b"")
-    try:
-        size = int(header_length)
-    except ValueError:
-        raise OIPError(400, f"Inference-Header-Content-Length {header_length!r} is not an integer") from None
-    if not 0 <= size <= len(body):
+    text = header_length.strip()
+    if not (text.isascii() and text.isdigit()):
+        raise OIPError(
+            400, f"Inference-Header-Content-Length {header_length!r} is not a non-negative integer (a byte count)"
+        )
+    size = int(text)
+    if size > len(body):
         raise OIPError(400, f"Inference-Header-Content-Length {size} exceeds the body of {len(body)} bytes")
     return body[:size], memoryview(body)[size:]
 
 
 def _decode_inputs(
-    model: Model, version: ModelVersion, inputs: list[Any], binary: memoryview
+    model: Model, version: ModelVersion, inputs: list[Any], binary: memoryview, body_size: int
 ) -> dict[str, np.ndarray[Any, Any]]:
     specs = {spec.name: spec for spec in version.inputs}
-    given = [str(item.get("name")) if isinstance(item, dict) else "?" for item in inputs]
+    for index, item in enumerate(inputs):
+        if not isinstance(item, dict):
+            what = f"inputs[{index}] must be a JSON object with name, datatype and shape"
+            raise OIPError(400, f"{what}, got {_kind(item)}")
+        if not isinstance(item.get("name"), str):
+            raise OIPError(400, f"inputs[{index}] needs a 'name' string, got {_kind(item.get('name'))}")
+    given = [item["name"] for item in inputs]
     for name in given:
         if name not in specs:
             raise OIPError(400, f"unexpected inference input '{name}' for model '{model.name}'")
+    if len(set(given)) != len(given):
+        twice = sorted({name for name in given if given.count(name) > 1})
+        raise OIPError(400, f"input(s) {twice} are given more than once for model '{model.name}'")
     missing = [name for name in specs if name not in given]
     if missing:
         raise OIPError(
@@ -126,7 +177,8 @@ def _decode_inputs(
                 f"inference input '{spec.name}' data-type is '{datatype}', but model '{model.name}' expects "
                 f"'{spec.datatype}'",
             )
-        if not isinstance(shape, list) or not all(isinstance(d, int) and d >= 0 for d in shape):
+        # bool is an int to Python; `[true, 64]` is not a shape.
+        if not isinstance(shape, list) or not all(type(d) is int and d >= 0 for d in shape):
             raise OIPError(400, f"input '{spec.name}' needs a 'shape' list of non-negative integers, got {shape!r}")
         if len(shape) != len(spec.shape) or any(e not in (-1, d) for e, d in zip(spec.shape, shape, strict=True)):
             raise OIPError(
@@ -139,9 +191,18 @@ def _decode_inputs(
                 400,
                 f"inference request batch-size must be <= {model.max_batch_size} for '{model.name}', got {shape[0]}",
             )
-        size = (item.get("parameters") or {}).get("binary_data_size")
+        # Every element takes at least one byte of the body, so a larger shape cannot be what was sent; checking
+        # first keeps a shape like [2**40] from sizing anything.
+        count = tensors.element_count(shape)
+        if count > body_size:
+            raise OIPError(
+                400,
+                f"input '{spec.name}' has shape {_dims(shape)} ({count} elements), more than a request body of "
+                f"{body_size} bytes can hold",
+            )
+        size = _parameters(item, f"input '{spec.name}'").get("binary_data_size")
         if size is not None:
-            if not isinstance(size, int) or size < 0 or offset + size > len(binary):
+            if type(size) is not int or size < 0 or offset + size > len(binary):
                 raise OIPError(400, f"input '{spec.name}' declares binary_data_size {size!r} beyond the body")
             array = tensors.from_binary(spec.name, datatype, shape, binary[offset : offset + size])
             offset += size
@@ -156,25 +217,57 @@ def _decode_inputs(
 
 
 def _requested_outputs(model: Model, version: ModelVersion, request: dict[str, Any]) -> tuple[list[str], list[bool]]:
-    default_binary = bool((request.get("parameters") or {}).get("binary_data_output", False))
+    default_binary = _flag(_parameters(request, "the request"), "binary_data_output", "the request", False)
     known = [spec.name for spec in version.outputs]
     wanted = request.get("outputs")
     if not wanted:
         return known, [default_binary] * len(known)
     if not isinstance(wanted, list):
-        raise OIPError(400, "'outputs' must be a list")
+        raise OIPError(400, f"'outputs' must be a list of objects with a 'name', got {_kind(wanted)}")
     names: list[str] = []
     flags: list[bool] = []
     for item in wanted:
         name = item.get("name") if isinstance(item, dict) else None
-        if name not in known:
-            raise OIPError(400, f"unexpected inference output '{name}' for model '{model.name}'")
-        params = item.get("parameters") or {}
+        if not isinstance(name, str) or name not in known:
+            raise OIPError(400, f"unexpected inference output '{name}' for model '{model.name}'; it has {known}")
+        params = _parameters(item, f"output '{name}'")
         if params.get("classification"):
             raise OIPError(400, "the classification extension is not supported")
         names.append(name)
-        flags.append(bool(params.get("binary_data", default_binary)))
+        flags.append(_flag(params, "binary_data", f"output '{name}'", default_binary))
     return names, flags
+
+
+def _parameters(item: dict[str, Any], where: str) -> dict[str, Any]:
+    """The `parameters` object of the request, an input or an output; {} when absent."""
+    params = item.get("parameters")
+    if params is None:
+        return {}
+    if not isinstance(params, dict):
+        raise OIPError(400, f"'parameters' of {where} must be a JSON object, got {_kind(params)}")
+    return params
+
+
+def _flag(params: dict[str, Any], name: str, where: str, default: bool) -> bool:
+    value = params.get(name, default)
+    if not isinstance(value, bool):
+        raise OIPError(400, f"parameter '{name}' of {where} must be true or false, got {_kind(value)}")
+    return value
+
+
+def _kind(value: Any) -> str:
+    """A JSON value's type as the error messages name it."""
+    if value is None:
+        return "null"
+    if isinstance(value, bool):
+        return "a boolean"
+    if isinstance(value, (int, float)):
+        return "a number"
+    if isinstance(value, str):
+        return "a string"
+    if isinstance(value, list):
+        return "a list"
+    return "an object"
 
 
 def _dims(shape: list[int]) -> str:

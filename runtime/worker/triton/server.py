@@ -13,8 +13,9 @@ import traceback
 from typing import Any
 
 from runtime import __version__
-from runtime.ipc.messages import Infer, Load, Result
-from runtime.worker.triton.infer import OIPError, infer, json_bytes
+from runtime.errors import Code
+from runtime.ipc.messages import Failure, Infer, Load, Result
+from runtime.worker.triton.infer import BodyTooLarge, OIPError, infer, json_bytes
 from runtime.worker.triton.repository import ONNX_PLATFORM, Model, ModelVersion, TensorSpec, load_repository
 from runtime.worker.triton.tensors import TensorError
 
@@ -32,10 +33,12 @@ class TritonAdapter:
         self.repository = repository
         self.models: list[str] = sorted(repository)
 
-    def handle(self, req: Infer) -> Result:
-        """Answer one OIP request; every failure becomes an `{"error": ...}` response."""
+    def handle(self, req: Infer) -> Result | Failure:
+        """Answer one OIP request; a failure becomes an `{"error": ...}` response, a body over the limit a Failure."""
         try:
             return self._route(req)
+        except BodyTooLarge as exc:
+            return Failure(req.id, Code.TOO_LARGE.value, str(exc))
         except OIPError as exc:
             return _json(req.id, exc.status, {"error": exc.message})
         except TensorError as exc:

@@ -70,10 +70,17 @@ def element_count(shape: list[int]) -> int:
     return math.prod(shape)
 
 
+#: The numpy kinds JSON `data` may hold for each datatype family (after np.asarray with no dtype): Triton takes
+#: numbers for numeric tensors and booleans for BOOL, never strings that look like numbers.
+_JSON_KINDS = {"b": "b", "i": "iu", "u": "iu", "f": "iuf"}
+
+
 def from_json(name: str, datatype: str, shape: list[int], data: Any) -> np.ndarray[Any, Any]:
     """A tensor from the JSON `data` field, flat or nested in row-major order."""
     if datatype not in NUMPY_DTYPES:
         raise TensorError(f"datatype '{datatype}' of input '{name}' cannot be sent as JSON")
+    if not isinstance(data, list):
+        raise TensorError(f"'data' of input '{name}' must be a list (flat or nested), not a single value")
     try:
         if datatype == "BYTES":
             flat = np.asarray(data, dtype=object).ravel()
@@ -83,9 +90,11 @@ def from_json(name: str, datatype: str, shape: list[int], data: Any) -> np.ndarr
                     raise TensorError(f"input '{name}' holds a non-string element in its BYTES data")
                 array[i] = item
         else:
-            array = np.asarray(data, dtype=NUMPY_DTYPES[datatype])
+            array = _numbers(name, datatype, data)
     except (ValueError, TypeError, OverflowError) as exc:
         raise TensorError(f"unable to parse 'data' of input '{name}' as {datatype}: {exc}") from None
+    except RecursionError:
+        raise TensorError(f"unable to parse 'data' of input '{name}' as {datatype}: it is nested too deeply") from None
     expected = element_count(shape)
     if array.size != expected:
         raise TensorError(
@@ -93,6 +102,38 @@ def from_json(name: str, datatype: str, shape: list[int], data: Any) -> np.ndarr
             f"for shape {list(shape)}"
         )
     return array.reshape(shape)
+
+
+def _numbers(name: str, datatype: str, data: list[Any]) -> np.ndarray[Any, Any]:
+    dtype = NUMPY_DTYPES[datatype]
+    raw = np.asarray(data)
+    allowed = _JSON_KINDS[dtype.kind]
+    if raw.size and raw.dtype.kind not in allowed:
+        what = {"b": "booleans", "i": "integers", "u": "integers", "f": "numbers"}[dtype.kind]
+        raise TensorError(
+            f"unable to parse 'data' of input '{name}' as {datatype}: it must hold only {what} "
+            f"(all rows the same length), got {_described(raw)}"
+        )
+    if dtype.kind in "iu" and raw.size:
+        info = np.iinfo(dtype)
+        low, high = raw.min(), raw.max()
+        if low < info.min or high > info.max:
+            raise TensorError(
+                f"unable to parse 'data' of input '{name}' as {datatype}: {high if high > info.max else low} is "
+                f"outside {info.min}..{info.max}"
+            )
+    return raw.astype(dtype, copy=False)
+
+
+def _described(raw: np.ndarray[Any, Any]) -> str:
+    kind = raw.dtype.kind
+    if kind in "US":
+        return "strings"
+    if kind == "b":
+        return "booleans"
+    if kind == "f":
+        return "numbers with a fraction"
+    return "mixed or out-of-range values"
 
 
 def from_binary(name: str, datatype: str, shape: list[int], raw: bytes | memoryview) -> np.ndarray[Any, Any]:

@@ -1,5 +1,5 @@
 import asyncio
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 import pytest
 
@@ -15,15 +15,31 @@ class FakeWorker:
         self.inflight = 0
         self.alive = True
         self.seen: list[Headers] = []
+        self.max_bodies: list[int] = []
+        self.late: list[Callable[[], None]] = []  #: releases of timed-out requests, called when "answered"
 
     async def infer(
-        self, method: str, path: str, query: str, headers: Headers, body: bytes, timeout: float
+        self,
+        method: str,
+        path: str,
+        query: str,
+        headers: Headers,
+        body: bytes,
+        timeout: float,
+        max_body: int = 0,
+        on_late: Callable[[], None] | None = None,
     ) -> Result | Failure:
         self.seen.append(headers)
+        self.max_bodies.append(max_body)
         self.inflight += 1
         try:
-            async with asyncio.timeout(timeout):
-                await asyncio.sleep(self.delay)
+            try:
+                async with asyncio.timeout(timeout):
+                    await asyncio.sleep(self.delay)
+            except TimeoutError:
+                if on_late is not None:
+                    self.late.append(on_late)
+                raise
             if self.lost:
                 raise WorkerLost("worker blue-0 (pid 1) was killed by SIGKILL while handling the request")
             return Result(1, self.status, [("content-type", "application/json")], self.body)
@@ -191,3 +207,51 @@ def test_a_worker_that_just_died_is_skipped_for_a_live_sibling_or_503() -> None:
     with pytest.raises(ModelyardError, match=r"deployment 'blue' has no ready instance") as info:
         run(router.forward(alone, "POST", "/score", "", [], b"{}", None))
     assert info.value.code is Code.UNAVAILABLE
+
+
+def test_a_timed_out_request_holds_its_admission_slot_until_the_workers_late_answer() -> None:
+    worker = FakeWorker(delay=10.0)
+    route = endpoint({"blue": [worker]}, {"blue": 100}, timeout_ms=10)  # admits 2
+    router = Router(lambda: 0.5)
+    for _ in range(2):
+        with pytest.raises(ModelyardError) as info:
+            run(router.forward(route, "POST", "/score", "", [], b"{}", None))
+        assert info.value.code is Code.TIMEOUT
+    dep = route.deployments["blue"]
+    assert dep.inflight == 2  # the worker still runs both
+    with pytest.raises(ModelyardError, match="Too many pending requests") as refused:
+        run(router.forward(route, "POST", "/score", "", [], b"{}", None))
+    assert refused.value.code is Code.OVERLOADED and len(worker.late) == 2
+    worker.late.pop()()  # one late answer arrives
+    assert dep.inflight == 1
+    worker.delay = 0.0
+    assert run(router.forward(route, "POST", "/score", "", [], b"{}", None)).status == 200
+    assert dep.inflight == 1
+
+
+def test_answered_and_failed_requests_free_their_slot_at_once() -> None:
+    route = endpoint({"blue": [FakeWorker(status=500)], "green": [FakeWorker(lost=True)]}, {"blue": 100})
+    router = Router(lambda: 0.5)
+    run(router.forward(route, "POST", "/score", "", [], b"{}", None))
+    with pytest.raises(WorkerLost):
+        run(router.forward(route, "POST", "/score", "", [], b"{}", "green"))
+    assert route.deployments["blue"].inflight == 0 and route.deployments["green"].inflight == 0
+
+
+def test_a_mirror_copy_carries_the_cleaned_headers_of_the_live_request() -> None:
+    live, shadow = FakeWorker(), FakeWorker()
+    route = endpoint({"blue": [live], "green": [shadow]}, {"blue": 100})
+    route = EndpointRoute(
+        name="ep", keys=("k1",), traffic=route.traffic, mirror=("green", 50), deployments=route.deployments
+    )
+    router = Router(lambda: 0.1)
+    sent = [("x-request-id", "client"), ("x-ms-client-request-id", "a b;c"), ("x-custom", "1")]
+
+    async def call() -> None:
+        await router.forward(route, "POST", "/score", "", sent, b"{}", None, "front-end-id", max_body=123)
+        await asyncio.sleep(0.01)  # the copy is fire-and-forget
+
+    run(call())
+    assert shadow.seen == live.seen
+    assert dict(shadow.seen[0]) == {"x-ms-client-request-id": "abc", "x-custom": "1", "x-request-id": "front-end-id"}
+    assert shadow.max_bodies == live.max_bodies == [123]

@@ -12,7 +12,7 @@ import numpy as np
 import onnx
 import pytest
 
-from runtime.ipc.messages import Infer, Load, Result
+from runtime.ipc.messages import Failure, Infer, Load, Result
 from runtime.worker.adapters import Adapter, LoadError, load_adapter
 
 helper = onnx.helper
@@ -86,7 +86,9 @@ def request(
     adapter: Adapter, method: str, path: str, body: Any = None, headers: list[tuple[str, str]] | None = None
 ) -> Result:
     data = body if isinstance(body, bytes) else (json.dumps(body).encode() if body is not None else b"")
-    return adapter.handle(Infer(1, method, path, "", headers or [], data))
+    result = adapter.handle(Infer(1, method, path, "", headers or [], data))
+    assert isinstance(result, Result), result
+    return result
 
 
 def error_of(result: Result) -> str:
@@ -311,3 +313,108 @@ def test_unsupported_platforms_and_empty_models_fail_to_load(tmp_path: Path) -> 
         load_adapter(Load("triton", model_repository=str(tmp_path / "b")))
     with pytest.raises(LoadError, match="is not a directory"):
         load_adapter(Load("triton", model_repository=str(tmp_path / "missing")))
+
+
+def deep(levels: int) -> str:
+    return "[" * levels + "]" * levels
+
+
+@pytest.mark.parametrize(
+    ("body", "message"),
+    [
+        ({"inputs": addsub_inputs(), "parameters": [1]}, "'parameters' of the request must be a JSON object"),
+        (
+            {"inputs": [{**addsub_inputs()[0], "parameters": "x"}, addsub_inputs()[1]]},
+            "'parameters' of input 'INPUT0' must be a JSON object, got a string",
+        ),
+        (
+            {"inputs": addsub_inputs(), "outputs": [{"name": "OUTPUT0", "parameters": 3}]},
+            "'parameters' of output 'OUTPUT0' must be a JSON object, got a number",
+        ),
+        (
+            {"inputs": addsub_inputs(), "parameters": {"binary_data_output": "yes"}},
+            "parameter 'binary_data_output' of the request must be true or false",
+        ),
+        (
+            {"inputs": [{**addsub_inputs()[0], "shape": [True, 4]}, addsub_inputs()[1]]},
+            "needs a 'shape' list of non-negative integers, got [True, 4]",
+        ),
+        (
+            {"inputs": [{**addsub_inputs()[0], "shape": [-2, 4]}, addsub_inputs()[1]]},
+            "needs a 'shape' list of non-negative integers",
+        ),
+        (
+            {"inputs": [{**addsub_inputs()[0], "shape": [2**40, 4]}, addsub_inputs()[1]]},
+            "inference request batch-size must be <= 8",
+        ),
+        ({"inputs": [*addsub_inputs(), 7]}, "inputs[2] must be a JSON object"),
+        ({"inputs": [{**addsub_inputs()[0], "name": 1}, addsub_inputs()[1]]}, "inputs[0] needs a 'name' string"),
+        ({"inputs": [addsub_inputs()[0], addsub_inputs()[0]]}, "['INPUT0'] are given more than once"),
+        (
+            {"inputs": [{**addsub_inputs()[0], "data": 5.0}, addsub_inputs()[1]]},
+            "'data' of input 'INPUT0' must be a list",
+        ),
+        (
+            {"inputs": [{**addsub_inputs()[0], "data": [["1.0"] * 4] * 2}, addsub_inputs()[1]]},
+            "it must hold only numbers (all rows the same length), got strings",
+        ),
+        (
+            {"inputs": [{**addsub_inputs()[0], "data": [[1.0] * 4, [1.0] * 3]}, addsub_inputs()[1]]},
+            "unable to parse 'data' of input 'INPUT0' as FP32",
+        ),
+        ({"inputs": addsub_inputs(), "id": {"a": 1}}, "the request 'id' must be a string, got an object"),
+        ({"inputs": addsub_inputs(), "outputs": "OUTPUT0"}, "'outputs' must be a list"),
+    ],
+)
+def test_malformed_requests_are_400_with_what_is_allowed(adapter: Adapter, body: Any, message: str) -> None:
+    result = request(adapter, "POST", "/v2/models/addsub/infer", body)
+    assert result.status == 400, result.body
+    assert message in error_of(result)
+
+
+def test_integers_out_of_range_and_fractions_are_refused(adapter: Adapter) -> None:
+    base = {"name": "text", "datatype": "BYTES", "shape": [1], "data": ["a"]}
+    for data, message in [([2**63], "outside"), ([1.5], "got numbers with a fraction"), ([True], "got booleans")]:
+        body = {"inputs": [{"name": "ids", "datatype": "INT64", "shape": [1], "data": data}, base]}
+        result = request(adapter, "POST", "/v2/models/echo/infer", body)
+        assert result.status == 400 and message in error_of(result), result.body
+
+
+def test_deeply_nested_json_is_400_not_an_internal_error(adapter: Adapter) -> None:
+    result = request(adapter, "POST", "/v2/models/addsub/infer", deep(100_000).encode())
+    assert result.status == 400 and "nested too deeply" in error_of(result)
+    data = json.dumps({"inputs": [{**addsub_inputs()[0], "data": None}, addsub_inputs()[1]]})
+    result = request(adapter, "POST", "/v2/models/addsub/infer", data.replace("null", deep(500)).encode())
+    assert result.status == 400 and "INPUT0" in error_of(result)
+
+
+def test_a_shape_larger_than_the_body_could_carry_is_refused_before_anything_is_sized(adapter: Adapter) -> None:
+    body = {
+        "inputs": [
+            {"name": "ids", "datatype": "INT64", "shape": [2**62], "parameters": {"binary_data_size": 8}},
+            {"name": "text", "datatype": "BYTES", "shape": [1], "data": ["a"]},
+        ]
+    }
+    head = json.dumps(body).encode()
+    headers = [("Inference-Header-Content-Length", str(len(head)))]
+    result = request(adapter, "POST", "/v2/models/echo/infer", head + b"\0" * 8, headers)
+    assert result.status == 400 and "more than a request body of" in error_of(result)
+
+
+def test_a_compressed_body_is_inflated_only_up_to_the_servers_body_limit(adapter: Adapter) -> None:
+    payload = json.dumps({"inputs": addsub_inputs()}).encode()
+    bomb = gzip.compress(payload + b" " * (8 << 20))  # valid JSON, 8 MiB of trailing spaces, ~8 KiB compressed
+    headers = [("Content-Encoding", "gzip")]
+    small = adapter.handle(Infer(1, "POST", "/v2/models/addsub/infer", "", headers, bomb, max_body=1 << 20))
+    assert isinstance(small, Failure) and small.code == "too_large"
+    assert "inflates to more than this server's body limit of 1 MiB" in small.message
+    big = adapter.handle(Infer(1, "POST", "/v2/models/addsub/infer", "", headers, bomb, max_body=16 << 20))
+    assert isinstance(big, Result) and big.status == 200
+    import zlib
+
+    deflated = adapter.handle(
+        Infer(1, "POST", "/v2/models/addsub/infer", "", [("Content-Encoding", "deflate")], zlib.compress(payload))
+    )
+    assert isinstance(deflated, Result) and deflated.status == 200
+    truncated = request(adapter, "POST", "/v2/models/addsub/infer", gzip.compress(payload)[:-12], headers)
+    assert truncated.status == 400 and "cannot decompress the gzip request body" in error_of(truncated)

@@ -134,6 +134,26 @@ def test_requests_are_answered_in_order_and_shutdown_finishes_queued_work(workdi
         control.close()
 
 
+def test_a_finished_answer_is_sent_before_the_next_request_of_its_batch_runs(workdir: Path) -> None:
+    control = Control(workdir)
+    try:
+        control.send(Load("script", app_root=str(SCRIPTS), entry_script="behave.py"))
+        assert isinstance(control.receive(), Ready)
+        sleep = json.dumps({"do": "sleep", "seconds": 20}).encode()
+        json_type = [("content-type", "application/json")]
+        # Both frames in one write, so the worker reads them as one batch.
+        control.sock.sendall(
+            encode_frame(Infer(1, "POST", "/score", "", [], b"quick"))
+            + encode_frame(Infer(2, "POST", "/score", "", json_type, sleep))
+        )
+        control.sock.settimeout(10)  # well inside the 20 s run(): a held answer would only come after it
+        first = control.receive()
+        assert isinstance(first, Result) and first.id == 1
+        assert control.pending == [] and control.proc.poll() is None  # the second is still running
+    finally:
+        control.close()
+
+
 def test_eof_on_the_socket_ends_the_worker(workdir: Path) -> None:
     control = Control(workdir)
     try:
