@@ -110,7 +110,9 @@ def object_inputs(req: Infer, lowered: dict[str, str], params: tuple[inspect.Par
     body = req.body
     try:
         decoded = json.loads(body)
-    except json.JSONDecodeError as exc:
+    except ValueError as exc:
+        # UnicodeDecodeError too: json.loads guesses UTF-16/32 from NUL bytes and fails decoding. Azure's server
+        # catches only JSONDecodeError and answers that with its internal error, a 500 for the client's mistake.
         if body:
             raise BadInput(f"POST body could not be decoded as JSON: {exc}") from None
         raise BadInput("POST body is empty. Expecting a JSON dictionary.") from None

@@ -125,6 +125,20 @@ def test_schema_rejects_bad_bodies_with_azures_messages(load_script: Callable[..
             "POST body could not be decoded as JSON: Expecting property name enclosed in double quotes: "
             "line 1 column 2 (char 1)",
         ),
+        (
+            json_type,
+            b"\x00" * 9,
+            400,
+            "POST body could not be decoded as JSON: 'utf-32-be' codec can't decode byte 0x00 in position 8: "
+            "truncated data",
+        ),
+        (
+            json_type,
+            b'{"data": [[' + b"9" * 5000 + b"]]}",
+            400,
+            "POST body could not be decoded as JSON: Exceeds the limit (4300 digits) for integer string conversion: "
+            "value has 5000 digits; use sys.set_int_max_str_digits() to increase the limit",
+        ),
         ([("Content-Type", "text/plain")], b'{"data": [[1, 2]]}', 415, "Expects Content-Type to be application/json"),
         ([], b'{"data": [[1, 2]]}', 415, "Expects Content-Type to be application/json"),
     ]
