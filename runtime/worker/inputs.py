@@ -79,6 +79,9 @@ def _json_or_text(text: str) -> Any:
         return json.loads(text)
     except ValueError:
         return text
+    except RecursionError:
+        # Azure's server lets this one through as its internal error, a 500 for what is the client's mistake.
+        raise BadInput("A query value could not be decoded as JSON: it is nested too deeply") from None
 
 
 def string_input(req: Infer, lowered: dict[str, str]) -> str:
@@ -116,6 +119,8 @@ def object_inputs(req: Infer, lowered: dict[str, str], params: tuple[inspect.Par
         if body:
             raise BadInput(f"POST body could not be decoded as JSON: {exc}") from None
         raise BadInput("POST body is empty. Expecting a JSON dictionary.") from None
+    except RecursionError:
+        raise BadInput("POST body could not be decoded as JSON: it is nested too deeply") from None
     if not isinstance(decoded, dict):
         raise BadInput("POST body should be a JSON dictionary.")
     return bind(decoded, params)

@@ -139,6 +139,12 @@ def test_schema_rejects_bad_bodies_with_azures_messages(load_script: Callable[..
             "POST body could not be decoded as JSON: Exceeds the limit (4300 digits) for integer string conversion: "
             "value has 5000 digits; use sys.set_int_max_str_digits() to increase the limit",
         ),
+        (
+            json_type,
+            b"[" * 100_000 + b"]" * 100_000,
+            400,
+            "POST body could not be decoded as JSON: it is nested too deeply",
+        ),
         ([("Content-Type", "text/plain")], b'{"data": [[1, 2]]}', 415, "Expects Content-Type to be application/json"),
         ([], b'{"data": [[1, 2]]}', 415, "Expects Content-Type to be application/json"),
     ]
@@ -160,6 +166,11 @@ def test_schema_get_binds_query_parameters(load_script: Callable[..., Adapter]) 
     missing = call(adapter, "GET", query="scale=10")
     assert missing.status == 400
     assert body_json(missing) == {"message": "A value is not provided for the 'data' parameter."}
+    deep = call(adapter, "GET", query="data=" + "[" * 100_000 + "]" * 100_000)
+    assert (deep.status, body_json(deep)) == (
+        400,
+        {"message": "A query value could not be decoded as JSON: it is nested too deeply"},
+    )
 
 
 # --- @rawhttp: the request itself -----------------------------------------------------------------------------
