@@ -1,4 +1,4 @@
-"""Azure ML online endpoint, deployment and model YAML, decoded once at the edge into frozen msgspec Structs."""
+"""Azure ML online and batch YAML (endpoints, deployments, models, data, compute) as frozen msgspec Structs."""
 
 from __future__ import annotations
 
@@ -7,6 +7,38 @@ from runtime.spec._decode import (
 )
 from runtime.spec._types import (
     PublicNetworkAccess,
+)
+from runtime.spec.batch_deployment import (
+    BatchDeploymentSpec,
+    BatchDeploymentType,
+    JobResources,
+)
+from runtime.spec.batch_endpoint import (
+    BatchEndpointDefaults,
+    BatchEndpointSpec,
+)
+from runtime.spec.batch_settings import (
+    JOB_OVERRIDABLE,
+    BatchRetrySettings,
+    BatchSettings,
+    LoggingLevel,
+    OutputAction,
+    override_settings,
+)
+from runtime.spec.compute import (
+    ComputeSpec,
+    ComputeTier,
+    ComputeType,
+    parse_compute_ref,
+)
+from runtime.spec.data import (
+    DataAssetInput,
+    DataSpec,
+    DataType,
+    JobInput,
+    LocalInput,
+    local_path,
+    parse_job_input,
 )
 from runtime.spec.deployment import (
     KUBERNETES_MAX_TIMEOUT_MS,
@@ -48,6 +80,12 @@ from runtime.spec.load import (
     load_endpoint,
     load_model,
 )
+from runtime.spec.load_batch import (
+    load_batch_deployment,
+    load_batch_endpoint,
+    load_compute,
+    load_data,
+)
 from runtime.spec.model import (
     InlineModel,
     ModelRef,
@@ -82,11 +120,23 @@ from runtime.spec.traffic import (
 __all__ = [
     "AuthMode",
     "BUILTIN_INSTANCE_TYPES",
+    "BatchDeploymentSpec",
+    "BatchDeploymentType",
+    "BatchEndpointDefaults",
+    "BatchEndpointSpec",
+    "BatchRetrySettings",
+    "BatchSettings",
     "BuildContext",
     "CodeConfiguration",
+    "ComputeSpec",
+    "ComputeTier",
+    "ComputeType",
     "DEFAULT_INSTANCE_TYPE",
     "DataAsset",
+    "DataAssetInput",
     "DataCollector",
+    "DataSpec",
+    "DataType",
     "DefaultScaleSettings",
     "DeploymentCollection",
     "DeploymentType",
@@ -96,8 +146,13 @@ __all__ = [
     "InlineEnvironment",
     "InlineModel",
     "InstanceShape",
+    "JOB_OVERRIDABLE",
+    "JobInput",
+    "JobResources",
     "KUBERNETES_MAX_TIMEOUT_MS",
     "Loaded",
+    "LocalInput",
+    "LoggingLevel",
     "MANAGED_MAX_TIMEOUT_MS",
     "MAX_INSTANCES",
     "MAX_MIRROR_PERCENT",
@@ -109,6 +164,7 @@ __all__ = [
     "OnlineDeploymentSpec",
     "OnlineEndpointSpec",
     "OsType",
+    "OutputAction",
     "ProbeSettings",
     "PublicNetworkAccess",
     "RequestLogging",
@@ -122,10 +178,18 @@ __all__ = [
     "UserAssignedIdentity",
     "apply_overrides",
     "is_valid_name",
+    "load_batch_deployment",
+    "load_batch_endpoint",
+    "load_compute",
+    "load_data",
     "load_deployment",
     "load_endpoint",
     "load_instance_types",
     "load_model",
+    "local_path",
+    "override_settings",
+    "parse_compute_ref",
+    "parse_job_input",
     "parse_model_ref",
     "parse_quantity",
     "parse_traffic_arg",

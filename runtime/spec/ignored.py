@@ -3,6 +3,11 @@
 from __future__ import annotations
 
 from runtime.spec._types import PublicNetworkAccess
+from runtime.spec.batch_deployment import BatchDeploymentFile, BatchDeploymentSpec
+from runtime.spec.batch_endpoint import BatchEndpointSpec
+from runtime.spec.batch_settings import OutputAction
+from runtime.spec.compute import ComputeSpec, ComputeTier
+from runtime.spec.data import DataSpec
 from runtime.spec.deployment import InlineEnvironment, OnlineDeploymentSpec, TargetUtilizationScaleSettings
 from runtime.spec.endpoint import OnlineEndpointSpec
 from runtime.spec.model import ModelSpec
@@ -107,3 +112,75 @@ def _environment_ignored(env: InlineEnvironment) -> list[str]:
     if env.os_type is not None:
         lines.append(f"environment.os_type is ignored: {_OWN_PYTHON}")
     return lines
+
+
+def batch_endpoint_ignored(spec: BatchEndpointSpec) -> tuple[str, ...]:
+    """What a batch endpoint file asks for that modelyard does not do."""
+    keys = ("id", "provisioning_state", "scoring_uri", "openapi_uri", "location", "kind")
+    return tuple(_read_only(key) for key in keys if getattr(spec, key) is not None)
+
+
+def batch_deployment_ignored(file: BatchDeploymentFile, spec: BatchDeploymentSpec) -> tuple[str, ...]:
+    """What a batch deployment file asks for that modelyard does not do."""
+    lines: list[str] = []
+    if isinstance(spec.environment, str):
+        lines.append(f"environment {spec.environment} is ignored: {_OWN_PYTHON}")
+    elif spec.environment is not None:
+        lines.extend(_environment_ignored(spec.environment))
+    if file.resources is not None:
+        for key in ("instance_type", "shm_size", "docker_args"):
+            if getattr(file.resources, key) is not None:
+                lines.append(f"resources.{key} is ignored: instances are sized by the compute cluster's size")
+        if file.resources.properties:
+            lines.append("resources.properties is ignored: instances are sized by the compute cluster's size")
+    settings = spec.settings
+    if settings.output_action is OutputAction.SUMMARY_ONLY and _output_file_named(file):
+        lines.append(
+            f"output_file_name {settings.output_file_name} is ignored: output_action summary_only writes no "
+            "predictions file"
+        )
+    for key in ("id", "provisioning_state"):
+        if getattr(file, key) is not None:
+            lines.append(_read_only(key))
+    return tuple(lines)
+
+
+def data_ignored(spec: DataSpec) -> tuple[str, ...]:
+    """What a data asset file asks for that modelyard does not do."""
+    lines: list[str] = []
+    if spec.datastore is not None:
+        lines.append("datastore is ignored: data is read from its path on this machine")
+    if spec.id is not None:
+        lines.append(_read_only("id"))
+    return tuple(lines)
+
+
+def compute_ignored(spec: ComputeSpec) -> tuple[str, ...]:
+    """What a compute file asks for that modelyard does not do."""
+    lines: list[str] = []
+    if spec.tier is ComputeTier.LOW_PRIORITY:
+        lines.append("tier low_priority is ignored: nothing preempts instances on one machine")
+    if spec.location is not None:
+        lines.append(f"location {spec.location} is ignored: the cluster is this machine")
+    if spec.ssh_public_access_enabled or spec.ssh_settings is not None:
+        lines.append("ssh_settings are ignored: instances are local processes, not nodes to log in to")
+    if spec.network_settings is not None:
+        lines.append(f"network_settings are ignored: {_NO_NETWORK_ISOLATION}")
+    if spec.identity is not None:
+        lines.append("identity is ignored: there are no managed identities on one machine")
+    if not spec.enable_node_public_ip:
+        lines.append(f"enable_node_public_ip is ignored: {_NO_NETWORK_ISOLATION}")
+    if spec.min_instances > 0:
+        lines.append(
+            f"min_instances {spec.min_instances} is ignored: instances start with each job and stop when it ends"
+        )
+    for key in ("id", "provisioning_state", "resource_id"):
+        if getattr(spec, key) is not None:
+            lines.append(_read_only(key))
+    return tuple(lines)
+
+
+def _output_file_named(file: BatchDeploymentFile) -> bool:
+    return file.output_file_name is not None or (
+        file.settings is not None and file.settings.output_file_name is not None
+    )

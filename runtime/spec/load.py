@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import Any, Generic, TypeVar
 
@@ -87,8 +87,9 @@ def load_model(
     return _loaded(spec, source, model_ignored(spec))
 
 
-def _raw(text: str, source: str, overrides: Sequence[str], flags: dict[str, str | None]) -> dict[str, Any]:
-    raw = parse_yaml(text, label=source)
+def _raw(text: str | None, source: str, overrides: Sequence[str], flags: Mapping[str, object]) -> dict[str, Any]:
+    """The file's mapping (empty without a file) with --set applied, then the flags that were given."""
+    raw = parse_yaml(text, label=source) if text is not None else {}
     with _located(source):
         raw = apply_overrides(raw, overrides)
     raw.update({key: value for key, value in flags.items() if value is not None})
