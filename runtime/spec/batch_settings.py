@@ -83,10 +83,12 @@ def override_settings(settings: BatchSettings, overrides: Sequence[str]) -> Batc
     if not overrides:
         return settings
     for override in overrides:
-        key = override.partition("=")[0].strip()
-        if key not in JOB_OVERRIDABLE:
+        key, sep, _ = override.partition("=")
+        key = key.strip()
+        # A malformed override is left to apply_overrides, which says what the form is.
+        if sep and key and key not in JOB_OVERRIDABLE:
             raise SpecError(
-                f"--set {override!r}: {key or 'the key'} cannot be set for one job; "
+                f"--set {override!r}: {key} cannot be set for one job; "
                 f"one of: {', '.join(JOB_OVERRIDABLE)} (update the deployment to change the rest)"
             )
     raw = apply_overrides(msgspec.to_builtins(settings), overrides)
