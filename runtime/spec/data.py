@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import enum
 import os
-import re
 from urllib.parse import unquote, urlsplit
 
 import msgspec
@@ -16,7 +15,7 @@ import msgspec
 from runtime.errors import SpecError
 from runtime.spec._decode import camel_to_snake
 from runtime.spec._types import ScalarStr
-from runtime.spec.model import is_asset_name
+from runtime.spec.model import ASSET_RULE, is_asset_name, split_short_ref
 
 
 class DataType(enum.StrEnum):
@@ -60,8 +59,6 @@ class DataAssetInput(msgspec.Struct, frozen=True, kw_only=True, tag_field="kind"
 
 JobInput = LocalInput | DataAssetInput
 
-_ASSET = r"[A-Za-z0-9][A-Za-z0-9_.-]{0,254}"
-_ASSET_REF_RE = re.compile(rf"azureml:(?P<name>{_ASSET})(?::(?P<version>{_ASSET})|@(?P<label>{_ASSET}))?")
 _REMOTE_SCHEMES = ("http", "https", "azureml", "wasb", "wasbs", "abfs", "abfss", "adl", "s3", "gs")
 _UNREACHABLE = "only local data is reachable: give a local path, a file:// URL or azureml:<name>:<version>"
 _NO_MLTABLE = "mltable is not supported by batch model deployments; use uri_folder or uri_file"
@@ -69,10 +66,9 @@ _NO_MLTABLE = "mltable is not supported by batch model deployments; use uri_fold
 
 def check_data(spec: DataSpec) -> None:
     """Azure's rules beyond the schema, and what one machine can reach: local paths and no MLTable."""
-    rule = "letters, digits, '_', '.' and '-', starting with a letter or digit, at most 255 characters"
     for key, value in (("name", spec.name), ("version", spec.version)):
         if value is not None and not is_asset_name(value):
-            raise SpecError(f"$.{key}: {value!r} is not a valid data asset {key}; use {rule}")
+            raise SpecError(f"$.{key}: {value!r} is not a valid data asset {key}; use {ASSET_RULE}")
     if spec.type is DataType.MLTABLE:
         raise SpecError(f"$.type: {_NO_MLTABLE}")
     try:
@@ -106,16 +102,17 @@ def parse_job_input(text: str, *, input_type: str | None = None, base_dir: str =
     kind = _input_type(input_type)
     stripped = text.strip()
     if stripped.startswith("azureml:") and not stripped.startswith("azureml://"):
-        match = _ASSET_REF_RE.fullmatch(stripped)
-        if match is None:
+        short = split_short_ref(stripped)
+        if short is None:
             raise SpecError(
                 f"--input {text!r} is not a data asset reference; use azureml:<name>:<version> or azureml:<name>@latest"
             )
-        if match["version"] is None and match["label"] is None:
+        name, version, label = short
+        if version is None and label is None:
             raise SpecError(f"--input {text!r} names no version; use {stripped}:<version> or {stripped}@latest")
-        if match["label"] is not None and match["label"] != "latest":
+        if label is not None and label != "latest":
             raise SpecError(f"--input {text!r}: the only data asset label is latest; use @latest or :<version>")
-        return DataAssetInput(name=match["name"], version=match["version"], label=match["label"], type=kind)
+        return DataAssetInput(name=name, version=version, label=label, type=kind)
     try:
         path = local_path(stripped, base_dir)
     except SpecError as exc:

@@ -79,6 +79,9 @@ _REGISTRY_RE = re.compile(
 )
 _SHORT_RE = re.compile(rf"azureml:(?P<name>{_ASSET})(?::(?P<version>{_ASSET})|@(?P<label>{_ASSET}))?")
 
+#: The rule is_asset_name checks, for messages.
+ASSET_RULE = "letters, digits, '_', '.' and '-', starting with a letter or digit, at most 255 characters"
+
 _FORMS = (
     "azureml:<name>:<version>, azureml:<name>@<label>, azureml:<name>, "
     "/subscriptions/.../workspaces/<ws>/models/<name>/versions/<version>, "
@@ -93,12 +96,18 @@ def parse_model_ref(ref: str) -> ModelRef:
         return ModelRef(name=match["name"], version=match["version"], label=match["label"], registry=match["registry"])
     if match := _ARM_RE.fullmatch(text.removeprefix("azureml:")):
         return ModelRef(name=match["name"], version=match["version"])
-    if match := _SHORT_RE.fullmatch(text):
-        label = match["label"] or (None if match["version"] else "latest")
-        return ModelRef(name=match["name"], version=match["version"], label=label)
+    if short := split_short_ref(text):
+        name, version, label = short
+        return ModelRef(name=name, version=version, label=label or (None if version else "latest"))
     raise SpecError(f"{ref!r} is not a model reference; use one of: {_FORMS}")
 
 
 def is_asset_name(text: str) -> bool:
     """Whether `text` is a valid model name or version (letters, digits, '_', '.', '-'; up to 255 characters)."""
     return _ASSET_RE.fullmatch(text) is not None
+
+
+def split_short_ref(text: str) -> tuple[str, str | None, str | None] | None:
+    """Name, version and label of an `azureml:<name>[:<version> | @<label>]` asset reference; None for other text."""
+    match = _SHORT_RE.fullmatch(text.strip())
+    return (match["name"], match["version"], match["label"]) if match else None
