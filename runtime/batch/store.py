@@ -116,15 +116,19 @@ class BatchStore:
     """Reads and writes batch jobs and their mini-batches in the state database."""
 
     def __init__(self, path: Path) -> None:
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        self._path = path
+        self._db = self._connect()
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.execute("PRAGMA synchronous=NORMAL")
-        # The registry's connection writes to the same file: wait for its short transactions instead of failing.
-        self._db.execute("PRAGMA busy_timeout=10000")
         self._db.executescript(_SCHEMA)
-        self._db.execute("CREATE TEMP TABLE batch_walk (key BLOB PRIMARY KEY, path TEXT NOT NULL) WITHOUT ROWID")
         self._lock = threading.RLock()
+
+    def _connect(self) -> sqlite3.Connection:
+        db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
+        db.execute("PRAGMA foreign_keys=ON")
+        db.execute("PRAGMA synchronous=NORMAL")
+        # Other connections (the registry's, enumeration's) write to the same file: wait for them, do not fail.
+        db.execute("PRAGMA busy_timeout=10000")
+        return db
 
     def close(self) -> None:
         """Close the database."""
@@ -288,50 +292,31 @@ class BatchStore:
     def enumerate(self, name: str, now: float) -> Job:
         """List the job's files into mini-batches in one transaction; a job listed already is left as it is.
 
-        Files stream from the walk straight into the database, so memory stays flat however many there are. An
-        input that cannot be read (or holds no file) fails the job with a message saying which.
+        Files stream from the walk through SQLite's sort into the database, so memory stays flat however many
+        there are. It works on a connection of its own and takes the database's write lock only once the walk
+        is over, so run it in a thread: the other methods go on meanwhile. An input that cannot be read (or
+        holds no file) fails the job with a message saying which.
         """
-        with self._lock:
-            job = self._job(name)
-            if job.enumerated or job.state in TERMINAL or job.state is JobState.CANCEL_REQUESTED:
-                return job
-            counts = [0, 0]  # files, mini-batches
-
-            def rows() -> Iterator[tuple[str, int, bytes]]:
-                # SQLite sorts the walk (in its own temporary storage, not in this process's memory) and the
-                # sorted paths stream on into mini-batches.
-                db.execute("DELETE FROM temp.batch_walk")
-                db.executemany("INSERT INTO temp.batch_walk VALUES (?,?)", walk_inputs(job.inputs))
-                ordered = (path for (path,) in db.execute("SELECT path FROM temp.batch_walk ORDER BY key"))
-                for index, files in chunks(ordered, job.settings.mini_batch_size):
-                    counts[0] += len(files)
-                    counts[1] += 1
-                    yield name, index, msgspec.json.encode(files)
-
-            error = ""
-            db = self._db
-            try:
-                with self._tx():
-                    db.execute("DELETE FROM batch_mini_batches WHERE job=?", (name,))
-                    db.executemany("INSERT INTO batch_mini_batches (job, idx, files) VALUES (?,?,?)", rows())
-                    if counts[0] == 0:
-                        raise _NoFiles
-                    db.execute(
-                        "UPDATE batch_jobs SET enumerated=1, files_total=?, mini_batches_total=? WHERE name=?",
-                        (counts[0], counts[1], name),
-                    )
-                    db.execute("DELETE FROM temp.batch_walk")
-            except _NoFiles:
-                error = f"the input holds no files: {', '.join(job.inputs)}"
-            except OSError as exc:  # from the walk: the database raises sqlite3.Error
-                error = f"cannot list the input: {exc.strerror or exc} ({exc.filename})"
-            except UnicodeEncodeError as exc:
-                error = f"cannot list the input: a file name is not valid UTF-8 ({exc.object[exc.start : exc.end]!r})"
-            except sqlite3.Error as exc:
-                raise storage_error(exc) or exc from exc
-            if error:
-                with self._tx():
-                    self._end(name, JobState.FAILED, now, error)
+        job = self.job(name)
+        if job.enumerated or job.state is not JobState.QUEUED:
+            return job
+        error = ""
+        db = self._connect()
+        try:
+            _list_mini_batches(db, job)
+        except _NoFiles:
+            error = f"the input holds no files: {', '.join(job.inputs)}"
+        except OSError as exc:  # from the walk: the database raises sqlite3.Error
+            error = f"cannot list the input: {exc.strerror or exc} ({exc.filename})"
+        except UnicodeEncodeError as exc:
+            error = f"cannot list the input: a file name is not valid UTF-8 ({exc.object[exc.start : exc.end]!r})"
+        except sqlite3.Error as exc:
+            raise storage_error(exc) or exc from exc
+        finally:
+            db.close()  # which rolls back whatever it had not committed
+        with self._tx():
+            if error and self._job(name).state is JobState.QUEUED:
+                self._end(name, JobState.FAILED, now, error)
             return self._job(name)
 
     # --- claims and leases -----------------------------------------------------------------------------------
@@ -552,37 +537,75 @@ class BatchStore:
         append_row writes every stored row, in mini-batch order, to a temporary file in the output folder, syncs
         it and renames it to output_file_name; only then is the job marked Completed, so a crash anywhere in
         between leaves the job Finalizing and doing it again writes the same file. summary_only writes no file.
+        The file is written from a connection of its own: run it in a thread, the other methods go on meanwhile.
         """
-        with self._lock:
-            job = self._job(name)
-            if job.state is JobState.COMPLETED:
-                return job
-            if job.state is not JobState.FINALIZING:
-                raise Conflict(f"job {name!r} is {job.state}; only a Finalizing job is finalized")
-            if job.settings.output_action is OutputAction.APPEND_ROW:
-                try:
-                    self._write_output(job)
-                except OSError as exc:
-                    raise storage_error(exc) or exc from exc
-            with self._tx():
+        job = self.job(name)
+        if job.state is JobState.COMPLETED:
+            return job
+        if job.state is not JobState.FINALIZING:
+            raise Conflict(f"job {name!r} is {job.state}; only a Finalizing job is finalized")
+        if job.settings.output_action is OutputAction.APPEND_ROW:
+            db = self._connect()
+            try:
+                _write_output(db, job)
+            except OSError as exc:
+                raise storage_error(exc) or exc from exc
+            finally:
+                db.close()
+        with self._tx():
+            if self._job(name).state is JobState.FINALIZING:
                 self._end(name, JobState.COMPLETED, now)
             return self._job(name)
 
-    def _write_output(self, job: Job) -> None:
-        folder = Path(job.output_folder)
-        folder.mkdir(parents=True, exist_ok=True)
-        tmp = folder / f".{job.output_file_name}.{job.name}.partial"
-        with open(tmp, "wb") as out:
-            for (blob,) in self._db.execute("SELECT rows FROM batch_outputs WHERE job=? ORDER BY idx", (job.name,)):
-                out.write(blob)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(tmp, job.output_path)
-        fd = os.open(folder, os.O_RDONLY)
-        try:
-            os.fsync(fd)  # the rename itself must survive a power cut before the job says Completed
-        finally:
-            os.close(fd)
+
+def _write_output(db: sqlite3.Connection, job: Job) -> None:
+    folder = Path(job.output_folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    tmp = folder / f".{job.output_file_name}.{job.name}.partial"
+    with open(tmp, "wb") as out:
+        for (blob,) in db.execute("SELECT rows FROM batch_outputs WHERE job=? ORDER BY idx", (job.name,)):
+            out.write(blob)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(tmp, job.output_path)
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)  # the rename itself must survive a power cut before the job says Completed
+    finally:
+        os.close(fd)
+
+
+def _list_mini_batches(db: sqlite3.Connection, job: Job) -> None:
+    """Walk the job's inputs and write its mini-batches, all in one transaction of `db`."""
+    # The walk goes into this connection's temporary table, which SQLite sorts (in its page cache, spilling to a
+    # temporary file), so neither the names nor the mini-batches pile up in memory. Writing only the temporary
+    # database leaves the state database free for other writers while the disk is walked.
+    db.execute("CREATE TEMP TABLE batch_walk (key BLOB PRIMARY KEY, path TEXT NOT NULL) WITHOUT ROWID")
+    db.execute("BEGIN")
+    db.executemany("INSERT INTO temp.batch_walk VALUES (?,?)", walk_inputs(job.inputs))
+    db.execute("COMMIT")
+    db.execute("BEGIN IMMEDIATE")
+    row = db.execute("SELECT enumerated, state FROM batch_jobs WHERE name=?", (job.name,)).fetchone()
+    if row is None or row[0] or row[1] != JobState.QUEUED:
+        return  # listed, canceled or gone meanwhile; closing the connection rolls back
+    counts = [0, 0]  # files, mini-batches
+
+    def rows() -> Iterator[tuple[str, int, bytes]]:
+        ordered = (path for (path,) in db.execute("SELECT path FROM temp.batch_walk ORDER BY key"))
+        for index, files in chunks(ordered, job.settings.mini_batch_size):
+            counts[0] += len(files)
+            counts[1] += 1
+            yield job.name, index, msgspec.json.encode(files)
+
+    db.execute("DELETE FROM batch_mini_batches WHERE job=?", (job.name,))
+    db.executemany("INSERT INTO batch_mini_batches (job, idx, files) VALUES (?,?,?)", rows())
+    if counts[0] == 0:
+        raise _NoFiles
+    db.execute(
+        "UPDATE batch_jobs SET enumerated=1, files_total=?, mini_batches_total=? WHERE name=?",
+        (counts[0], counts[1], job.name),
+    )
+    db.execute("COMMIT")
 
 
 class _NoFiles(Exception):

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import signal
+import sqlite3
 import subprocess
 import sys
 from pathlib import Path
@@ -14,6 +15,7 @@ from batch_helpers import LEASE, make_inputs, run_all
 
 from runtime.batch.jobs import BatchSettings, JobState
 from runtime.batch.store import BatchStore
+from runtime.errors import NotFound
 
 ROOT = Path(__file__).resolve().parents[3]
 CHILD = Path(__file__).with_name("crash_child.py")
@@ -32,6 +34,12 @@ def _kill_at(db: Path, job: str, moment: str) -> None:
     if line != b"paused\n":
         child.wait(timeout=30)
         raise AssertionError(f"the child ended before {moment}: {child.stderr.read().decode()}")
+    if moment == "walk":
+        # Walking the disk takes no lock on the state database: other writers (the registry) go on meanwhile.
+        other = sqlite3.connect(db, timeout=0.5, isolation_level=None)
+        other.execute("BEGIN IMMEDIATE")
+        other.execute("ROLLBACK")
+        other.close()
     child.send_signal(signal.SIGKILL)
     assert child.wait(timeout=30) == -signal.SIGKILL
     child.stdout.close()
@@ -65,6 +73,8 @@ def test_a_runner_killed_mid_job_leaves_a_job_that_finishes_with_every_row_once(
     if moment in ("walk", "insert"):
         # Listing is one transaction: the kill left no mini-batch behind, and listing again starts over.
         assert (seen.enumerated, seen.mini_batches_total, seen.state) == (False, 0, JobState.QUEUED)
+        with pytest.raises(NotFound):
+            fresh.mini_batch(job, 0)
         fresh.enumerate(job, NOW)
     later = NOW + LEASE  # the killed child's leases have run out: no release needed to claim them again
     done = run_all(fresh, later, worker="w-after")
