@@ -7,7 +7,6 @@ the functions below what a failure, a completion or a cancel does to a job, so t
 from __future__ import annotations
 
 import enum
-import os
 import re
 import uuid
 from collections.abc import Iterable, Iterator, Sequence
@@ -230,32 +229,6 @@ def output_text(rows: Iterable[Sequence[Value]]) -> tuple[str, int]:
     """The lines for a mini-batch's rows, each ended by a newline, and how many rows there were."""
     lines = [output_line(r) + "\n" for r in rows]
     return "".join(lines), len(lines)
-
-
-def walk_inputs(inputs: Sequence[str]) -> Iterator[tuple[bytes, str]]:
-    """(sort key, path) for every file under `inputs`, in the order the disk gives them.
-
-    Sorting by key (bytes order, as SQLite sorts a BLOB) is the stable order a job runs in: each input in turn,
-    a folder depth-first with names sorted. The key is the input's position followed by the path's parts, each
-    after a NUL byte, which sorts below any byte a name holds, so a folder's files sort where its name does.
-    Nothing is held but the folders still to visit, so memory stays flat however many files there are.
-    Directory symlinks are not followed (a loop cannot make the walk endless); file symlinks count as files.
-    """
-    for position, top in enumerate(inputs):
-        prefix = position.to_bytes(4, "big")
-        if not os.path.isdir(top):
-            yield prefix, top
-            continue
-        folders = [(top, prefix)]
-        while folders:
-            folder, key = folders.pop()
-            with os.scandir(folder) as entries:
-                for entry in entries:
-                    child = key + b"\0" + os.fsencode(entry.name)
-                    if entry.is_dir(follow_symlinks=False):
-                        folders.append((entry.path, child))
-                    elif entry.is_file():
-                        yield child, entry.path
 
 
 def chunks(files: Iterable[str], size: int) -> Iterator[tuple[int, tuple[str, ...]]]:

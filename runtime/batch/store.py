@@ -11,8 +11,14 @@ a crash (of a worker, or of the whole server) loses nothing and doubles nothing:
 - once every mini-batch is done or failed the job is Finalizing; `finalize` writes the output file (temporary
   file, fsync, rename) and then marks the job Completed, so doing it again after a crash is safe.
 
-The clock is passed in (`now`, seconds since the epoch), so leases are exact in tests. The methods take a lock,
-so the runner may call a long one (`enumerate`, `finalize`) in a thread while others wait their turn.
+The clock is passed in (`now`, seconds since the epoch), so leases are exact in tests. The methods are safe to
+call from several threads. The two that touch the disk at length, `enumerate` and `finalize`, work on a connection
+of their own and hold the store's lock only for their last short transaction: the runner calls them in a thread,
+and claims and answers go on meanwhile. Everything else is a short transaction, fine to call from the event loop.
+
+Leases: `lease_s` is the runner's choice; it should outlast the run() call it covers (retry_settings.timeout,
+`settings.timeout_s`) or be renewed while run() works, and a run() that overruns its timeout is reported with
+`fail`, which counts an attempt, unlike a lease that runs out.
 """
 
 from __future__ import annotations
@@ -23,10 +29,10 @@ import sqlite3
 import threading
 from collections.abc import Iterable, Iterator, Sequence
 from pathlib import Path
-from typing import Any
 
 import msgspec
 
+from runtime.batch.files import NoFiles, list_mini_batches, write_output
 from runtime.batch.jobs import (
     CLAIMABLE,
     TERMINAL,
@@ -41,7 +47,6 @@ from runtime.batch.jobs import (
     after_cancel_request,
     check_job_name,
     check_settings,
-    chunks,
     gives_up,
     new_job_name,
     output_text,
@@ -49,66 +54,12 @@ from runtime.batch.jobs import (
     successes,
     threshold_exceeded,
     threshold_message,
-    walk_inputs,
 )
+from runtime.batch.schema import FILES, JOB_COLUMNS, MB_COLUMNS, SCHEMA, connect, job_from_row, mini_batch_from_row
 from runtime.errors import Conflict, NotFound, SpecError, storage_error
 
-_SCHEMA = """
-CREATE TABLE IF NOT EXISTS batch_jobs (
-    seq INTEGER PRIMARY KEY AUTOINCREMENT,
-    name TEXT NOT NULL UNIQUE,
-    endpoint TEXT NOT NULL,
-    deployment TEXT NOT NULL,
-    inputs BLOB NOT NULL,
-    output_folder TEXT NOT NULL,
-    settings BLOB NOT NULL,
-    priority INTEGER NOT NULL,
-    state TEXT NOT NULL,
-    enumerated INTEGER NOT NULL DEFAULT 0,
-    created_at REAL NOT NULL,
-    started_at REAL,
-    ended_at REAL,
-    files_total INTEGER NOT NULL DEFAULT 0,
-    files_done INTEGER NOT NULL DEFAULT 0,
-    files_failed INTEGER NOT NULL DEFAULT 0,
-    mini_batches_total INTEGER NOT NULL DEFAULT 0,
-    mini_batches_done INTEGER NOT NULL DEFAULT 0,
-    mini_batches_failed INTEGER NOT NULL DEFAULT 0,
-    retries INTEGER NOT NULL DEFAULT 0,
-    error TEXT NOT NULL DEFAULT '',
-    core_seconds REAL NOT NULL DEFAULT 0,
-    gpu_seconds REAL NOT NULL DEFAULT 0
-);
-CREATE INDEX IF NOT EXISTS batch_jobs_by_state ON batch_jobs(state, priority, created_at, seq);
-CREATE TABLE IF NOT EXISTS batch_mini_batches (
-    job TEXT NOT NULL REFERENCES batch_jobs(name) ON DELETE CASCADE,
-    idx INTEGER NOT NULL,
-    files BLOB NOT NULL,
-    state TEXT NOT NULL DEFAULT 'Pending',
-    attempts INTEGER NOT NULL DEFAULT 0,
-    claim INTEGER NOT NULL DEFAULT 0,
-    worker TEXT NOT NULL DEFAULT '',
-    lease_until REAL NOT NULL DEFAULT 0,
-    error TEXT NOT NULL DEFAULT '',
-    PRIMARY KEY (job, idx)
-) WITHOUT ROWID;
-CREATE INDEX IF NOT EXISTS batch_mini_batches_by_state ON batch_mini_batches(job, state, idx);
-CREATE TABLE IF NOT EXISTS batch_outputs (
-    job TEXT NOT NULL REFERENCES batch_jobs(name) ON DELETE CASCADE,
-    idx INTEGER NOT NULL,
-    rows BLOB NOT NULL,
-    PRIMARY KEY (job, idx)
-) WITHOUT ROWID;
-"""
-_JOB_COLUMNS = (
-    "name, endpoint, deployment, inputs, output_folder, settings, state, enumerated, created_at, started_at,"
-    " ended_at, files_total, files_done, files_failed, mini_batches_total, mini_batches_done, mini_batches_failed,"
-    " retries, error, core_seconds, gpu_seconds"
-)
-_MB_COLUMNS = "job, idx, files, state, attempts, claim, worker, lease_until, error"
 _PRIORITY_RANK = {Priority.NORMAL: 0, Priority.LOW: 1}
 _UNFINISHED = tuple(s.value for s in JobState if s not in TERMINAL)
-_files_type = tuple[str, ...]
 _RUNNING = JobState.RUNNING.value
 
 
@@ -117,18 +68,10 @@ class BatchStore:
 
     def __init__(self, path: Path) -> None:
         self._path = path
-        self._db = self._connect()
+        self._db = connect(path)
         self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.executescript(_SCHEMA)
+        self._db.executescript(SCHEMA)
         self._lock = threading.RLock()
-
-    def _connect(self) -> sqlite3.Connection:
-        db = sqlite3.connect(self._path, isolation_level=None, check_same_thread=False)
-        db.execute("PRAGMA foreign_keys=ON")
-        db.execute("PRAGMA synchronous=NORMAL")
-        # Other connections (the registry's, enumeration's) write to the same file: wait for them, do not fail.
-        db.execute("PRAGMA busy_timeout=10000")
-        return db
 
     def close(self) -> None:
         """Close the database."""
@@ -232,17 +175,17 @@ class BatchStore:
             return self._job(name)
 
     def _job(self, name: str) -> Job:
-        row = self._db.execute(f"SELECT {_JOB_COLUMNS} FROM batch_jobs WHERE name=?", (name,)).fetchone()
+        row = self._db.execute(f"SELECT {JOB_COLUMNS} FROM batch_jobs WHERE name=?", (name,)).fetchone()
         if row is None:
             raise NotFound(f"job {name!r} not found")
-        return _job(row)
+        return job_from_row(row)
 
     def jobs(self, endpoint: str | None = None, deployment: str | None = None) -> list[Job]:
         """Jobs of one endpoint (and deployment), or all, oldest first."""
         where, args = _scope(endpoint, deployment)
         with self._lock:
-            rows = self._db.execute(f"SELECT {_JOB_COLUMNS} FROM batch_jobs{where} ORDER BY created_at, seq", args)
-            return [_job(r) for r in rows]
+            rows = self._db.execute(f"SELECT {JOB_COLUMNS} FROM batch_jobs{where} ORDER BY created_at, seq", args)
+            return [job_from_row(r) for r in rows]
 
     def unfinished(self) -> list[Job]:
         """Jobs to pick up again after a restart (not Completed, Failed or Canceled), in claim order.
@@ -252,10 +195,10 @@ class BatchStore:
         marks = ",".join("?" * len(_UNFINISHED))
         with self._lock:
             rows = self._db.execute(
-                f"SELECT {_JOB_COLUMNS} FROM batch_jobs WHERE state IN ({marks}) ORDER BY priority, created_at, seq",
+                f"SELECT {JOB_COLUMNS} FROM batch_jobs WHERE state IN ({marks}) ORDER BY priority, created_at, seq",
                 _UNFINISHED,
             )
-            return [_job(r) for r in rows]
+            return [job_from_row(r) for r in rows]
 
     def add_usage(self, name: str, core_seconds: float, gpu_seconds: float = 0.0) -> None:
         """Add the CPU core and GPU time a mini-batch of the job used."""
@@ -301,10 +244,10 @@ class BatchStore:
         if job.enumerated or job.state is not JobState.QUEUED:
             return job
         error = ""
-        db = self._connect()
+        db = connect(self._path)
         try:
-            _list_mini_batches(db, job)
-        except _NoFiles:
+            list_mini_batches(db, job)
+        except NoFiles:
             error = f"the input holds no files: {', '.join(job.inputs)}"
         except OSError as exc:  # from the walk: the database raises sqlite3.Error
             error = f"cannot list the input: {exc.strerror or exc} ({exc.filename})"
@@ -415,11 +358,11 @@ class BatchStore:
 
     def _mini_batch(self, name: str, index: int) -> MiniBatch:
         row = self._db.execute(
-            f"SELECT {_MB_COLUMNS} FROM batch_mini_batches WHERE job=? AND idx=?", (name, index)
+            f"SELECT {MB_COLUMNS} FROM batch_mini_batches WHERE job=? AND idx=?", (name, index)
         ).fetchone()
         if row is None:
             raise NotFound(f"mini-batch {index} of job {name!r} not found")
-        return _mini_batch(row)
+        return mini_batch_from_row(row)
 
     # --- outcomes --------------------------------------------------------------------------------------------
 
@@ -476,7 +419,7 @@ class BatchStore:
             open_states = (MiniBatchState.PENDING, MiniBatchState.LEASED)
             if mb_state not in open_states or job_state not in (JobState.RUNNING, JobState.CANCEL_REQUESTED):
                 return False
-            files = len(msgspec.json.decode(files_blob, type=_files_type))
+            files = len(msgspec.json.decode(files_blob, type=FILES))
             settings = msgspec.json.decode(settings_blob, type=BatchSettings)
             if settings.output_action is OutputAction.APPEND_ROW:
                 db.execute("INSERT INTO batch_outputs VALUES (?,?,?)", (mb.job, mb.index, text.encode()))
@@ -517,7 +460,7 @@ class BatchStore:
             "SELECT files FROM batch_mini_batches WHERE job=? AND state=? ORDER BY idx",
             (job.name, MiniBatchState.FAILED.value),
         ):
-            failed.extend(msgspec.json.decode(blob, type=_files_type))
+            failed.extend(msgspec.json.decode(blob, type=FILES))
         return threshold_message(job.files_failed, job.settings.error_threshold, failed)
 
     def _end(self, name: str, state: JobState, now: float, error: str = "") -> None:
@@ -545,9 +488,9 @@ class BatchStore:
         if job.state is not JobState.FINALIZING:
             raise Conflict(f"job {name!r} is {job.state}; only a Finalizing job is finalized")
         if job.settings.output_action is OutputAction.APPEND_ROW:
-            db = self._connect()
+            db = connect(self._path)
             try:
-                _write_output(db, job)
+                write_output(db, job)
             except OSError as exc:
                 raise storage_error(exc) or exc from exc
             finally:
@@ -556,60 +499,6 @@ class BatchStore:
             if self._job(name).state is JobState.FINALIZING:
                 self._end(name, JobState.COMPLETED, now)
             return self._job(name)
-
-
-def _write_output(db: sqlite3.Connection, job: Job) -> None:
-    folder = Path(job.output_folder)
-    folder.mkdir(parents=True, exist_ok=True)
-    tmp = folder / f".{job.output_file_name}.{job.name}.partial"
-    with open(tmp, "wb") as out:
-        for (blob,) in db.execute("SELECT rows FROM batch_outputs WHERE job=? ORDER BY idx", (job.name,)):
-            out.write(blob)
-        out.flush()
-        os.fsync(out.fileno())
-    os.replace(tmp, job.output_path)
-    fd = os.open(folder, os.O_RDONLY)
-    try:
-        os.fsync(fd)  # the rename itself must survive a power cut before the job says Completed
-    finally:
-        os.close(fd)
-
-
-def _list_mini_batches(db: sqlite3.Connection, job: Job) -> None:
-    """Walk the job's inputs and write its mini-batches, all in one transaction of `db`."""
-    # The walk goes into this connection's temporary table, which SQLite sorts (in its page cache, spilling to a
-    # temporary file), so neither the names nor the mini-batches pile up in memory. Writing only the temporary
-    # database leaves the state database free for other writers while the disk is walked.
-    db.execute("CREATE TEMP TABLE batch_walk (key BLOB PRIMARY KEY, path TEXT NOT NULL) WITHOUT ROWID")
-    db.execute("BEGIN")
-    db.executemany("INSERT INTO temp.batch_walk VALUES (?,?)", walk_inputs(job.inputs))
-    db.execute("COMMIT")
-    db.execute("BEGIN IMMEDIATE")
-    row = db.execute("SELECT enumerated, state FROM batch_jobs WHERE name=?", (job.name,)).fetchone()
-    if row is None or row[0] or row[1] != JobState.QUEUED:
-        return  # listed, canceled or gone meanwhile; closing the connection rolls back
-    counts = [0, 0]  # files, mini-batches
-
-    def rows() -> Iterator[tuple[str, int, bytes]]:
-        ordered = (path for (path,) in db.execute("SELECT path FROM temp.batch_walk ORDER BY key"))
-        for index, files in chunks(ordered, job.settings.mini_batch_size):
-            counts[0] += len(files)
-            counts[1] += 1
-            yield job.name, index, msgspec.json.encode(files)
-
-    db.execute("DELETE FROM batch_mini_batches WHERE job=?", (job.name,))
-    db.executemany("INSERT INTO batch_mini_batches (job, idx, files) VALUES (?,?,?)", rows())
-    if counts[0] == 0:
-        raise _NoFiles
-    db.execute(
-        "UPDATE batch_jobs SET enumerated=1, files_total=?, mini_batches_total=? WHERE name=?",
-        (counts[0], counts[1], job.name),
-    )
-    db.execute("COMMIT")
-
-
-class _NoFiles(Exception):
-    """Raised inside the enumeration transaction to roll it back when the input holds no file."""
 
 
 def _scope(endpoint: str | None, deployment: str | None) -> tuple[str, tuple[str, ...]]:
@@ -621,43 +510,3 @@ def _scope(endpoint: str | None, deployment: str | None) -> tuple[str, tuple[str
         parts.append("deployment=?")
         args.append(deployment)
     return (" WHERE " + " AND ".join(parts) if parts else ""), tuple(args)
-
-
-def _job(row: tuple[Any, ...]) -> Job:
-    return Job(
-        name=row[0],
-        endpoint=row[1],
-        deployment=row[2],
-        inputs=msgspec.json.decode(row[3], type=_files_type),
-        output_folder=row[4],
-        settings=msgspec.json.decode(row[5], type=BatchSettings),
-        state=JobState(row[6]),
-        enumerated=bool(row[7]),
-        created_at=row[8],
-        started_at=row[9],
-        ended_at=row[10],
-        files_total=row[11],
-        files_done=row[12],
-        files_failed=row[13],
-        mini_batches_total=row[14],
-        mini_batches_done=row[15],
-        mini_batches_failed=row[16],
-        retries=row[17],
-        error=row[18],
-        core_seconds=row[19],
-        gpu_seconds=row[20],
-    )
-
-
-def _mini_batch(row: tuple[Any, ...]) -> MiniBatch:
-    return MiniBatch(
-        job=row[0],
-        index=row[1],
-        files=msgspec.json.decode(row[2], type=_files_type),
-        state=MiniBatchState(row[3]),
-        attempts=row[4],
-        claim=row[5],
-        worker=row[6],
-        lease_until=row[7],
-        error=row[8],
-    )

@@ -20,6 +20,7 @@ from typing import Any, TypeVar
 
 from batch_helpers import LEASE, rows_for
 
+import runtime.batch.files as files_module
 import runtime.batch.store as store_module
 from runtime.batch.store import BatchStore
 
@@ -64,9 +65,9 @@ def on_call(count: int, fn: Callable[..., T], *, before: bool) -> Callable[..., 
 
 def main(db: str, job: str, moment: str) -> None:
     if moment == "walk":
-        store_module.walk_inputs = after(20, store_module.walk_inputs)  # type: ignore[assignment]
+        files_module.walk_inputs = after(20, files_module.walk_inputs)  # type: ignore[assignment]
     elif moment == "insert":
-        store_module.chunks = after(5, store_module.chunks)  # type: ignore[assignment]
+        files_module.chunks = after(5, files_module.chunks)  # type: ignore[assignment]
     elif moment == "complete":
         store_module.successes = on_call(3, store_module.successes, before=False)
     elif moment == "write":

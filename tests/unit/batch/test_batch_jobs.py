@@ -5,6 +5,7 @@ from pathlib import Path
 import msgspec
 import pytest
 
+from runtime.batch.files import walk_inputs
 from runtime.batch.jobs import (
     NOTHING_SUCCEEDED,
     BatchSettings,
@@ -22,7 +23,6 @@ from runtime.batch.jobs import (
     successes,
     threshold_exceeded,
     threshold_message,
-    walk_inputs,
 )
 from runtime.errors import Conflict, SpecError
 
