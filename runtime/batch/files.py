@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import sqlite3
 from collections.abc import Iterator, Sequence
@@ -24,6 +25,8 @@ def walk_inputs(inputs: Sequence[str]) -> Iterator[tuple[bytes, str]]:
     for position, top in enumerate(inputs):
         prefix = position.to_bytes(4, "big")
         if not os.path.isdir(top):
+            if not os.path.isfile(top):  # gone since the job was submitted
+                raise FileNotFoundError(errno.ENOENT, os.strerror(errno.ENOENT), top)
             yield prefix, top
             continue
         folders = [(top, prefix)]

@@ -284,6 +284,30 @@ def test_an_input_with_no_files_fails_the_job_at_enumeration(tmp_path: Path, sto
     assert store.unfinished() == []
 
 
+def test_an_input_gone_before_it_was_listed_fails_the_job_naming_it(tmp_path: Path, store: BatchStore) -> None:
+    for gone in ("folder", "file"):
+        path = tmp_path / gone
+        if gone == "folder":
+            make_inputs(path, 2)
+        else:
+            path.write_text("x")
+        job = store.submit(
+            endpoint="ep",
+            deployment="blue",
+            inputs=[path],
+            output_folder=tmp_path / f"out-{gone}",
+            settings=BatchSettings(),
+            now=1,
+        )
+        if gone == "folder":
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+        listed = store.enumerate(job.name, 2.0)
+        assert (listed.state, listed.enumerated, listed.ended_at) == (JobState.FAILED, False, 2.0)
+        assert listed.error == f"cannot list the input: No such file or directory ({path})"
+
+
 def test_one_file_is_an_input_too(tmp_path: Path, store: BatchStore) -> None:
     (path,) = make_inputs(tmp_path / "data", 1)
     job = store.submit(
