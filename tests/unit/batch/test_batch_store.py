@@ -419,4 +419,3 @@ def test_100k_files_are_enumerated_in_seconds_with_flat_memory(tmp_path: Path, s
     assert took < 10, f"enumerating 100k files took {took:.1f} s"
     # Neither the names nor the mini-batches are held: SQLite sorts them, outside this process's heap.
     assert peak < 2**20, f"enumeration peaked at {peak / 2**20:.1f} MiB"
-    shutil.rmtree(folder)  # now, rather than in a later session's clean-up of old temporary folders
