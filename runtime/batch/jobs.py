@@ -140,7 +140,7 @@ def new_job_name() -> str:
 
 
 def check_job_name(name: str) -> None:
-    """SpecError unless `name` is a job name Azure takes: letters, digits, `-` and `_`, 1-255 long."""
+    """SpecError unless `name` is 1-255 letters, digits, `-` and `_`, starting with a letter or digit."""
     if not _JOB_NAME.fullmatch(name):
         raise SpecError(
             f"job name {name!r} is not allowed: use 1-255 letters, digits, '-' and '_', starting with a letter or digit"
