@@ -151,6 +151,47 @@ def test_a_full_disk_delays_a_restart_until_there_is_room_and_a_create_leaves_no
             shutil.rmtree(server.state)
 
 
+def test_a_worker_whose_log_disk_is_full_keeps_serving_and_says_how_many_lines_it_lost(
+    disk: Disk, tmp_path: Path
+) -> None:
+    if not disk.mounted:
+        pytest.skip("an open log cannot be made to refuse writes without a tmpfs to fill")
+    server = Server(disk.root / "state")
+    server.state.mkdir()
+    (server.state / "serve.out").symlink_to(tmp_path / "serve.out")
+    server.start()
+    try:
+        server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
+        server.deploy_echo("--all-traffic")
+        auth = {"Authorization": f"Bearer {server.key('fix')}"}
+        admin = {"Authorization": f"Bearer {(server.state / 'admin-token').read_text().strip()}"}
+        worker_log = server.state / "logs" / "fix" / "echo" / "echo-0.log"
+        with server.client() as http:
+            assert http.post("/endpoints/fix/score", json={"k": 1}, headers=auth).status_code == 200
+            (pid,) = [w["pid"] for w in _workers(http, admin)]
+            disk.fill(worker_log, server.state / "snapshots" / "fix")
+            # Every answer logs an access line the disk refuses; the worker drops them and keeps serving.
+            for i in range(20):
+                r = http.post("/endpoints/fix/score", json={"k": i}, headers=auth)
+                assert r.status_code == 200, r.text
+            assert [(w["pid"], w["state"]) for w in _workers(http, admin)] == [(pid, "Ready")]
+            assert "The log lost" not in worker_log.read_text(errors="replace")
+            disk.free()
+            assert http.post("/endpoints/fix/score", json={"k": 20}, headers=auth).status_code == 200
+            deadline = time.monotonic() + 30  # the worker writes its log once it has nothing left to answer
+            while "The log lost" not in (text := worker_log.read_text(errors="replace")):
+                assert time.monotonic() < deadline, text[-2000:]
+                time.sleep(0.05)
+            assert [w["pid"] for w in _workers(http, admin)] == [pid]
+        (notice,) = [line for line in text.splitlines() if "The log lost" in line]
+        lost = int(notice.split("The log lost ")[1].split()[0])
+        assert lost >= 20 and "No space left on device" in notice, notice
+    finally:
+        server.stop()
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(server.state)
+
+
 def _workers(http: httpx.Client, admin: dict[str, str]) -> list[dict[str, Any]]:
     shown = http.get("/api/endpoints/fix/deployments/echo", headers=admin).json()
     return list(shown["workers"])
