@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import FIXTURES, Server
+from conftest import FIXTURES, Server, wait_for_state
 
 DEPLOYMENT = FIXTURES / "echo-deployment.yml"
 
@@ -186,6 +186,47 @@ def test_a_worker_whose_log_disk_is_full_keeps_serving_and_says_how_many_lines_i
         (notice,) = [line for line in text.splitlines() if "The log lost" in line]
         lost = int(notice.split("The log lost ")[1].split()[0])
         assert lost >= 20 and "No space left on device" in notice, notice
+    finally:
+        server.stop()
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(server.state)
+
+
+def test_a_deployment_whose_outcome_cannot_be_recorded_shows_succeeded_once_there_is_room(
+    disk: Disk, tmp_path: Path
+) -> None:
+    if not disk.mounted:
+        pytest.skip("the state database refuses writes only on a full tmpfs")
+    server = Server(disk.root / "state")
+    server.state.mkdir()
+    serve_log = tmp_path / "serve.out"
+    (server.state / "serve.out").symlink_to(serve_log)
+    server.start()
+    try:
+        server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
+        go = tmp_path / "go"  # init() waits for it, so the disk fills between the create and the workers' start
+        server.deploy_echo("--all-traffic", "--no-wait", "--set", f"environment_variables.INIT_WAIT_FOR={go}")
+        auth = {"Authorization": f"Bearer {server.key('fix')}"}
+        admin = {"Authorization": f"Bearer {(server.state / 'admin-token').read_text().strip()}"}
+        with server.client() as http:
+            deadline = time.monotonic() + 30
+            while not [w for w in _workers(http, admin) if w["pid"]]:
+                assert time.monotonic() < deadline, _workers(http, admin)
+                time.sleep(0.05)
+            disk.fill(server.state / "logs" / "fix" / "echo" / "echo-0.log", server.state / "snapshots" / "fix")
+            go.touch()
+            deadline = time.monotonic() + 30
+            while "cannot record its state Succeeded" not in serve_log.read_text():
+                assert time.monotonic() < deadline, serve_log.read_text()[-2000:]
+                time.sleep(0.05)
+            shown = http.get("/api/endpoints/fix/deployments/echo", headers=admin).json()
+            assert shown["provisioning_state"] == "Creating"
+            assert [w["state"] for w in shown["workers"]] == ["Ready"]
+            disk.free()
+            wait_for_state(server, "fix", "echo", "Succeeded")
+            assert http.post("/endpoints/fix/score", json={"k": 1}, headers=auth).status_code == 200
+        warning = next(line for line in serve_log.read_text().splitlines() if "cannot record its state" in line)
+        assert "database or disk is full" in warning, warning
     finally:
         server.stop()
         with contextlib.suppress(FileNotFoundError):
