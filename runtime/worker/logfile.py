@@ -56,8 +56,17 @@ class LossyFile(io.RawIOBase):
         return os.isatty(self._fd)
 
     def write(self, b: object) -> int:
-        """Write all of `b`, or drop what the descriptor refuses; always report all of it as written."""
+        """Write `b` (or what the descriptor takes of it), or drop what it refuses and report it all as written."""
         view = memoryview(b).cast("B")  # type: ignore[arg-type]
+        if not _losses.lines:  # the common case, without the lock: the log takes writes
+            try:
+                written = os.write(self._fd, view)
+            except OSError:
+                pass  # the slow path tries again and drops what still cannot be written
+            else:
+                if written:
+                    _losses.at_line_start = view[written - 1] == 0x0A
+                return written  # a short write: the buffered writer calls again with the rest
         size = view.nbytes
         with _losses.lock:
             failed = self._report() if _losses.lines else None
