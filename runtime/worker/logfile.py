@@ -79,10 +79,11 @@ class LossyFile(io.RawIOBase):
 
     def _report(self) -> OSError | None:
         """Write the line about the lost lines; the error if the log still takes no writes."""
-        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime())
+        now = time.time()
+        stamp = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(now)) + f",{int(now % 1 * 1000):03d}"
         start = "" if _losses.at_line_start else "\n"
         notice = (
-            f"{start}{stamp},000 {_losses.name} WARNING [modelyard.worker] The log lost {_losses.lines} lines while "
+            f"{start}{stamp} {_losses.name} WARNING [modelyard.worker] The log lost {_losses.lines} lines while "
             f"it could not be written ({_losses.reason}); it takes writes again\n"
         )
         failed, _ = self._write(memoryview(notice.encode()))
