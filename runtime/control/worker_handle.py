@@ -175,8 +175,9 @@ class WorkerHandle:
         except OSError as exc:
             raise WorkerStartError(f"worker {self.name}: cannot open its log {self._log_path}: {_why(exc)}") from None
         with log:
-            # The first line doubles as the check that the log takes writes: a worker whose log is full dies at
-            # its first flush, so it is not started until there is room, and serve's log says why meanwhile.
+            # The first line doubles as the check that the log takes writes: a running worker drops the lines a
+            # full disk refuses, but a new one would start with no record of its init(), so it waits for room,
+            # and serve's log says why meanwhile.
             try:
                 log.write(f"==== {stamp} modelyard: starting worker {self.name} on cores {cores} ====\n".encode())
             except OSError as exc:

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import FIXTURES, Server
+from conftest import FIXTURES, Server, wait_for_state
 
 DEPLOYMENT = FIXTURES / "echo-deployment.yml"
 
@@ -145,6 +145,88 @@ def test_a_full_disk_delays_a_restart_until_there_is_room_and_a_create_leaves_no
         why = "No space left on device" if disk.mounted else "cannot open its log"
         assert any("restart failed" in line and why in line for line in text.splitlines()), text[-2000:]
         assert "is back after" in text
+    finally:
+        server.stop()
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(server.state)
+
+
+def test_a_worker_whose_log_disk_is_full_keeps_serving_and_says_how_many_lines_it_lost(
+    disk: Disk, tmp_path: Path
+) -> None:
+    if not disk.mounted:
+        pytest.skip("an open log cannot be made to refuse writes without a tmpfs to fill")
+    server = Server(disk.root / "state")
+    server.state.mkdir()
+    (server.state / "serve.out").symlink_to(tmp_path / "serve.out")
+    server.start()
+    try:
+        server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
+        server.deploy_echo("--all-traffic")
+        auth = {"Authorization": f"Bearer {server.key('fix')}"}
+        admin = {"Authorization": f"Bearer {(server.state / 'admin-token').read_text().strip()}"}
+        worker_log = server.state / "logs" / "fix" / "echo" / "echo-0.log"
+        with server.client() as http:
+            assert http.post("/endpoints/fix/score", json={"k": 1}, headers=auth).status_code == 200
+            (pid,) = [w["pid"] for w in _workers(http, admin)]
+            disk.fill(worker_log, server.state / "snapshots" / "fix")
+            # Every answer logs an access line the disk refuses; the worker drops them and keeps serving.
+            for i in range(20):
+                r = http.post("/endpoints/fix/score", json={"k": i}, headers=auth)
+                assert r.status_code == 200, r.text
+            assert [(w["pid"], w["state"]) for w in _workers(http, admin)] == [(pid, "Ready")]
+            assert "The log lost" not in worker_log.read_text(errors="replace")
+            disk.free()
+            assert http.post("/endpoints/fix/score", json={"k": 20}, headers=auth).status_code == 200
+            deadline = time.monotonic() + 30  # the worker writes its log once it has nothing left to answer
+            while "The log lost" not in (text := worker_log.read_text(errors="replace")):
+                assert time.monotonic() < deadline, text[-2000:]
+                time.sleep(0.05)
+            assert [w["pid"] for w in _workers(http, admin)] == [pid]
+        (notice,) = [line for line in text.splitlines() if "The log lost" in line]
+        lost = int(notice.split("The log lost ")[1].split()[0])
+        assert lost >= 20 and "No space left on device" in notice, notice
+    finally:
+        server.stop()
+        with contextlib.suppress(FileNotFoundError):
+            shutil.rmtree(server.state)
+
+
+def test_a_deployment_whose_outcome_cannot_be_recorded_shows_succeeded_once_there_is_room(
+    disk: Disk, tmp_path: Path
+) -> None:
+    if not disk.mounted:
+        pytest.skip("the state database refuses writes only on a full tmpfs")
+    server = Server(disk.root / "state")
+    server.state.mkdir()
+    serve_log = tmp_path / "serve.out"
+    (server.state / "serve.out").symlink_to(serve_log)
+    server.start()
+    try:
+        server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
+        go = tmp_path / "go"  # init() waits for it, so the disk fills between the create and the workers' start
+        server.deploy_echo("--all-traffic", "--no-wait", "--set", f"environment_variables.INIT_WAIT_FOR={go}")
+        auth = {"Authorization": f"Bearer {server.key('fix')}"}
+        admin = {"Authorization": f"Bearer {(server.state / 'admin-token').read_text().strip()}"}
+        with server.client() as http:
+            deadline = time.monotonic() + 30
+            while not [w for w in _workers(http, admin) if w["pid"]]:
+                assert time.monotonic() < deadline, _workers(http, admin)
+                time.sleep(0.05)
+            disk.fill(server.state / "logs" / "fix" / "echo" / "echo-0.log", server.state / "snapshots" / "fix")
+            go.touch()
+            deadline = time.monotonic() + 30
+            while "cannot record its state Succeeded" not in serve_log.read_text():
+                assert time.monotonic() < deadline, serve_log.read_text()[-2000:]
+                time.sleep(0.05)
+            shown = http.get("/api/endpoints/fix/deployments/echo", headers=admin).json()
+            assert shown["provisioning_state"] == "Creating"
+            assert [w["state"] for w in shown["workers"]] == ["Ready"]
+            disk.free()
+            wait_for_state(server, "fix", "echo", "Succeeded")
+            assert http.post("/endpoints/fix/score", json={"k": 1}, headers=auth).status_code == 200
+        warning = next(line for line in serve_log.read_text().splitlines() if "cannot record its state" in line)
+        assert "database or disk is full" in warning, warning
     finally:
         server.stop()
         with contextlib.suppress(FileNotFoundError):

@@ -1,16 +1,18 @@
 """Hypothesis-built OIP v2 infer requests against a real Triton-layout ONNX deployment: 200 or a 4xx, never a 5xx.
 
 The requests are valid and near-valid: right and wrong names, datatypes, shapes, data (flat, nested, wrong length,
-wrong element types), binary-extension bodies with right and wrong sizes, requested outputs and parameters.
-Malformed inputs whose handling is specified elsewhere (a `parameters` that is not an object, booleans as
-dimensions or sizes, very deep JSON, compressed bodies, oversized headers) are left out here; their own tests cover
-them.
+wrong element types), binary-extension bodies with right and wrong sizes, requested outputs and parameters, a
+`parameters` that is not an object at any level, booleans as dimensions or sizes, JSON nested past any parser's
+depth, gzip and deflate bodies (valid, truncated, and bombs that inflate past the body limit), and request heads
+past the server's limits.
 """
 
 from __future__ import annotations
 
+import gzip
 import json
 import struct
+import zlib
 from collections import Counter
 from collections.abc import Iterator
 from typing import Any
@@ -41,8 +43,12 @@ PATHS = [
 FEATURES = 64
 DATATYPES = ["BOOL", "UINT8", "INT8", "INT32", "INT64", "FP16", "FP32", "FP64", "BYTES", "BF16", "fp32", ""]
 ITEMSIZE = {"FP32": 4, "FP64": 8, "FP16": 2, "INT64": 8, "INT32": 4, "INT8": 1, "UINT8": 1, "BOOL": 1}
-#: 300 requests take about 8 s on a busy 2-core machine.
-EXAMPLES = 300
+#: 400 requests take about 20 s on a busy 2-core machine.
+EXAMPLES = 400
+#: The server's body limit, small so that a compression bomb is cheap to build and to refuse.
+MAX_BODY_MIB = 2
+#: Stands in for deeply nested JSON in a document, replaced after json.dumps (which cannot write it).
+DEEP = "\ufdd0deep\ufdd0"
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +56,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, s
     """One server for the module with the digits Triton deployment, and its endpoint key."""
     srv = Server(tmp_path_factory.mktemp("fuzz-oip") / "state")
     srv.state.mkdir()
-    srv.start()
+    srv.start("--max-body-mib", str(MAX_BODY_MIB))
     try:
         srv.cli("online-endpoint", "create", "-f", str(TRITON / "endpoint.yml"))
         srv.cli("online-deployment", "create", "-f", str(TRITON / "deployment.yml"), "--all-traffic")
@@ -126,7 +132,17 @@ FAULTS = (
         "outputs",
         "top",
         "path",
+        "id",
+        "parameters",
+        "boolean",
+        "deep",
+        "encoding",
+        "head",
     ]
+)
+#: What a `parameters` that is not an object can be (None is the same as absent, so it is valid).
+not_an_object = st.one_of(
+    st.lists(scalar, max_size=2), st.text(max_size=3), st.integers(), st.booleans(), st.floats(), st.none()
 )
 
 
@@ -137,6 +153,8 @@ def infer_request(draw: st.DrawFn) -> tuple[str, dict[str, str], bytes]:
     fault = draw(st.sampled_from(FAULTS))
     rows = draw(st.integers(min_value=1, max_value=3))
     shape: object = draw(dims) if fault == "shape" else [rows, FEATURES]
+    if fault == "boolean" and draw(st.booleans()):  # bool is an int to Python: `[true, 64]` must not pass
+        shape = draw(st.sampled_from([[True, FEATURES], [rows, True], [False, FEATURES], [True]]))
     datatype = draw(st.sampled_from(DATATYPES)) if fault == "datatype" else "FP32"
     name = draw(st.sampled_from(["Input", "label", "", "input "])) if fault == "name" else "input"
     tensor: dict[str, Any] = {"name": name, "datatype": datatype, "shape": shape}
@@ -153,6 +171,8 @@ def infer_request(draw: st.DrawFn) -> tuple[str, dict[str, str], bytes]:
         declared: object = len(binary)
         if fault == "binary-size" and draw(st.booleans()):
             declared = draw(st.one_of(st.integers(-2, len(binary) + 4), st.text(max_size=2), st.floats(0, 9)))
+        if fault == "boolean" and shape == [rows, FEATURES]:
+            declared = draw(st.booleans())
         tensor["parameters"] = {"binary_data_size": declared}
         if fault == "data":
             tensor["data"] = [0.0]  # both data and a binary size
@@ -164,17 +184,35 @@ def infer_request(draw: st.DrawFn) -> tuple[str, dict[str, str], bytes]:
         tensor["data"] = draw(json_data(shape, valid=True))
     if fault == "missing-key":
         del tensor[draw(st.sampled_from(["name", "datatype", "shape"]))]
+    where = draw(st.sampled_from(["request", "input", "output", "document"])) if fault in ("parameters", "deep") else ""
+    if where == "input":
+        if fault == "parameters":
+            tensor["parameters"] = draw(not_an_object)
+        else:
+            tensor[draw(st.sampled_from(["data", "shape", "parameters", "name"]))] = DEEP
     inputs: list[Any] = [tensor]
     if fault == "inputs":
         inputs = draw(
             st.sampled_from([[tensor, dict(tensor)], [], [tensor, None], [tensor, []], [tensor, {"name": "x"}]])
         )
     request: dict[str, Any] = {"inputs": inputs}
-    if draw(st.booleans()):
-        request["id"] = draw(st.one_of(st.text(max_size=8), st.integers()))
+    if fault == "id":
+        request["id"] = draw(
+            st.one_of(st.integers(), st.floats(), st.none(), st.booleans(), st.lists(scalar, max_size=2))
+        )
+    elif draw(st.booleans()):
+        request["id"] = draw(st.text(max_size=8))
     if draw(st.booleans()):
         request["parameters"] = {"binary_data_output": draw(st.booleans())}
-    if fault == "outputs" or draw(st.booleans()):
+    if where == "request":
+        key = draw(st.sampled_from(["parameters", "id", "outputs"])) if fault == "deep" else "parameters"
+        request[key] = DEEP if fault == "deep" else draw(not_an_object)
+    if where == "document" and fault == "parameters":
+        request["parameters"] = draw(not_an_object)
+    if where == "output":
+        value = DEEP if fault == "deep" else draw(not_an_object)
+        request["outputs"] = [{"name": draw(st.sampled_from(["label", "probabilities"])), "parameters": value}]
+    elif fault == "outputs" or draw(st.booleans()):
         names = st.sampled_from(["label", "probabilities"] + (["input", "nope"] if fault == "outputs" else []))
         optional: dict[str, st.SearchStrategy[Any]] = {"binary_data": st.booleans()}
         if fault == "outputs":
@@ -195,6 +233,11 @@ def infer_request(draw: st.DrawFn) -> tuple[str, dict[str, str], bytes]:
             )
         )
     head = json.dumps(document).encode()
+    if fault == "deep":
+        levels = draw(st.sampled_from([64, 1_000, 100_000]))
+        nested = draw(st.sampled_from(["[" * levels + "]" * levels, '{"a":' * levels + "0" + "}" * levels]))
+        placeholder = json.dumps(DEEP).encode()
+        head = head.replace(placeholder, nested.encode()) if placeholder in head else nested.encode()
     headers = {"Content-Type": "application/json"}
     if as_binary:
         length = str(len(head))
@@ -208,7 +251,44 @@ def infer_request(draw: st.DrawFn) -> tuple[str, dict[str, str], bytes]:
     path = (
         draw(st.sampled_from(PATHS)) if fault == "path" else draw(st.sampled_from([INFER, f"{MODEL}/versions/1/infer"]))
     )
-    return path, headers, head + binary
+    body = head + binary
+    if fault == "encoding" or draw(st.integers(0, 7)) == 0:  # also on top of another fault: the same answer
+        body = _encoded(draw, headers, body)
+    if fault == "head":
+        _oversized(draw, headers)
+    return path, headers, body
+
+
+def _encoded(draw: st.DrawFn, headers: dict[str, str], body: bytes) -> bytes:
+    """`body` compressed as gzip or deflate, valid, truncated, mislabelled, or padded past the body limit."""
+    encoding = draw(st.sampled_from(["gzip", "deflate", "GZIP", "Deflate", "identity", "br", "gzip, deflate"]))
+    headers["Content-Encoding"] = encoding
+    if encoding.strip().lower() not in ("gzip", "deflate"):
+        return body
+    pack = gzip.compress if encoding.strip().lower() == "gzip" else zlib.compress
+    kind = draw(st.sampled_from(["valid", "at-the-limit", "truncated", "plain", "bomb", "bomb", "garbage"]))
+    if kind == "plain":
+        return body  # labelled compressed, sent as it is
+    if kind == "garbage":
+        return draw(st.binary(min_size=1, max_size=16))
+    if kind in ("bomb", "at-the-limit"):
+        # JSON allows trailing spaces: the request inflating to just past the server's limit, or to exactly it.
+        limit = MAX_BODY_MIB * 2**20
+        return pack(body + b" " * (limit - len(body) + (kind == "bomb")))
+    packed = pack(body)
+    return packed[: draw(st.integers(0, len(packed) - 1))] if kind == "truncated" else packed
+
+
+def _oversized(draw: st.DrawFn, headers: dict[str, str]) -> None:
+    """A request head past the server's limits (32 KiB, 100 fields), or a header count of thousands of digits."""
+    kind = draw(st.sampled_from(["long", "many", "digits"]))
+    if kind == "long":
+        headers["x-pad"] = "a" * draw(st.integers(32 * 2**10, 40 * 2**10))
+    elif kind == "many":
+        headers.update({f"x-h{i}": "v" for i in range(draw(st.integers(100, 120)))})
+    else:
+        headers["Inference-Header-Content-Length"] = "9" * draw(st.integers(20, 5_000))
+        headers["Content-Type"] = "application/octet-stream"
 
 
 def _floats(draw: st.DrawFn, size: int) -> bytes:
@@ -265,6 +345,9 @@ def check_answer(answer: httpx.Response, sent: str) -> int:
             head = answer.json()
         assert head["model_name"] == "digits" and head["outputs"], what
     else:
+        # The worker's answers carry OIP's `error`; the front end's own (a body or head past its limits) Azure's
+        # `message`.
         error = answer.json()
-        assert isinstance(error, dict) and isinstance(error.get("error"), str) and error["error"], what
+        key = "error" if answer.status_code == 424 else "message"
+        assert isinstance(error, dict) and isinstance(error.get(key), str) and error[key], what
     return status

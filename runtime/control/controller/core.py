@@ -28,7 +28,7 @@ from runtime.control.models import ModelStore
 from runtime.control.plan import worker_plan
 from runtime.control.registry import DeploymentRecord, Registry
 from runtime.control.routes import build_routes
-from runtime.control.supervisor import DeploymentSupervisor
+from runtime.control.supervisor import FIRST_BACKOFF, MAX_BACKOFF, DeploymentSupervisor
 from runtime.errors import Conflict, ModelyardError, SpecError
 from runtime.routing.router import Router
 from runtime.routing.tokens import Tokens
@@ -170,29 +170,50 @@ class ControllerCore:
     async def _bring_up(
         self, endpoint: str, name: str, sup: DeploymentSupervisor, *, all_traffic: bool, restoring: bool = False
     ) -> None:
+        key = (endpoint, name)
         try:
             error = await sup.start()
+            # The deployment stays busy (other changes wait with a Conflict) until its outcome is on record.
+            backoff = FIRST_BACKOFF
+            while failed := await self._settle(key, sup, error, all_traffic=all_traffic, restoring=restoring):
+                # A full disk or database: the workers run on, and the row follows once there is room.
+                outcome = "Succeeded" if error is None else "Failed"
+                log.warning("%s/%s: cannot record its state %s: %s; next try in %.1f s", *key, outcome, failed, backoff)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, MAX_BACKOFF)
         finally:
-            self._busy.discard((endpoint, name))
+            self._busy.discard(key)
+
+    async def _settle(
+        self, key: tuple[str, str], sup: DeploymentSupervisor, error: str | None, *, all_traffic: bool, restoring: bool
+    ) -> sqlite3.OperationalError | None:
+        """Record how a start ended (Succeeded and its traffic, or Failed); the error if the database refused it."""
+        endpoint, name = key
         async with self._lock:
-            if self._sups.get((endpoint, name)) is not sup:
+            if self._sups.get(key) is not sup:
                 self._spawn(sup.stop(), finish=True)  # the server is stopping, or the endpoint went away meanwhile
-                return
+                return None
+            try:
+                if error is not None:
+                    hint = f"see `modelyard online-deployment get-logs -n {name} -e {endpoint}`"
+                    prefix = RESTART_FAILED if restoring else ""
+                    self.registry.set_deployment_state(endpoint, name, "Failed", f"{prefix}{error}; {hint}")
+                else:
+                    self.registry.set_deployment_state(endpoint, name, "Succeeded")
+                    if all_traffic:
+                        ep = self.registry.endpoint(endpoint)
+                        traffic = dict.fromkeys(ep.traffic, 0) | {name: 100}
+                        mirror = {k: v for k, v in ep.mirror.items() if k != name}
+                        self.registry.save_endpoint(with_changes(ep, traffic=traffic, mirror=mirror))
+            except sqlite3.OperationalError as exc:
+                return exc
             if error is not None:
-                self._sups.pop((endpoint, name), None)
-                hint = f"see `modelyard online-deployment get-logs -n {name} -e {endpoint}`"
-                prefix = RESTART_FAILED if restoring else ""
-                self.registry.set_deployment_state(endpoint, name, "Failed", f"{prefix}{error}; {hint}")
+                self._sups.pop(key, None)
                 self._rebuild_routes()
                 self._spawn(sup.stop(), finish=True)
-                return
-            self.registry.set_deployment_state(endpoint, name, "Succeeded")
-            if all_traffic:
-                ep = self.registry.endpoint(endpoint)
-                traffic = dict.fromkeys(ep.traffic, 0) | {name: 100}
-                mirror = {k: v for k, v in ep.mirror.items() if k != name}
-                self.registry.save_endpoint(with_changes(ep, traffic=traffic, mirror=mirror))
-            self._rebuild_routes()
+            else:
+                self._rebuild_routes()
+            return None
 
     def _check_idle(self, key: tuple[str, str]) -> None:
         if key in self._busy:

@@ -131,14 +131,17 @@ def _mib(limit: int) -> str:
 def _split_body(body: bytes, header_length: str | None) -> tuple[bytes, memoryview]:
     if header_length is None:
         return body, memoryview(b"")
-    text = header_length.strip()
-    if not (text.isascii() and text.isdigit()):
+    # ASCII digits only: int() would also take "1_0", " 10 ", "+3" and other digits of Unicode.
+    if not (header_length.isascii() and header_length.isdigit()):
         raise OIPError(
-            400, f"Inference-Header-Content-Length {header_length!r} is not a non-negative integer (a byte count)"
+            400,
+            f"Inference-Header-Content-Length {header_length!r} is not a byte count: it must be the length of the "
+            "JSON part of the body, in ASCII digits 0-9 only",
         )
-    size = int(text)
-    if size > len(body):
-        raise OIPError(400, f"Inference-Header-Content-Length {size} exceeds the body of {len(body)} bytes")
+    # Compared as text first: a count of thousands of digits is larger than any body, and int() refuses it.
+    if len(header_length.lstrip("0")) > len(str(len(body))) or int(header_length) > len(body):
+        raise OIPError(400, f"Inference-Header-Content-Length {header_length} exceeds the body of {len(body)} bytes")
+    size = int(header_length)
     return body[:size], memoryview(body)[size:]
 
 

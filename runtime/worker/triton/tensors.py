@@ -101,7 +101,18 @@ def from_json(name: str, datatype: str, shape: list[int], data: Any) -> np.ndarr
             f"unexpected number of elements {array.size} in 'data' of input '{name}', expecting {expected} "
             f"for shape {list(shape)}"
         )
-    return array.reshape(shape)
+    return _reshaped(name, array, shape)
+
+
+def _reshaped(name: str, array: np.ndarray[Any, Any], shape: list[int]) -> np.ndarray[Any, Any]:
+    """`array` in `shape`; a shape no array can have (a huge dimension beside a 0) is the client's error."""
+    try:
+        return array.reshape(shape)
+    except (ValueError, OverflowError) as exc:
+        raise TensorError(
+            f"input '{name}' cannot have shape {list(shape)} ({exc}): its dimensions, zeros left out, must multiply "
+            "to fewer than 2**63 bytes"
+        ) from None
 
 
 def _numbers(name: str, datatype: str, data: list[Any]) -> np.ndarray[Any, Any]:
@@ -147,7 +158,7 @@ def from_binary(name: str, datatype: str, shape: list[int], raw: bytes | memoryv
             )
         array = np.empty(expected, dtype=object)
         array[:] = items
-        return array.reshape(shape)
+        return _reshaped(name, array, shape)
     if datatype not in NUMPY_DTYPES:
         raise TensorError(f"datatype '{datatype}' of input '{name}' is not supported")
     dtype = NUMPY_DTYPES[datatype].newbyteorder("<")
@@ -155,7 +166,7 @@ def from_binary(name: str, datatype: str, shape: list[int], raw: bytes | memoryv
         raise TensorError(
             f"unexpected total byte size {len(raw)} for input '{name}', expecting {expected * dtype.itemsize}"
         )
-    return np.frombuffer(raw, dtype=dtype).reshape(shape)
+    return _reshaped(name, np.frombuffer(raw, dtype=dtype), shape)
 
 
 def _split_bytes(name: str, raw: bytes | memoryview) -> list[bytes]:

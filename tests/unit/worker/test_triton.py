@@ -418,3 +418,63 @@ def test_a_compressed_body_is_inflated_only_up_to_the_servers_body_limit(adapter
     assert isinstance(deflated, Result) and deflated.status == 200
     truncated = request(adapter, "POST", "/v2/models/addsub/infer", gzip.compress(payload)[:-12], headers)
     assert truncated.status == 400 and "cannot decompress the gzip request body" in error_of(truncated)
+
+
+@pytest.mark.parametrize("length", ["1_0", " 10 ", "+10", "\uff11\uff10", "10.0", "-1", "", "0x1a"])
+def test_the_binary_header_length_takes_ascii_digits_only(adapter: Adapter, length: str) -> None:
+    head = json.dumps({"inputs": addsub_inputs()}).encode()
+    result = request(adapter, "POST", "/v2/models/addsub/infer", head, [("Inference-Header-Content-Length", length)])
+    assert result.status == 400
+    assert f"Inference-Header-Content-Length {length!r} is not a byte count" in error_of(result)
+    assert "ASCII digits 0-9 only" in error_of(result)
+
+
+def test_a_binary_header_length_past_the_body_is_400_however_many_digits_it_has(adapter: Adapter) -> None:
+    head = json.dumps({"inputs": addsub_inputs()}).encode()
+    for length in [str(len(head) + 1), "9" * 5000]:  # int() refuses more than 4,300 digits
+        result = request(
+            adapter, "POST", "/v2/models/addsub/infer", head, [("Inference-Header-Content-Length", length)]
+        )
+        assert result.status == 400 and f"exceeds the body of {len(head)} bytes" in error_of(result)
+    padded = request(
+        adapter, "POST", "/v2/models/addsub/infer", head, [("Inference-Header-Content-Length", f"00{len(head)}")]
+    )
+    assert padded.status == 200, error_of(padded)
+
+
+@pytest.fixture(scope="module")
+def two_dims(tmp_path_factory: pytest.TempPathFactory) -> Adapter:
+    """A model whose one input has two variable dimensions: y = Identity(x), float32 [a, b]."""
+    root = tmp_path_factory.mktemp("two-dims")
+    x = helper.make_tensor_value_info("x", TensorProto.FLOAT, ["a", "b"])
+    y = helper.make_tensor_value_info("y", TensorProto.FLOAT, ["a", "b"])
+    save(
+        helper.make_graph([helper.make_node("Identity", ["x"], ["y"])], "pair", [x], [y]),
+        root / "pair" / "1" / "model.onnx",
+    )
+    return load_adapter(Load("triton", model_repository=str(root), threads=1))
+
+
+@pytest.mark.parametrize("shape", [[2**63, 0], [0, 2**64], [2**62, 0], [2**100, 0]])
+@pytest.mark.parametrize("binary", [False, True])
+def test_an_empty_tensor_with_a_dimension_no_array_can_have_is_400(
+    two_dims: Adapter, shape: list[int], binary: bool
+) -> None:
+    tensor: dict[str, Any] = {"name": "x", "datatype": "FP32", "shape": shape}
+    if binary:
+        tensor["parameters"] = {"binary_data_size": 0}
+    else:
+        tensor["data"] = []
+    head = json.dumps({"inputs": [tensor]}).encode()
+    headers = [("Inference-Header-Content-Length", str(len(head)))] if binary else []
+    result = request(two_dims, "POST", "/v2/models/pair/infer", head, headers)
+    assert result.status == 400, result.body
+    assert f"input 'x' cannot have shape {shape}" in error_of(result)
+    assert "must multiply to fewer than 2**63 bytes" in error_of(result)
+
+
+def test_an_empty_tensor_with_a_large_dimension_that_fits_runs(two_dims: Adapter) -> None:
+    body = {"inputs": [{"name": "x", "datatype": "FP32", "shape": [2**40, 0], "data": []}]}
+    result = request(two_dims, "POST", "/v2/models/pair/infer", body)
+    assert result.status == 200, result.body
+    assert json.loads(result.body)["outputs"][0]["shape"] == [2**40, 0]
