@@ -124,7 +124,9 @@ def _endpoint_update(args: argparse.Namespace) -> Any:
         body["traffic"] = args.traffic
     if args.mirror_traffic is not None:
         body["mirror_traffic"] = args.mirror_traffic
-    return progress.call(_client(args), "PATCH", f"/api/endpoints/{_q(args.name)}", body, what="online-endpoint update")
+    # As az ml: -n wins, else the file's name (after --set name=), as for online-deployment update.
+    name = args.name if args.name is not None else _from_file(body, "name", "-n/--name", "endpoint")
+    return progress.call(_client(args), "PATCH", f"/api/endpoints/{_q(name)}", body, what="online-endpoint update")
 
 
 def _endpoint_delete(args: argparse.Namespace) -> Any:
@@ -197,9 +199,9 @@ def _deployment_endpoint(args: argparse.Namespace, body: dict[str, Any]) -> str:
     return _from_file(body, "endpoint_name", "-e/--endpoint-name")
 
 
-def _from_file(body: dict[str, Any], key: str, flag: str) -> str:
+def _from_file(body: dict[str, Any], key: str, flag: str, what: str = "deployment") -> str:
     """A name that is part of the URL, read from the file as the server will read it: --set applied first."""
-    what = "endpoint" if key == "endpoint_name" else "deployment"
+    what = "endpoint" if key == "endpoint_name" else what
     if body.get("yaml") is None:
         raise SpecError(f"the {what} is not named: pass {flag}")
     # A file that does not parse is reported as the server would report it, not hidden behind "not named".
@@ -393,7 +395,7 @@ def _parser() -> argparse.ArgumentParser:
     verb(ep, "show", _endpoint_show, "show an endpoint").add_argument("-n", "--name", type=path_name, required=True)
     verb(ep, "list", _endpoint_list, "list endpoints")
     p = verb(ep, "update", _endpoint_update, "update an endpoint, its traffic or mirror traffic")
-    p.add_argument("-n", "--name", type=path_name, required=True)
+    p.add_argument("-n", "--name", type=path_name, help="default: name in the file")
     spec_args(p, False)
     p.add_argument("--traffic", help='e.g. "blue=90 green=10"; replaces the whole map (others take 0)')
     p.add_argument("--mirror-traffic", help='e.g. "green=10"; replaces the whole map')

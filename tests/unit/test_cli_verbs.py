@@ -63,6 +63,29 @@ def test_update_takes_name_and_endpoint_from_the_file_after_set(state: list[str]
     assert _Recorder.calls[0][2]["wait"] is True and _Recorder.calls[2][2]["endpoint_name"] == "ep"
 
 
+def test_endpoint_update_takes_its_name_from_the_file_after_set_and_n_wins(
+    state: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ep = tmp_path / "endpoint.yml"
+    ep.write_text("name: <ENDPOINT_NAME>\nauth_mode: key\n")
+    ep_named = tmp_path / "named.yml"
+    ep_named.write_text("name: fromfile\nauth_mode: key\n")
+    assert main(["online-endpoint", "update", "-f", str(ep_named), *state]) == 0
+    assert main(["online-endpoint", "update", "-f", str(ep), "--set", "name=fromset", *state]) == 0
+    assert main(["online-endpoint", "update", "-f", str(ep_named), "-n", "fromflag", *state]) == 0
+    assert [(m, p) for m, p, _ in _Recorder.calls] == [
+        ("PATCH", "/api/endpoints/fromfile"),
+        ("PATCH", "/api/endpoints/fromset"),
+        ("PATCH", "/api/endpoints/fromflag"),
+    ]
+    capsys.readouterr()
+    assert main(["online-endpoint", "update", "-f", str(ep), *state]) == 1
+    assert "$.name" in capsys.readouterr().err
+    assert main(["online-endpoint", "update", "--traffic", "blue=100", *state]) == 1
+    assert "the endpoint is not named: pass -n/--name" in capsys.readouterr().err
+    assert len(_Recorder.calls) == 3
+
+
 def test_a_placeholder_that_no_flag_replaces_is_reported(
     state: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
