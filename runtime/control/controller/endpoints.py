@@ -66,7 +66,10 @@ class EndpointOps(ControllerCore):
             spec = rec.spec
             traffic, mirror = dict(rec.traffic), dict(rec.mirror)
             if req.yaml is not None or req.set:
-                text = req.yaml if req.yaml is not None else as_yaml(spec)
+                # --set alone applies to the endpoint as it is now, live traffic included (as az ml applies it to
+                # the endpoint it fetched): the stored spec's traffic is the last file's, not today's split.
+                live = with_changes(spec, traffic=traffic, mirror_traffic=mirror)
+                text = req.yaml if req.yaml is not None else as_yaml(live)
                 spec = load_endpoint(text, source=req.source, overrides=req.set, name=name).spec
                 if spec.name != name:
                     raise SpecError(f"{req.source}: $.name: {spec.name!r} does not match the endpoint {name!r}")
