@@ -15,7 +15,17 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from runtime.cli import output, progress
-from runtime.cli.args import header_name, int_in, non_negative, not_blank, path_name, port, positive
+from runtime.cli.args import (
+    endpoint_name,
+    header_name,
+    int_in,
+    model_name,
+    non_negative,
+    not_blank,
+    path_name,
+    port,
+    positive,
+)
 from runtime.cli.confirm import confirm
 from runtime.cli.server import serve_command, stop_command
 from runtime.client import Client
@@ -275,10 +285,20 @@ def _model_create(args: argparse.Namespace) -> Any:
     if args.version is not None:
         body["version"] = str(args.version)
     if args.path is not None:
-        body["path"] = str(Path(args.path).resolve())  # the server resolves it, from another working directory
+        body["path"] = str(_model_path(args.path))
     if args.type is not None:
         body["type"] = args.type
     return _client(args).call("POST", "/api/models", body)
+
+
+def _model_path(text: str) -> Path:
+    """--path, absolute (the server resolves it from another working directory): a file or folder that exists."""
+    path = Path(text).resolve()
+    if not path.exists():
+        raise SpecError(f"-p/--path {text}: no such file or folder; a model is a file or a folder of files")
+    if not (path.is_file() or path.is_dir()):
+        raise SpecError(f"-p/--path {text}: not a regular file or a folder (a device, pipe or socket is no model)")
+    return path
 
 
 def _model_list(args: argparse.Namespace) -> Any:
@@ -390,7 +410,7 @@ def _parser() -> argparse.ArgumentParser:
     ep = verbs("online-endpoint", "manage online endpoints")
     p = verb(ep, "create", _endpoint_create, "create an endpoint from YAML, or a key-auth one from -n alone")
     spec_args(p, False)
-    p.add_argument("-n", "--name", type=not_blank)
+    p.add_argument("-n", "--name", type=endpoint_name)
     no_wait(p)
     verb(ep, "show", _endpoint_show, "show an endpoint").add_argument("-n", "--name", type=path_name, required=True)
     verb(ep, "list", _endpoint_list, "list endpoints")
@@ -420,7 +440,7 @@ def _parser() -> argparse.ArgumentParser:
     dep = verbs("online-deployment", "manage online deployments")
     p = verb(dep, "create", _deployment_create, "create a deployment from YAML and start its workers")
     spec_args(p, True)
-    p.add_argument("-n", "--name", type=not_blank)
+    p.add_argument("-n", "--name", type=header_name)
     p.add_argument("-e", "--endpoint-name", type=path_name)
     p.add_argument("--all-traffic", action="store_true", help="send all of the endpoint's traffic to it once up")
     p.add_argument("--placement", choices=["share", "strict"], default="share", help="share cores when full, or refuse")
@@ -456,24 +476,26 @@ def _parser() -> argparse.ArgumentParser:
     model = verbs("model", "manage the local model registry")
     p = verb(model, "create", _model_create, "register a model version from YAML, or from --name and --path")
     spec_args(p, False)
-    p.add_argument("-n", "--name", type=not_blank)
-    p.add_argument("-v", "--version", type=not_blank)
+    p.add_argument("-n", "--name", type=model_name)
+    p.add_argument("-v", "--version", type=model_name)
     p.add_argument("-p", "--path", type=not_blank, help="the model's file or folder")
     p.add_argument("-t", "--type", choices=["custom_model", "mlflow_model", "triton_model"], type=str.lower)
     p = verb(model, "list", _model_list, "list registered models (archived versions are hidden)")
     p.add_argument("-n", "--name", type=not_blank)
     p.add_argument("--include-archived", action="store_true", help="list archived versions too")
     p = verb(model, "show", _model_show, "show one model version (default: the latest)")
-    p.add_argument("-n", "--name", type=path_name, required=True)
+    p.add_argument("-n", "--name", type=model_name, required=True)
     which = p.add_mutually_exclusive_group()
-    which.add_argument("-v", "--version", type=path_name)
-    which.add_argument("-l", "--label", type=path_name, help="latest: the newest version that is not archived")
+    which.add_argument("-v", "--version", type=model_name)
+    which.add_argument(
+        "-l", "--label", choices=["latest"], type=str.lower, help="latest: the newest version that is not archived"
+    )
     for verb_name, handler, text in (
         ("archive", _model_archive, "archive a version: hidden from list and @latest, still usable by version"),
         ("delete", _model_delete, "delete a version that no deployment uses"),
     ):
         p = verb(model, verb_name, handler, text)
-        p.add_argument("-n", "--name", type=path_name, required=True)
-        p.add_argument("-v", "--version", type=path_name, required=True)
+        p.add_argument("-n", "--name", type=model_name, required=True)
+        p.add_argument("-v", "--version", type=model_name, required=True)
     p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     return parser

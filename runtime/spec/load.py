@@ -20,7 +20,7 @@ from runtime.spec.deployment import (
 )
 from runtime.spec.endpoint import OnlineEndpointSpec
 from runtime.spec.ignored import deployment_ignored, endpoint_ignored, model_ignored
-from runtime.spec.model import ModelSpec, is_asset_name, parse_model_ref
+from runtime.spec.model import ASSET_RULE, ModelSpec, is_asset_name, parse_model_ref
 from runtime.spec.names import validate_name
 from runtime.spec.overrides import apply_overrides, blame
 from runtime.spec.sku import shape_from_resources
@@ -80,10 +80,9 @@ def load_model(
     """Decode a `model create -f model.yml` file; the flags (--name, --version, --path, --type) win over it."""
     raw = _raw(text, source, overrides, {"name": name, "version": version, "path": path, "type": type})
     spec: ModelSpec = decode(raw, ModelSpec, label=source, overrides=overrides)
-    rule = "letters, digits, '_', '.' and '-', starting with a letter or digit, at most 255 characters"
     for key, value in (("name", spec.name), ("version", spec.version)):
         if value is not None and not is_asset_name(value):
-            raise SpecError(f"{source}: $.{key}: {value!r} is not a valid model {key}; use {rule}")
+            raise SpecError(f"{source}: $.{key}: {value!r} is not a valid model {key}; use {ASSET_RULE}")
     return _loaded(spec, source, model_ignored(spec))
 
 

@@ -98,27 +98,43 @@ def test_a_placeholder_that_no_flag_replaces_is_reported(
 
 
 def test_verbs_without_files_and_no_wait(state: list[str], tmp_path: Path) -> None:
-    assert main(["online-endpoint", "create", "-n", "ep", *state]) == 0
+    assert main(["online-endpoint", "create", "-n", "epx", *state]) == 0
     assert main(["online-endpoint", "delete", "-n", "ep", "-y", "--no-wait", *state]) == 0
     assert main(["online-deployment", "delete", "-n", "d", "-e", "ep", "-y", "--no-wait", *state]) == 0
     assert main(["online-deployment", "update", "-n", "d", "-e", "ep", "--set", "a=1", "--no-wait", *state]) == 0
-    assert main(["model", "create", "--name", "m", "--path", "w.bin", "--type", "Triton_Model", *state]) == 0
+    weights = tmp_path / "w.bin"
+    weights.write_bytes(b"w")
+    assert main(["model", "create", "--name", "m", "--path", str(weights), "--type", "Triton_Model", *state]) == 0
     assert main(["model", "show", "-n", "m", *state]) == 0
     assert main(["model", "archive", "-n", "m", "-v", "3", *state]) == 0
     assert main(["model", "list", "--include-archived", *state]) == 0
     logs = ["online-deployment", "get-logs", "-n", "d", "-e", "ep", "--container", "storage-initializer"]
     assert main([*logs, *state]) == 0
     calls = _Recorder.calls
-    assert calls[0] == ("POST", "/api/endpoints", {"set": [], "name": "ep"})
+    assert calls[0] == ("POST", "/api/endpoints", {"set": [], "name": "epx"})
     assert [(m, p) for m, p, _ in calls[1:3]] == [
         ("DELETE", "/api/endpoints/ep?wait=false"),
         ("DELETE", "/api/endpoints/ep/deployments/d?wait=false"),
     ]
     assert calls[3][2]["wait"] is False
-    assert calls[4][2] == {"set": [], "name": "m", "path": str(Path("w.bin").resolve()), "type": "triton_model"}
+    assert calls[4][2] == {"set": [], "name": "m", "path": str(weights.resolve()), "type": "triton_model"}
     assert [(m, p) for m, p, _ in calls[5:]] == [
         ("GET", "/api/models/m?label=latest"),
         ("POST", "/api/models/m/versions/3/archive"),
         ("GET", "/api/models?include_archived=true"),
         ("GET", "/api/endpoints/ep/deployments/d/logs?lines=200&instance=0&container=storage-initializer"),
     ]
+
+
+@pytest.mark.parametrize(
+    ("path", "why"),
+    [("missing", "no such file or folder"), ("/dev/null", "not a regular file or a folder")],
+)
+def test_model_create_path_must_be_a_file_or_folder(
+    state: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str], path: str, why: str
+) -> None:
+    given = str(tmp_path / path) if path == "missing" else path
+    assert main(["model", "create", "-n", "m", "-p", given, *state]) == 1
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and f"-p/--path {given}: {why}" in err
+    assert _Recorder.calls == []  # nothing reached the server
