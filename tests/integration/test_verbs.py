@@ -178,6 +178,15 @@ def test_traffic_replaces_the_whole_map_and_the_api_takes_an_object(server: Serv
     assert isinstance(shown, dict) and shown["traffic"] == {"blue": 100, "green": 0}
     shown = server.json("online-endpoint", "update", "-n", "fix", "--mirror-traffic", "green=10")
     assert isinstance(shown, dict) and shown["mirror_traffic"] == {"green": 10}
+    # A bad flag is refused naming the flag, and changes nothing: not even the other flag's valid map.
+    bad = server.cli(
+        "online-endpoint", "update", "-n", "fix", "--traffic", "green=100", "--mirror-traffic", "blue=51", check=False
+    )
+    assert bad.returncode == 1 and bad.stderr.startswith("modelyard: error: --mirror-traffic blue: 51 is not"), (
+        bad.stderr
+    )
+    shown = server.json("online-endpoint", "show", "-n", "fix")
+    assert isinstance(shown, dict) and shown["traffic"] == {"blue": 100, "green": 0}
 
 
 def test_verbs_with_e_say_when_the_endpoint_is_missing(server: Server) -> None:

@@ -82,10 +82,14 @@ class EndpointOps(ControllerCore):
             traffic, mirror = _spelled_as(traffic, names, "$.traffic"), _spelled_as(mirror, names, "$.mirror_traffic")
             # As az ml's update sets endpoint.traffic: the given map replaces the whole one, and deployments left
             # out of it take 0 %.
+            # Each flag's map is checked on its own first, so an error names the flag the user typed.
             if req.traffic is not None:
-                traffic = dict.fromkeys(traffic, 0) | _spelled_as(_shares(req.traffic), names, "--traffic")
+                given = _spelled_as(_shares(req.traffic, "--traffic"), names, "--traffic")
+                validate_traffic(given, names, where="--traffic")
+                traffic = dict.fromkeys(traffic, 0) | given
             if req.mirror_traffic is not None:
-                mirror = _spelled_as(_shares(req.mirror_traffic), names, "--mirror-traffic")
+                mirror = _spelled_as(_shares(req.mirror_traffic, "--mirror-traffic"), names, "--mirror-traffic")
+                validate_mirror(mirror, traffic, names, where="--mirror-traffic")
             if spec.compute is not None and any(mirror.values()):
                 raise SpecError(
                     f"$.mirror_traffic: endpoint {name!r} is a Kubernetes endpoint (it sets compute), and Azure does "
@@ -176,9 +180,9 @@ class EndpointOps(ControllerCore):
                 )
 
 
-def _shares(value: str | dict[str, int]) -> dict[str, int]:
+def _shares(value: str | dict[str, int], flag: str) -> dict[str, int]:
     """A traffic argument as the CLI sends it ("blue=90 green=10") or as a JSON object ({"blue": 90})."""
-    return parse_traffic_arg(value) if isinstance(value, str) else dict(value)
+    return parse_traffic_arg(value, flag=flag) if isinstance(value, str) else dict(value)
 
 
 def _sets(overrides: list[str], key: str) -> bool:
