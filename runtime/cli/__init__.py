@@ -176,11 +176,22 @@ def _endpoint_invoke(args: argparse.Namespace) -> int:
     if status != 200:
         original = headers.get("ms-azureml-model-error-statuscode")
         extra = f" (the scoring script answered {original})" if original else ""
-        print(f"modelyard: error: {status}{extra}: {text}", file=sys.stderr)
+        print(f"modelyard: error: {status}{extra}: {_front_end_message(text, original)}", file=sys.stderr)
         return 1
     # az ml prints the response body as a JSON string.
     print(json.dumps(text))
     return 0
+
+
+def _front_end_message(text: str, original: str | None) -> str:
+    """The message of the front end's own `{"message": ...}` answers; a scoring script's body is shown as it is."""
+    if original is not None:
+        return text
+    try:
+        message = json.loads(text)["message"]
+    except (ValueError, KeyError, TypeError):
+        return text
+    return message if isinstance(message, str) else text
 
 
 def _refuse_oip(endpoint: dict[str, Any]) -> None:
@@ -232,7 +243,8 @@ def _from_file(body: dict[str, Any], key: str, flag: str, what: str = "deploymen
 
 def _deployment_create(args: argparse.Namespace) -> Any:
     body = _deployment_body(args, required=True)
-    body.update(all_traffic=args.all_traffic, placement=args.placement, wait=not args.no_wait)
+    # An az ml local endpoint sends every request to its one deployment: --local scripts invoke it without --traffic.
+    body.update(all_traffic=args.all_traffic or args.local, placement=args.placement, wait=not args.no_wait)
     endpoint = _deployment_endpoint(args, body)
     result = progress.create_deployment(_client(args), endpoint, body)
     return _unless_failed(result, "deployment")
@@ -472,6 +484,14 @@ def _parser() -> argparse.ArgumentParser:
         default="inference-server",
         help="the scoring server's log (default), or what was copied into the deployment and from where",
     )
+
+    # Azure's docs test a deployment on the user's machine first with these flags; here every endpoint is local
+    # and nothing is validated apart from the deployment itself, so scripts that pass them run unchanged.
+    for group in (ep, dep):
+        for sub in group.choices.values():
+            sub.add_argument("--local", action="store_true", help="accepted for az ml scripts: modelyard is local")
+    for sub in (dep.choices["create"], dep.choices["update"]):
+        sub.add_argument("--skip-script-validation", action="store_true", help="accepted for az ml scripts")
 
     model = verbs("model", "manage the local model registry")
     p = verb(model, "create", _model_create, "register a model version from YAML, or from --name and --path")

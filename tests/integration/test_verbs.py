@@ -243,3 +243,33 @@ def test_kubernetes_deployment_without_a_size_gets_defaultinstancetype(server: S
     )  # fmt: skip
     assert isinstance(shown, dict) and shown["provisioning_state"] == "Succeeded"
     assert [len(w["cores"]) for w in shown["workers"]] == [1]
+
+
+def test_the_local_endpoint_lines_of_azures_docs_run_unchanged(server: Server, tmp_path: Path) -> None:
+    # As Azure's docs test a deployment before deploying it: every verb takes --local, and the one deployment
+    # created --local takes the endpoint's requests, as an az ml local endpoint's does.
+    request = str(tmp_path / "request.json")
+    Path(request).write_text('{"data": [1]}')
+    server.cli("online-endpoint", "create", "--local", "-n", "loc", "-f", str(FIXTURES / "endpoint.yml"))
+    dep = str(FIXTURES / "echo-deployment.yml")
+    server.cli(
+        "online-deployment",
+        "create",
+        "--local",
+        "-n",
+        "blue",
+        "--endpoint",
+        "loc",
+        "-f",
+        dep,
+        "--skip-script-validation",
+    )
+    shown = server.json("online-endpoint", "show", "-n", "loc", "--local")
+    assert isinstance(shown, dict) and shown["traffic"] == {"blue": 100}
+    invoked = server.cli("online-endpoint", "invoke", "--local", "--name", "loc", "--request-file", request)
+    assert '\\"echo\\"' in invoked.stdout
+    server.cli("online-deployment", "get-logs", "--local", "-n", "blue", "--endpoint", "loc")
+    # The front end's refusal is shown as its message, not as the JSON it came in.
+    missing = server.cli("online-endpoint", "invoke", "-n", "loc", "-r", request, "-d", "nosuch", check=False)
+    assert missing.returncode == 1 and missing.stderr.startswith("modelyard: error: 404: deployment 'nosuch' named")
+    server.cli("online-endpoint", "delete", "--local", "-n", "loc", "--yes")
