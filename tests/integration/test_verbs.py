@@ -173,6 +173,8 @@ def test_traffic_replaces_the_whole_map_and_the_api_takes_an_object(server: Serv
         assert r.status_code == 200 and r.json()["traffic"] == {"blue": 100, "green": 0}
         r = api.patch("/api/endpoints/fix", json={"traffic": {"blue": "x"}})
         assert r.status_code == 400, r.text
+        r = api.patch("/api/endpoints/fix", json={"traffic": {"blue": 101}})
+        assert r.status_code == 400 and r.json()["error"]["message"].startswith("$.traffic.blue: 101 is not"), r.text
     # --set alone applies to today's split, not to the one the endpoint's file last named.
     shown = server.json("online-endpoint", "update", "-n", "fix", "--set", "traffic.green=0")
     assert isinstance(shown, dict) and shown["traffic"] == {"blue": 100, "green": 0}

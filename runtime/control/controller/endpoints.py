@@ -82,14 +82,17 @@ class EndpointOps(ControllerCore):
             traffic, mirror = _spelled_as(traffic, names, "$.traffic"), _spelled_as(mirror, names, "$.mirror_traffic")
             # As az ml's update sets endpoint.traffic: the given map replaces the whole one, and deployments left
             # out of it take 0 %.
-            # Each flag's map is checked on its own first, so an error names the flag the user typed.
+            # Each map given is checked on its own first, so an error names what the user typed: the CLI's flag
+            # for its string form, the request body's field for an object.
             if req.traffic is not None:
-                given = _spelled_as(_shares(req.traffic, "--traffic"), names, "--traffic")
-                validate_traffic(given, names, where="--traffic")
+                where = _where(req.traffic, "--traffic", "$.traffic")
+                given = _spelled_as(_shares(req.traffic, where), names, where)
+                validate_traffic(given, names, where=where)
                 traffic = dict.fromkeys(traffic, 0) | given
             if req.mirror_traffic is not None:
-                mirror = _spelled_as(_shares(req.mirror_traffic, "--mirror-traffic"), names, "--mirror-traffic")
-                validate_mirror(mirror, traffic, names, where="--mirror-traffic")
+                where = _where(req.mirror_traffic, "--mirror-traffic", "$.mirror_traffic")
+                mirror = _spelled_as(_shares(req.mirror_traffic, where), names, where)
+                validate_mirror(mirror, traffic, names, where=where)
             if spec.compute is not None and any(mirror.values()):
                 raise SpecError(
                     f"$.mirror_traffic: endpoint {name!r} is a Kubernetes endpoint (it sets compute), and Azure does "
@@ -178,6 +181,10 @@ class EndpointOps(ControllerCore):
                     f"deployment {dep!r} is {state} and has no workers, so it cannot take {what}; fix it with "
                     f"`online-deployment update -n {dep} -e {endpoint}` first (see its get-logs)"
                 )
+
+
+def _where(value: str | dict[str, int], flag: str, field: str) -> str:
+    return flag if isinstance(value, str) else field
 
 
 def _shares(value: str | dict[str, int], flag: str) -> dict[str, int]:
