@@ -135,7 +135,11 @@ def _endpoint_update(args: argparse.Namespace) -> Any:
     if args.mirror_traffic is not None:
         body["mirror_traffic"] = args.mirror_traffic
     # As az ml: -n wins, else the file's name (after --set name=), as for online-deployment update.
-    name = args.name if args.name is not None else _from_file(body, "name", "-n/--name", "endpoint")
+    if args.name is not None:
+        name = args.name
+    else:
+        name = _from_file(body, "name", "-n/--name", "endpoint")
+        _check_file(body, "endpoint", name=name)
     return progress.call(_client(args), "PATCH", f"/api/endpoints/{_q(name)}", body, what="online-endpoint update")
 
 
@@ -241,11 +245,24 @@ def _from_file(body: dict[str, Any], key: str, flag: str, what: str = "deploymen
     return name
 
 
+def _check_file(body: dict[str, Any], kind: str, **flags: str | None) -> None:
+    """Check a file the URL was named from as the server will: the wrong kind of file (a deployment's given to
+    `online-endpoint update`) is refused for what it is, not as an endpoint of that name that does not exist."""
+    from runtime.spec import load_deployment, load_endpoint
+
+    if kind == "endpoint":
+        load_endpoint(body["yaml"], source=body["source"], overrides=body["set"], name=flags.get("name"))
+    else:
+        load_deployment(body["yaml"], source=body["source"], overrides=body["set"], **flags)
+
+
 def _deployment_create(args: argparse.Namespace) -> Any:
     body = _deployment_body(args, required=True)
     # An az ml local endpoint sends every request to its one deployment: --local scripts invoke it without --traffic.
     body.update(all_traffic=args.all_traffic or args.local, placement=args.placement, wait=not args.no_wait)
     endpoint = _deployment_endpoint(args, body)
+    if args.endpoint_name is None:
+        _check_file(body, "deployment", name=args.name, endpoint_name=endpoint)
     result = progress.create_deployment(_client(args), endpoint, body)
     return _unless_failed(result, "deployment")
 
@@ -254,6 +271,8 @@ def _deployment_update(args: argparse.Namespace) -> Any:
     body = _deployment_body(args, required=False)
     endpoint = _deployment_endpoint(args, body)
     name = args.name if args.name is not None else _from_file(body, "name", "-n/--name")
+    if args.name is None or args.endpoint_name is None:
+        _check_file(body, "deployment", name=name, endpoint_name=endpoint)
     body["wait"] = not args.no_wait
     path = f"/api/endpoints/{_q(endpoint)}/deployments/{_q(name)}"
     result = progress.call(_client(args), "PATCH", path, body, what="online-deployment update", deployment=path)

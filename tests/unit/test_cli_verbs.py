@@ -50,14 +50,14 @@ def state(tmp_path: Path) -> Iterator[list[str]]:
 
 def test_update_takes_name_and_endpoint_from_the_file_after_set(state: list[str], tmp_path: Path) -> None:
     dep = tmp_path / "dep.yml"
-    dep.write_text("name: <my-name>\nendpoint_name: <ENDPOINT_NAME>\n")
+    dep.write_text("name: <my-name>\nendpoint_name: <ENDPOINT_NAME>\ninstance_type: cpu1\n")
     assert main(["online-deployment", "update", "-f", str(dep), "--set", "name=blue", "endpoint_name=epx", *state]) == 0
-    assert main(["online-deployment", "update", "-f", str(dep), "--set", "endpoint_name=epx", "-n", "b", *state]) == 0
+    assert main(["online-deployment", "update", "-f", str(dep), "--set", "endpoint_name=epx", "-n", "bee", *state]) == 0
     # -e wins over --set endpoint_name, as az ml applies its flags after the overrides.
     assert main(["online-deployment", "create", "-f", str(dep), "--set", "endpoint_name=x", "-e", "ep", *state]) == 0
     assert [(m, p) for m, p, _ in _Recorder.calls] == [
         ("PATCH", "/api/endpoints/epx/deployments/blue"),
-        ("PATCH", "/api/endpoints/epx/deployments/b"),
+        ("PATCH", "/api/endpoints/epx/deployments/bee"),
         ("POST", "/api/endpoints/ep/deployments"),
     ]
     assert _Recorder.calls[0][2]["wait"] is True and _Recorder.calls[2][2]["endpoint_name"] == "ep"
@@ -84,6 +84,23 @@ def test_endpoint_update_takes_its_name_from_the_file_after_set_and_n_wins(
     assert main(["online-endpoint", "update", "--traffic", "blue=100", *state]) == 1
     assert "the endpoint is not named: pass -n/--name" in capsys.readouterr().err
     assert len(_Recorder.calls) == 3
+
+
+def test_a_file_of_the_wrong_kind_is_refused_for_what_it_is_before_anything_is_sent(
+    state: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Its name would otherwise pick the URL: "endpoint 'blue' not found" for a deployment's file.
+    dep = tmp_path / "blue.yml"
+    dep.write_text("name: blue\nendpoint_name: epx\ninstance_type: cpu1\n")
+    ep = tmp_path / "endpoint.yml"
+    ep.write_text("name: epx\nauth_mode: key\n")
+    assert main(["online-endpoint", "update", "-f", str(dep), *state]) == 1
+    assert "blue.yml: $.endpoint_name: unknown key" in capsys.readouterr().err
+    assert main(["online-deployment", "update", "-f", str(ep), "--set", "endpoint_name=epx", *state]) == 1
+    assert "endpoint.yml: $.auth_mode: unknown key" in capsys.readouterr().err
+    assert main(["online-deployment", "create", "-f", str(ep), "--set", "endpoint_name=epx", *state]) == 1
+    assert "endpoint.yml: $.auth_mode: unknown key" in capsys.readouterr().err
+    assert _Recorder.calls == []
 
 
 def test_a_placeholder_that_no_flag_replaces_is_reported(
