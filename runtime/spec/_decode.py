@@ -22,6 +22,7 @@ import msgspec.inspect as mi
 import yaml
 
 from runtime.errors import SpecError
+from runtime.spec import _yaml as bounded_yaml
 from runtime.spec._types import SCALAR_TO_STR
 from runtime.spec.overrides import blame
 
@@ -35,7 +36,9 @@ _FALSE = frozenset({"f", "false", "n", "no", "off", "0"})
 def parse_yaml(text: str, *, label: str) -> dict[str, Any]:
     """Parse one YAML document that must be a mapping; errors name the file, line and column."""
     try:
-        data = yaml.safe_load(text)
+        data = bounded_yaml.load(text)
+    except bounded_yaml.TooDeep as exc:
+        raise SpecError(f"{label}: invalid YAML: {exc}") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""

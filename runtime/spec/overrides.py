@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from runtime.errors import SpecError
+from runtime.spec import _yaml as bounded_yaml
 
 _FORM = "expected KEY=VALUE with a dotted key, e.g. --set instance_count=2 or --set tags.team=ml"
 
@@ -43,7 +44,10 @@ def _parse(override: str) -> tuple[list[str], object]:
     keys = path.strip().split(".")
     if not sep or any(not key for key in keys):
         raise SpecError(f"--set {override!r}: {_FORM}")
-    return keys, _value(text)
+    try:
+        return keys, _value(text)
+    except bounded_yaml.TooDeep as exc:
+        raise SpecError(f"--set {path.strip()}=...: the value is {exc}") from None
 
 
 def _value(text: str) -> object:
@@ -52,7 +56,7 @@ def _value(text: str) -> object:
     if not text.strip():
         return text
     try:
-        return yaml.safe_load(text)
+        return bounded_yaml.load(text)
     except yaml.YAMLError:
         return text
 
