@@ -28,6 +28,7 @@ from runtime.cli.args import (
 )
 from runtime.cli.confirm import confirm
 from runtime.cli.server import serve_command, stop_command
+from runtime.cli.specfile import check_file, model_path, name_from_file, spec_body
 from runtime.client import Client
 from runtime.errors import ModelyardError, SpecError
 from runtime.statedir import StateDir
@@ -88,24 +89,6 @@ def _describe(exc: OSError | ValueError) -> str:
 # --- commands ----------------------------------------------------------------------------------------------
 
 
-def _spec_body(args: argparse.Namespace, required: bool = True) -> dict[str, Any]:
-    body: dict[str, Any] = {"set": args.set or []}
-    if getattr(args, "file", None) is not None:
-        path = Path(args.file)
-        try:
-            body["yaml"] = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise SpecError(f"cannot read {args.file}: {exc.strerror}") from None
-        except UnicodeDecodeError:
-            raise SpecError(f"cannot read {args.file}: not UTF-8 text (a YAML file is expected)") from None
-        body["source"] = str(path.resolve())
-    elif required:
-        raise SpecError("a YAML file is required: pass it with -f/--file")
-    if getattr(args, "name", None) is not None:
-        body["name"] = args.name
-    return body
-
-
 def _client(args: argparse.Namespace) -> Client:
     return Client(StateDir(args.state_dir))
 
@@ -116,7 +99,7 @@ def _q(name: str) -> str:
 
 def _endpoint_create(args: argparse.Namespace) -> Any:
     # A bad file is reported whether or not a server runs; -n alone makes a key-auth endpoint, as az ml does.
-    body = _spec_body(args, required=args.name is None)
+    body = spec_body(args, required=args.name is None)
     return progress.call(_client(args), "POST", "/api/endpoints", body, what="online-endpoint create")
 
 
@@ -129,7 +112,7 @@ def _endpoint_list(args: argparse.Namespace) -> Any:
 
 
 def _endpoint_update(args: argparse.Namespace) -> Any:
-    body = _spec_body(args, required=False)
+    body = spec_body(args, required=False)
     if args.traffic is not None:
         body["traffic"] = args.traffic
     if args.mirror_traffic is not None:
@@ -138,8 +121,8 @@ def _endpoint_update(args: argparse.Namespace) -> Any:
     if args.name is not None:
         name = args.name
     else:
-        name = _from_file(body, "name", "-n/--name", "endpoint")
-        _check_file(body, "endpoint", name=name)
+        name = name_from_file(body, "name", "-n/--name", "endpoint")
+        check_file(body, "endpoint", name=name)
     return progress.call(_client(args), "PATCH", f"/api/endpoints/{_q(name)}", body, what="online-endpoint update")
 
 
@@ -212,7 +195,7 @@ def _refuse_oip(endpoint: dict[str, Any]) -> None:
 
 
 def _deployment_body(args: argparse.Namespace, required: bool) -> dict[str, Any]:
-    body = _spec_body(args, required=required)
+    body = spec_body(args, required=required)
     if args.endpoint_name is not None:
         body["endpoint_name"] = args.endpoint_name
     return body
@@ -221,39 +204,7 @@ def _deployment_body(args: argparse.Namespace, required: bool) -> dict[str, Any]
 def _deployment_endpoint(args: argparse.Namespace, body: dict[str, Any]) -> str:
     if args.endpoint_name is not None:
         return str(args.endpoint_name)
-    return _from_file(body, "endpoint_name", "-e/--endpoint-name")
-
-
-def _from_file(body: dict[str, Any], key: str, flag: str, what: str = "deployment") -> str:
-    """A name that is part of the URL, read from the file as the server will read it: --set applied first."""
-    what = "endpoint" if key == "endpoint_name" else what
-    if body.get("yaml") is None:
-        raise SpecError(f"the {what} is not named: pass {flag}")
-    # A file that does not parse is reported as the server would report it, not hidden behind "not named".
-    from runtime.spec import apply_overrides, parse_yaml, validate_name
-
-    raw = parse_yaml(body["yaml"], label=body["source"])
-    try:
-        name = apply_overrides(raw, body["set"]).get(key)
-    except SpecError as exc:
-        raise SpecError(f"{body['source']}: {exc.message}") from None
-    if name is None:
-        raise SpecError(f"the {what} is not named: pass {flag} or set {key} in the YAML")
-    if not isinstance(name, str):
-        raise SpecError(f"{body['source']}: $.{key}: expected a string, got {name!r}")
-    validate_name(name, where=f"{body['source']}: $.{key}")
-    return name
-
-
-def _check_file(body: dict[str, Any], kind: str, **flags: str | None) -> None:
-    """Check a file the URL was named from as the server will: the wrong kind of file (a deployment's given to
-    `online-endpoint update`) is refused for what it is, not as an endpoint of that name that does not exist."""
-    from runtime.spec import load_deployment, load_endpoint
-
-    if kind == "endpoint":
-        load_endpoint(body["yaml"], source=body["source"], overrides=body["set"], name=flags.get("name"))
-    else:
-        load_deployment(body["yaml"], source=body["source"], overrides=body["set"], **flags)
+    return name_from_file(body, "endpoint_name", "-e/--endpoint-name")
 
 
 def _deployment_create(args: argparse.Namespace) -> Any:
@@ -262,7 +213,7 @@ def _deployment_create(args: argparse.Namespace) -> Any:
     body.update(all_traffic=args.all_traffic or args.local, placement=args.placement, wait=not args.no_wait)
     endpoint = _deployment_endpoint(args, body)
     if args.endpoint_name is None:
-        _check_file(body, "deployment", name=args.name, endpoint_name=endpoint)
+        check_file(body, "deployment", name=args.name, endpoint_name=endpoint)
     result = progress.create_deployment(_client(args), endpoint, body)
     return _unless_failed(result, "deployment")
 
@@ -270,9 +221,9 @@ def _deployment_create(args: argparse.Namespace) -> Any:
 def _deployment_update(args: argparse.Namespace) -> Any:
     body = _deployment_body(args, required=False)
     endpoint = _deployment_endpoint(args, body)
-    name = args.name if args.name is not None else _from_file(body, "name", "-n/--name")
+    name = args.name if args.name is not None else name_from_file(body, "name", "-n/--name")
     if args.name is None or args.endpoint_name is None:
-        _check_file(body, "deployment", name=name, endpoint_name=endpoint)
+        check_file(body, "deployment", name=name, endpoint_name=endpoint)
     body["wait"] = not args.no_wait
     path = f"/api/endpoints/{_q(endpoint)}/deployments/{_q(name)}"
     result = progress.call(_client(args), "PATCH", path, body, what="online-deployment update", deployment=path)
@@ -312,24 +263,14 @@ def _deployment_logs(args: argparse.Namespace) -> int:
 
 def _model_create(args: argparse.Namespace) -> Any:
     # Without a file the flags are the whole model, as `az ml model create --name --version --path --type`.
-    body = _spec_body(args, required=args.name is None or args.path is None)
+    body = spec_body(args, required=args.name is None or args.path is None)
     if args.version is not None:
         body["version"] = str(args.version)
     if args.path is not None:
-        body["path"] = str(_model_path(args.path))
+        body["path"] = str(model_path(args.path))
     if args.type is not None:
         body["type"] = args.type
     return _client(args).call("POST", "/api/models", body)
-
-
-def _model_path(text: str) -> Path:
-    """--path, absolute (the server resolves it from another working directory): a file or folder that exists."""
-    path = Path(text).resolve()
-    if not path.exists():
-        raise SpecError(f"-p/--path {text}: no such file or folder; a model is a file or a folder of files")
-    if not (path.is_file() or path.is_dir()):
-        raise SpecError(f"-p/--path {text}: not a regular file or a folder (a device, pipe or socket is no model)")
-    return path
 
 
 def _model_list(args: argparse.Namespace) -> Any:
