@@ -92,12 +92,13 @@ class EndpointOps(ControllerCore):
             if req.mirror_traffic is not None:
                 where = _where(req.mirror_traffic, "--mirror-traffic", "$.mirror_traffic")
                 mirror = _spelled_as(_shares(req.mirror_traffic, where), names, where)
-                validate_mirror(mirror, traffic, names, where=where)
             if spec.compute is not None and any(mirror.values()):
                 raise SpecError(
                     f"$.mirror_traffic: endpoint {name!r} is a Kubernetes endpoint (it sets compute), and Azure does "
                     "not mirror traffic on those; mirror traffic is for managed endpoints"
                 )
+            if req.mirror_traffic is not None:
+                validate_mirror(mirror, traffic, names, where=where)
             validate_traffic(traffic, names)
             validate_mirror(mirror, traffic, names)
             self._check_running(name, traffic, rec.traffic, "traffic")
