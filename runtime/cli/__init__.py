@@ -15,9 +15,20 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from runtime.cli import output, progress
-from runtime.cli.args import header_name, int_in, non_negative, not_blank, path_name, port, positive
+from runtime.cli.args import (
+    endpoint_name,
+    header_name,
+    int_in,
+    model_name,
+    non_negative,
+    not_blank,
+    path_name,
+    port,
+    positive,
+)
 from runtime.cli.confirm import confirm
 from runtime.cli.server import serve_command, stop_command
+from runtime.cli.specfile import check_file, model_path, name_from_file, spec_body
 from runtime.client import Client
 from runtime.errors import ModelyardError, SpecError
 from runtime.statedir import StateDir
@@ -78,24 +89,6 @@ def _describe(exc: OSError | ValueError) -> str:
 # --- commands ----------------------------------------------------------------------------------------------
 
 
-def _spec_body(args: argparse.Namespace, required: bool = True) -> dict[str, Any]:
-    body: dict[str, Any] = {"set": args.set or []}
-    if getattr(args, "file", None) is not None:
-        path = Path(args.file)
-        try:
-            body["yaml"] = path.read_text(encoding="utf-8")
-        except OSError as exc:
-            raise SpecError(f"cannot read {args.file}: {exc.strerror}") from None
-        except UnicodeDecodeError:
-            raise SpecError(f"cannot read {args.file}: not UTF-8 text (a YAML file is expected)") from None
-        body["source"] = str(path.resolve())
-    elif required:
-        raise SpecError("a YAML file is required: pass it with -f/--file")
-    if getattr(args, "name", None) is not None:
-        body["name"] = args.name
-    return body
-
-
 def _client(args: argparse.Namespace) -> Client:
     return Client(StateDir(args.state_dir))
 
@@ -106,7 +99,7 @@ def _q(name: str) -> str:
 
 def _endpoint_create(args: argparse.Namespace) -> Any:
     # A bad file is reported whether or not a server runs; -n alone makes a key-auth endpoint, as az ml does.
-    body = _spec_body(args, required=args.name is None)
+    body = spec_body(args, required=args.name is None)
     return progress.call(_client(args), "POST", "/api/endpoints", body, what="online-endpoint create")
 
 
@@ -119,12 +112,18 @@ def _endpoint_list(args: argparse.Namespace) -> Any:
 
 
 def _endpoint_update(args: argparse.Namespace) -> Any:
-    body = _spec_body(args, required=False)
+    body = spec_body(args, required=False)
     if args.traffic is not None:
         body["traffic"] = args.traffic
     if args.mirror_traffic is not None:
         body["mirror_traffic"] = args.mirror_traffic
-    return progress.call(_client(args), "PATCH", f"/api/endpoints/{_q(args.name)}", body, what="online-endpoint update")
+    # As az ml: -n wins, else the file's name (after --set name=), as for online-deployment update.
+    if args.name is not None:
+        name = args.name
+    else:
+        name = name_from_file(body, "name", "-n/--name", "endpoint")
+        check_file(body, "endpoint", name=name)
+    return progress.call(_client(args), "PATCH", f"/api/endpoints/{_q(name)}", body, what="online-endpoint update")
 
 
 def _endpoint_delete(args: argparse.Namespace) -> Any:
@@ -164,11 +163,22 @@ def _endpoint_invoke(args: argparse.Namespace) -> int:
     if status != 200:
         original = headers.get("ms-azureml-model-error-statuscode")
         extra = f" (the scoring script answered {original})" if original else ""
-        print(f"modelyard: error: {status}{extra}: {text}", file=sys.stderr)
+        print(f"modelyard: error: {status}{extra}: {_front_end_message(text, original)}", file=sys.stderr)
         return 1
     # az ml prints the response body as a JSON string.
     print(json.dumps(text))
     return 0
+
+
+def _front_end_message(text: str, original: str | None) -> str:
+    """The message of the front end's own `{"message": ...}` answers; a scoring script's body is shown as it is."""
+    if original is not None:
+        return text
+    try:
+        message = json.loads(text)["message"]
+    except (ValueError, KeyError, TypeError):
+        return text
+    return message if isinstance(message, str) else text
 
 
 def _refuse_oip(endpoint: dict[str, Any]) -> None:
@@ -185,7 +195,7 @@ def _refuse_oip(endpoint: dict[str, Any]) -> None:
 
 
 def _deployment_body(args: argparse.Namespace, required: bool) -> dict[str, Any]:
-    body = _spec_body(args, required=required)
+    body = spec_body(args, required=required)
     if args.endpoint_name is not None:
         body["endpoint_name"] = args.endpoint_name
     return body
@@ -194,34 +204,16 @@ def _deployment_body(args: argparse.Namespace, required: bool) -> dict[str, Any]
 def _deployment_endpoint(args: argparse.Namespace, body: dict[str, Any]) -> str:
     if args.endpoint_name is not None:
         return str(args.endpoint_name)
-    return _from_file(body, "endpoint_name", "-e/--endpoint-name")
-
-
-def _from_file(body: dict[str, Any], key: str, flag: str) -> str:
-    """A name that is part of the URL, read from the file as the server will read it: --set applied first."""
-    what = "endpoint" if key == "endpoint_name" else "deployment"
-    if body.get("yaml") is None:
-        raise SpecError(f"the {what} is not named: pass {flag}")
-    # A file that does not parse is reported as the server would report it, not hidden behind "not named".
-    from runtime.spec import apply_overrides, parse_yaml, validate_name
-
-    raw = parse_yaml(body["yaml"], label=body["source"])
-    try:
-        name = apply_overrides(raw, body["set"]).get(key)
-    except SpecError as exc:
-        raise SpecError(f"{body['source']}: {exc.message}") from None
-    if name is None:
-        raise SpecError(f"the {what} is not named: pass {flag} or set {key} in the YAML")
-    if not isinstance(name, str):
-        raise SpecError(f"{body['source']}: $.{key}: expected a string, got {name!r}")
-    validate_name(name, where=f"{body['source']}: $.{key}")
-    return name
+    return name_from_file(body, "endpoint_name", "-e/--endpoint-name")
 
 
 def _deployment_create(args: argparse.Namespace) -> Any:
     body = _deployment_body(args, required=True)
-    body.update(all_traffic=args.all_traffic, placement=args.placement, wait=not args.no_wait)
+    # An az ml local endpoint sends every request to its one deployment: --local scripts invoke it without --traffic.
+    body.update(all_traffic=args.all_traffic or args.local, placement=args.placement, wait=not args.no_wait)
     endpoint = _deployment_endpoint(args, body)
+    if args.endpoint_name is None:
+        check_file(body, "deployment", name=args.name, endpoint_name=endpoint)
     result = progress.create_deployment(_client(args), endpoint, body)
     return _unless_failed(result, "deployment")
 
@@ -229,7 +221,9 @@ def _deployment_create(args: argparse.Namespace) -> Any:
 def _deployment_update(args: argparse.Namespace) -> Any:
     body = _deployment_body(args, required=False)
     endpoint = _deployment_endpoint(args, body)
-    name = args.name if args.name is not None else _from_file(body, "name", "-n/--name")
+    name = args.name if args.name is not None else name_from_file(body, "name", "-n/--name")
+    if args.name is None or args.endpoint_name is None:
+        check_file(body, "deployment", name=name, endpoint_name=endpoint)
     body["wait"] = not args.no_wait
     path = f"/api/endpoints/{_q(endpoint)}/deployments/{_q(name)}"
     result = progress.call(_client(args), "PATCH", path, body, what="online-deployment update", deployment=path)
@@ -269,11 +263,11 @@ def _deployment_logs(args: argparse.Namespace) -> int:
 
 def _model_create(args: argparse.Namespace) -> Any:
     # Without a file the flags are the whole model, as `az ml model create --name --version --path --type`.
-    body = _spec_body(args, required=args.name is None or args.path is None)
+    body = spec_body(args, required=args.name is None or args.path is None)
     if args.version is not None:
         body["version"] = str(args.version)
     if args.path is not None:
-        body["path"] = str(Path(args.path).resolve())  # the server resolves it, from another working directory
+        body["path"] = str(model_path(args.path))
     if args.type is not None:
         body["type"] = args.type
     return _client(args).call("POST", "/api/models", body)
@@ -388,12 +382,12 @@ def _parser() -> argparse.ArgumentParser:
     ep = verbs("online-endpoint", "manage online endpoints")
     p = verb(ep, "create", _endpoint_create, "create an endpoint from YAML, or a key-auth one from -n alone")
     spec_args(p, False)
-    p.add_argument("-n", "--name", type=not_blank)
+    p.add_argument("-n", "--name", type=endpoint_name)
     no_wait(p)
     verb(ep, "show", _endpoint_show, "show an endpoint").add_argument("-n", "--name", type=path_name, required=True)
     verb(ep, "list", _endpoint_list, "list endpoints")
     p = verb(ep, "update", _endpoint_update, "update an endpoint, its traffic or mirror traffic")
-    p.add_argument("-n", "--name", type=path_name, required=True)
+    p.add_argument("-n", "--name", type=path_name, help="default: name in the file")
     spec_args(p, False)
     p.add_argument("--traffic", help='e.g. "blue=90 green=10"; replaces the whole map (others take 0)')
     p.add_argument("--mirror-traffic", help='e.g. "green=10"; replaces the whole map')
@@ -418,7 +412,7 @@ def _parser() -> argparse.ArgumentParser:
     dep = verbs("online-deployment", "manage online deployments")
     p = verb(dep, "create", _deployment_create, "create a deployment from YAML and start its workers")
     spec_args(p, True)
-    p.add_argument("-n", "--name", type=not_blank)
+    p.add_argument("-n", "--name", type=header_name)
     p.add_argument("-e", "--endpoint-name", type=path_name)
     p.add_argument("--all-traffic", action="store_true", help="send all of the endpoint's traffic to it once up")
     p.add_argument("--placement", choices=["share", "strict"], default="share", help="share cores when full, or refuse")
@@ -451,27 +445,37 @@ def _parser() -> argparse.ArgumentParser:
         help="the scoring server's log (default), or what was copied into the deployment and from where",
     )
 
+    # Azure's docs test a deployment on the user's machine first with these flags; here every endpoint is local
+    # and nothing is validated apart from the deployment itself, so scripts that pass them run unchanged.
+    for group in (ep, dep):
+        for sub in group.choices.values():
+            sub.add_argument("--local", action="store_true", help="accepted for az ml scripts: modelyard is local")
+    for sub in (dep.choices["create"], dep.choices["update"]):
+        sub.add_argument("--skip-script-validation", action="store_true", help="accepted for az ml scripts")
+
     model = verbs("model", "manage the local model registry")
     p = verb(model, "create", _model_create, "register a model version from YAML, or from --name and --path")
     spec_args(p, False)
-    p.add_argument("-n", "--name", type=not_blank)
-    p.add_argument("-v", "--version", type=not_blank)
+    p.add_argument("-n", "--name", type=model_name)
+    p.add_argument("-v", "--version", type=model_name)
     p.add_argument("-p", "--path", type=not_blank, help="the model's file or folder")
     p.add_argument("-t", "--type", choices=["custom_model", "mlflow_model", "triton_model"], type=str.lower)
     p = verb(model, "list", _model_list, "list registered models (archived versions are hidden)")
     p.add_argument("-n", "--name", type=not_blank)
     p.add_argument("--include-archived", action="store_true", help="list archived versions too")
     p = verb(model, "show", _model_show, "show one model version (default: the latest)")
-    p.add_argument("-n", "--name", type=path_name, required=True)
+    p.add_argument("-n", "--name", type=model_name, required=True)
     which = p.add_mutually_exclusive_group()
-    which.add_argument("-v", "--version", type=path_name)
-    which.add_argument("-l", "--label", type=path_name, help="latest: the newest version that is not archived")
+    which.add_argument("-v", "--version", type=model_name)
+    which.add_argument(
+        "-l", "--label", choices=["latest"], type=str.lower, help="latest: the newest version that is not archived"
+    )
     for verb_name, handler, text in (
         ("archive", _model_archive, "archive a version: hidden from list and @latest, still usable by version"),
         ("delete", _model_delete, "delete a version that no deployment uses"),
     ):
         p = verb(model, verb_name, handler, text)
-        p.add_argument("-n", "--name", type=path_name, required=True)
-        p.add_argument("-v", "--version", type=path_name, required=True)
+        p.add_argument("-n", "--name", type=model_name, required=True)
+        p.add_argument("-v", "--version", type=model_name, required=True)
     p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     return parser

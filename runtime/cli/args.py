@@ -23,12 +23,30 @@ def path_name(value: str) -> str:
     return value
 
 
-def header_name(value: str) -> str:
-    """A deployment name sent in the azureml-model-deployment header: a valid name (so a valid header value)."""
-    from runtime.spec import NAME_RULE, is_valid_name
+def valid_name(kind: str) -> Callable[[str], str]:
+    """An argparse type for an endpoint or deployment name that is created or sent in a header: Azure's rule."""
 
-    if not is_valid_name(not_blank(value)):
-        raise argparse.ArgumentTypeError(f"{value!r} is not a valid deployment name; names are {NAME_RULE}")
+    def parse(value: str) -> str:
+        from runtime.spec import NAME_RULE, is_valid_name
+
+        if not is_valid_name(not_blank(value)):
+            raise argparse.ArgumentTypeError(f"{value!r} is not a valid {kind} name; names are {NAME_RULE}")
+        return value
+
+    return parse
+
+
+#: A deployment name sent in the azureml-model-deployment header: a valid name is a valid header value.
+header_name = valid_name("deployment")
+endpoint_name = valid_name("endpoint")
+
+
+def model_name(value: str) -> str:
+    """A model name or version: a valid asset name (it also becomes a folder and a URL path segment)."""
+    from runtime.spec.model import ASSET_RULE, is_asset_name
+
+    if not is_asset_name(not_blank(value)):
+        raise argparse.ArgumentTypeError(f"{value!r} is not a valid model name or version; use {ASSET_RULE}")
     return value
 
 

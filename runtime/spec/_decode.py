@@ -22,6 +22,7 @@ import msgspec.inspect as mi
 import yaml
 
 from runtime.errors import SpecError
+from runtime.spec import _yaml as bounded_yaml
 from runtime.spec._types import SCALAR_TO_STR
 from runtime.spec.overrides import blame
 
@@ -35,7 +36,9 @@ _FALSE = frozenset({"f", "false", "n", "no", "off", "0"})
 def parse_yaml(text: str, *, label: str) -> dict[str, Any]:
     """Parse one YAML document that must be a mapping; errors name the file, line and column."""
     try:
-        data = yaml.safe_load(text)
+        data = bounded_yaml.load(text)
+    except bounded_yaml.TooDeep as exc:
+        raise SpecError(f"{label}: invalid YAML: {exc}") from None
     except yaml.MarkedYAMLError as exc:
         mark = exc.problem_mark or exc.context_mark
         where = f"line {mark.line + 1}, column {mark.column + 1}: " if mark is not None else ""
@@ -52,6 +55,11 @@ def parse_yaml(text: str, *, label: str) -> dict[str, Any]:
 _DESCRIBED = {"array": "a list", "str": "a single string", "int": "a number", "float": "a number", "bool": "a boolean"}
 
 
+def located(label: str, message: str) -> str:
+    """`message` prefixed with the file it is about; a spec from flags alone (`<api>`) has no file to name."""
+    return message if label.startswith("<") and label.endswith(">") else f"{label}: {message}"
+
+
 def decode(raw: object, target: Any, *, label: str, overrides: Sequence[str] = ()) -> Any:
     """Validate `raw` against `target` (a Struct or generic alias) and build it; errors read `<label>: $.path: ...`.
 
@@ -61,11 +69,11 @@ def decode(raw: object, target: Any, *, label: str, overrides: Sequence[str] = (
         prepared = _prepare(raw, _type_info(target), "$")
         return msgspec.convert(prepared, target)
     except _Invalid as exc:
-        raise SpecError(f"{label}: {blame(f'{exc.path}: {exc.reason}', overrides)}") from None
+        raise SpecError(located(label, blame(f"{exc.path}: {exc.reason}", overrides))) from None
     except msgspec.ValidationError as exc:  # a safety net: _prepare should have caught it with a better path
         message, _, at = str(exc).partition(" - at `")
         path = at.rstrip("`") or "$"
-        raise SpecError(f"{label}: {blame(f'{path}: {message}', overrides)}") from None
+        raise SpecError(located(label, blame(f"{path}: {message}", overrides))) from None
 
 
 def camel_to_snake(text: str) -> str:

@@ -10,7 +10,7 @@ from typing import Any, Generic, TypeVar
 import msgspec
 
 from runtime.errors import SpecError
-from runtime.spec._decode import decode, parse_yaml
+from runtime.spec._decode import decode, located, parse_yaml
 from runtime.spec.deployment import (
     MANAGED_MAX_TIMEOUT_MS,
     DeploymentType,
@@ -82,7 +82,7 @@ def load_model(
     spec: ModelSpec = decode(raw, ModelSpec, label=source, overrides=overrides)
     for key, value in (("name", spec.name), ("version", spec.version)):
         if value is not None and not is_asset_name(value):
-            raise SpecError(f"{source}: $.{key}: {value!r} is not a valid model {key}; use {ASSET_RULE}")
+            raise SpecError(located(source, f"$.{key}: {value!r} is not a valid model {key}; use {ASSET_RULE}"))
     return _loaded(spec, source, model_ignored(spec))
 
 
@@ -139,4 +139,4 @@ def _located(source: str, overrides: Sequence[str] = ()) -> Iterator[None]:
     try:
         yield
     except SpecError as exc:
-        raise SpecError(f"{source}: {blame(exc.message, overrides)}") from None
+        raise SpecError(located(source, blame(exc.message, overrides))) from None

@@ -102,6 +102,10 @@ def parse_model_ref(ref: str) -> ModelRef:
     raise SpecError(f"{ref!r} is not a model reference; use one of: {_FORMS}")
 
 
+#: What a model name or version may be, as error messages state it.
+ASSET_RULE = "letters, digits, '_', '.' and '-', starting with a letter or digit, at most 255 characters"
+
+
 def is_asset_name(text: str) -> bool:
     """Whether `text` is a valid model name or version (letters, digits, '_', '.', '-'; up to 255 characters)."""
     return _ASSET_RE.fullmatch(text) is not None

@@ -9,6 +9,7 @@ from typing import Any
 import yaml
 
 from runtime.errors import SpecError
+from runtime.spec import _yaml as bounded_yaml
 
 _FORM = "expected KEY=VALUE with a dotted key, e.g. --set instance_count=2 or --set tags.team=ml"
 
@@ -34,7 +35,7 @@ def blame(message: str, overrides: Sequence[str]) -> str:
         keys = override.partition("=")[0].strip().split(".")
         written = "$" + "".join(f"[{k}]" if k.isascii() and k.isdigit() else f".{k}" for k in keys)
         if path == written or path.startswith((f"{written}.", f"{written}[")) or written.startswith(f"{path}."):
-            return f"{message} (from --set {override})"
+            return f"{message} (from --set {_shown(override)})"
     return message
 
 
@@ -42,8 +43,11 @@ def _parse(override: str) -> tuple[list[str], object]:
     path, sep, text = override.partition("=")
     keys = path.strip().split(".")
     if not sep or any(not key for key in keys):
-        raise SpecError(f"--set {override!r}: {_FORM}")
-    return keys, _value(text)
+        raise SpecError(f"--set {_shown(override)!r}: {_FORM}")
+    try:
+        return keys, _value(text)
+    except bounded_yaml.TooDeep as exc:
+        raise SpecError(f"--set {path.strip()}=...: the value is {exc}") from None
 
 
 def _value(text: str) -> object:
@@ -52,7 +56,7 @@ def _value(text: str) -> object:
     if not text.strip():
         return text
     try:
-        return yaml.safe_load(text)
+        return bounded_yaml.load(text)
     except yaml.YAMLError:
         return text
 
@@ -79,10 +83,17 @@ def _assign(node: Any, key: str, value: object, override: str, keys: list[str]) 
 def _index(node: list[Any], key: str, override: str, walked: list[str]) -> int:
     if not (key.isascii() and key.isdigit()) or int(key) >= len(node):
         where = "$." + ".".join(walked[:-1])
-        raise SpecError(f"--set {override!r}: {where} is a list of {len(node)}; {key!r} is not an index into it")
+        raise SpecError(
+            f"--set {_shown(override)!r}: {where} is a list of {len(node)}; {key!r} is not an index into it"
+        )
     return int(key)
 
 
 def _not_container(node: object, override: str, walked: list[str]) -> SpecError:
     where = "$." + ".".join(walked)
-    return SpecError(f"--set {override!r}: {where} is {node!r}, not a mapping, so it has no keys to set")
+    return SpecError(f"--set {_shown(override)!r}: {where} is {node!r}, not a mapping, so it has no keys to set")
+
+
+def _shown(override: str) -> str:
+    """An override as an error quotes it: a huge value is cut, so the error stays one readable line."""
+    return override if len(override) <= 100 else f"{override[:80]}... ({len(override)} characters)"

@@ -41,26 +41,28 @@ def validate_mirror(
     for name in mirrored:
         if traffic.get(name, 0) > 0:
             raise SpecError(
-                f"{where}.{name}: {name!r} takes {traffic[name]}% of live traffic; "
+                f"{_at(where, name)}: {name!r} takes {traffic[name]}% of live traffic; "
                 "a deployment receives live or mirrored traffic, not both"
             )
 
 
-def parse_traffic_arg(text: str) -> dict[str, int]:
-    """Parse a CLI traffic argument such as "blue=90 green=10" into {"blue": 90, "green": 10}."""
+def parse_traffic_arg(text: str, *, flag: str = "--traffic") -> dict[str, int]:
+    """Parse a CLI traffic argument such as "blue=90 green=10" into {"blue": 90, "green": 10}; `flag` names it."""
     form = 'expected space-separated NAME=PERCENT pairs, e.g. "blue=90 green=10"'
     pairs = text.split()
     if not pairs:
-        raise SpecError(f"traffic {text!r}: {form}")
+        raise SpecError(f"{flag} {text!r}: {form}")
     result: dict[str, int] = {}
     for pair in pairs:
         name, sep, percent = pair.partition("=")
-        if not sep or not name or not (percent.isascii() and percent.isdigit()):
-            raise SpecError(f"traffic {pair!r}: {form}")
+        if not sep or not name:
+            raise SpecError(f"{flag} {pair!r}: {form}")
+        if not (percent.isascii() and percent.isdigit()):
+            raise SpecError(f"{flag} {pair!r}: {percent!r} is not a whole percentage from 0 to 100; {form}")
         twin = next((n for n in result if n.lower() == name.lower()), None)
         if twin is not None:
             same = "" if twin == name else f" (as {twin!r}: names ignore case)"
-            raise SpecError(f"traffic {text!r}: {name!r} is given twice{same}")
+            raise SpecError(f"{flag} {text!r}: {name!r} is given twice{same}")
         result[name] = int(percent)
     return result
 
@@ -69,9 +71,14 @@ def _check_entries(
     shares: Mapping[str, int], deployments: Collection[str] | None, where: str, *, limit: int, rule: str
 ) -> None:
     for name, percent in shares.items():
-        validate_name(name, where=f"{where}.{name}")
+        validate_name(name, where=_at(where, name))
         if isinstance(percent, bool) or not isinstance(percent, int) or not 0 <= percent <= limit:
-            raise SpecError(f"{where}.{name}: {percent!r} is not {rule}")
+            raise SpecError(f"{_at(where, name)}: {percent!r} is not {rule}")
         if deployments is not None and name not in deployments:
             known = ", ".join(sorted(deployments)) or "none"
-            raise SpecError(f"{where}.{name}: the endpoint has no deployment {name!r} (deployments: {known})")
+            raise SpecError(f"{_at(where, name)}: the endpoint has no deployment {name!r} (deployments: {known})")
+
+
+def _at(where: str, name: str) -> str:
+    """Where one entry is: `$.traffic.blue` in a file, `--traffic blue` in a CLI flag."""
+    return f"{where} {name}" if where.startswith("--") else f"{where}.{name}"

@@ -173,8 +173,22 @@ def test_traffic_replaces_the_whole_map_and_the_api_takes_an_object(server: Serv
         assert r.status_code == 200 and r.json()["traffic"] == {"blue": 100, "green": 0}
         r = api.patch("/api/endpoints/fix", json={"traffic": {"blue": "x"}})
         assert r.status_code == 400, r.text
+        r = api.patch("/api/endpoints/fix", json={"traffic": {"blue": 101}})
+        assert r.status_code == 400 and r.json()["error"]["message"].startswith("$.traffic.blue: 101 is not"), r.text
+    # --set alone applies to today's split, not to the one the endpoint's file last named.
+    shown = server.json("online-endpoint", "update", "-n", "fix", "--set", "traffic.green=0")
+    assert isinstance(shown, dict) and shown["traffic"] == {"blue": 100, "green": 0}
     shown = server.json("online-endpoint", "update", "-n", "fix", "--mirror-traffic", "green=10")
     assert isinstance(shown, dict) and shown["mirror_traffic"] == {"green": 10}
+    # A bad flag is refused naming the flag, and changes nothing: not even the other flag's valid map.
+    bad = server.cli(
+        "online-endpoint", "update", "-n", "fix", "--traffic", "green=100", "--mirror-traffic", "blue=51", check=False
+    )
+    assert bad.returncode == 1 and bad.stderr.startswith("modelyard: error: --mirror-traffic blue: 51 is not"), (
+        bad.stderr
+    )
+    shown = server.json("online-endpoint", "show", "-n", "fix")
+    assert isinstance(shown, dict) and shown["traffic"] == {"blue": 100, "green": 0}
 
 
 def test_verbs_with_e_say_when_the_endpoint_is_missing(server: Server) -> None:
@@ -231,3 +245,33 @@ def test_kubernetes_deployment_without_a_size_gets_defaultinstancetype(server: S
     )  # fmt: skip
     assert isinstance(shown, dict) and shown["provisioning_state"] == "Succeeded"
     assert [len(w["cores"]) for w in shown["workers"]] == [1]
+
+
+def test_the_local_endpoint_lines_of_azures_docs_run_unchanged(server: Server, tmp_path: Path) -> None:
+    # As Azure's docs test a deployment before deploying it: every verb takes --local, and the one deployment
+    # created --local takes the endpoint's requests, as an az ml local endpoint's does.
+    request = str(tmp_path / "request.json")
+    Path(request).write_text('{"data": [1]}')
+    server.cli("online-endpoint", "create", "--local", "-n", "loc", "-f", str(FIXTURES / "endpoint.yml"))
+    dep = str(FIXTURES / "echo-deployment.yml")
+    server.cli(
+        "online-deployment",
+        "create",
+        "--local",
+        "-n",
+        "blue",
+        "--endpoint",
+        "loc",
+        "-f",
+        dep,
+        "--skip-script-validation",
+    )
+    shown = server.json("online-endpoint", "show", "-n", "loc", "--local")
+    assert isinstance(shown, dict) and shown["traffic"] == {"blue": 100}
+    invoked = server.cli("online-endpoint", "invoke", "--local", "--name", "loc", "--request-file", request)
+    assert '\\"echo\\"' in invoked.stdout
+    server.cli("online-deployment", "get-logs", "--local", "-n", "blue", "--endpoint", "loc")
+    # The front end's refusal is shown as its message, not as the JSON it came in.
+    missing = server.cli("online-endpoint", "invoke", "-n", "loc", "-r", request, "-d", "nosuch", check=False)
+    assert missing.returncode == 1 and missing.stderr.startswith("modelyard: error: 404: deployment 'nosuch' named")
+    server.cli("online-endpoint", "delete", "--local", "-n", "loc", "--yes")

@@ -238,6 +238,26 @@ def test_invoke_deployment_name_must_be_a_valid_header(capsys: pytest.CaptureFix
     assert "-d/--deployment-name" in line and "is not a valid deployment name" in line
 
 
+@pytest.mark.parametrize(
+    ("argv", "flag", "rule"),
+    [
+        (["online-endpoint", "create", "-n", "café-ep"], "-n/--name", "not a valid endpoint name; names are 3-32"),
+        (["online-endpoint", "create", "-n", "ab"], "-n/--name", "not a valid endpoint name; names are 3-32"),
+        (["online-deployment", "create", "-f", "d.yml", "-n", "日本語"], "-n/--name", "valid deployment name"),
+        (["model", "create", "-n", "модель", "-p", "m"], "-n/--name", "not a valid model name or version; use"),
+        (["model", "create", "-n", "m", "-v", "../1", "-p", "m"], "-v/--version", "valid model name or version"),
+        (["model", "show", "-n", "m", "-v", "../1"], "-v/--version", "use letters, digits, '_', '.' and '-'"),
+        (["model", "delete", "-n", "m/x", "-v", "1", "-y"], "-n/--name", "valid model name or version"),
+        (["model", "show", "-n", "m", "-l", "bogus"], "-l/--label", "invalid choice: 'bogus' (choose from 'latest')"),
+    ],
+)
+def test_names_a_command_would_create_or_look_up_follow_their_rule(
+    capsys: pytest.CaptureFixture[str], argv: list[str], flag: str, rule: str
+) -> None:
+    line = _usage_error(capsys, argv)
+    assert f"argument {flag}:" in line and rule in line
+
+
 @pytest.mark.parametrize("port", ["99999", "-5", "65536", "http"])
 def test_serve_port_must_be_0_to_65535(capsys: pytest.CaptureFixture[str], port: str) -> None:
     line = _usage_error(capsys, ["serve", "--port", port])

@@ -66,7 +66,10 @@ class EndpointOps(ControllerCore):
             spec = rec.spec
             traffic, mirror = dict(rec.traffic), dict(rec.mirror)
             if req.yaml is not None or req.set:
-                text = req.yaml if req.yaml is not None else as_yaml(spec)
+                # --set alone applies to the endpoint as it is now, live traffic included (as az ml applies it to
+                # the endpoint it fetched): the stored spec's traffic is the last file's, not today's split.
+                live = with_changes(spec, traffic=traffic, mirror_traffic=mirror)
+                text = req.yaml if req.yaml is not None else as_yaml(live)
                 spec = load_endpoint(text, source=req.source, overrides=req.set, name=name).spec
                 if spec.name != name:
                     raise SpecError(f"{req.source}: $.name: {spec.name!r} does not match the endpoint {name!r}")
@@ -79,15 +82,23 @@ class EndpointOps(ControllerCore):
             traffic, mirror = _spelled_as(traffic, names, "$.traffic"), _spelled_as(mirror, names, "$.mirror_traffic")
             # As az ml's update sets endpoint.traffic: the given map replaces the whole one, and deployments left
             # out of it take 0 %.
+            # Each map given is checked on its own first, so an error names what the user typed: the CLI's flag
+            # for its string form, the request body's field for an object.
             if req.traffic is not None:
-                traffic = dict.fromkeys(traffic, 0) | _spelled_as(_shares(req.traffic), names, "--traffic")
+                where = _where(req.traffic, "--traffic", "$.traffic")
+                given = _spelled_as(_shares(req.traffic, where), names, where)
+                validate_traffic(given, names, where=where)
+                traffic = dict.fromkeys(traffic, 0) | given
             if req.mirror_traffic is not None:
-                mirror = _spelled_as(_shares(req.mirror_traffic), names, "--mirror-traffic")
+                where = _where(req.mirror_traffic, "--mirror-traffic", "$.mirror_traffic")
+                mirror = _spelled_as(_shares(req.mirror_traffic, where), names, where)
             if spec.compute is not None and any(mirror.values()):
                 raise SpecError(
                     f"$.mirror_traffic: endpoint {name!r} is a Kubernetes endpoint (it sets compute), and Azure does "
                     "not mirror traffic on those; mirror traffic is for managed endpoints"
                 )
+            if req.mirror_traffic is not None:
+                validate_mirror(mirror, traffic, names, where=where)
             validate_traffic(traffic, names)
             validate_mirror(mirror, traffic, names)
             self._check_running(name, traffic, rec.traffic, "traffic")
@@ -173,9 +184,13 @@ class EndpointOps(ControllerCore):
                 )
 
 
-def _shares(value: str | dict[str, int]) -> dict[str, int]:
+def _where(value: str | dict[str, int], flag: str, field: str) -> str:
+    return flag if isinstance(value, str) else field
+
+
+def _shares(value: str | dict[str, int], flag: str) -> dict[str, int]:
     """A traffic argument as the CLI sends it ("blue=90 green=10") or as a JSON object ({"blue": 90})."""
-    return parse_traffic_arg(value) if isinstance(value, str) else dict(value)
+    return parse_traffic_arg(value, flag=flag) if isinstance(value, str) else dict(value)
 
 
 def _sets(overrides: list[str], key: str) -> bool:

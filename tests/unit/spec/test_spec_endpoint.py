@@ -155,3 +155,11 @@ def test_document_must_be_a_mapping(text: str, got: str) -> None:
 def test_error_names_the_source_as_given() -> None:
     with pytest.raises(SpecError, match=r"^endpoints/online/endpoint\.yml: \$\.auth_mode: "):
         load_endpoint("name: my-endpoint\nauth_mode: 3\n", source="endpoints/online/endpoint.yml")
+
+
+def test_a_spec_from_flags_alone_names_no_file() -> None:
+    # `online-endpoint create -n X --set ...` sends no file: the error starts at the key, not at "<api>".
+    with pytest.raises(SpecError, match=r"^\$\.auth_mode: .*\(from --set auth_mode=bogus\)$"):
+        load_endpoint("{}", source="<api>", overrides=["auth_mode=bogus"], name="fix")
+    with pytest.raises(SpecError, match=r"^\$\.name: 'ab' is not a valid name"):
+        load_endpoint("{}", source="<api>", name="ab")

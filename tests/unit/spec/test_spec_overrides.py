@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from runtime.errors import SpecError
-from runtime.spec import apply_overrides, load_deployment
+from runtime.spec import apply_overrides, load_deployment, load_endpoint
 
 DEPLOYMENT = """\
 name: blue
@@ -122,3 +122,15 @@ def test_an_error_the_file_made_does_not_blame_an_override() -> None:
             DEPLOYMENT + "colour: blue\n", source="d.yml", overrides=["tags.team=ml"], endpoint_name="my-ep"
         )
     assert info.value.message.startswith("d.yml: $.colour: unknown key") and "--set" not in info.value.message
+
+
+def test_a_set_value_nested_too_deeply_is_refused_naming_the_key_not_the_whole_value() -> None:
+    with pytest.raises(SpecError, match=r"^--set tags\.x=\.\.\.: the value is nested more than 64 levels deep$"):
+        apply_overrides({}, ["tags.x=" + "[" * 3000 + "]" * 3000])
+
+
+def test_an_error_quotes_a_huge_override_cut_short() -> None:
+    huge = "tags.x=[" + "1," * 50_000 + "1]"
+    with pytest.raises(SpecError) as caught:
+        load_endpoint("{}", source="<api>", overrides=[huge], name="fix")
+    assert len(caught.value.message) < 300 and caught.value.message.endswith(f"... ({len(huge)} characters))")

@@ -94,3 +94,12 @@ def test_parse_traffic_arg_rejects_a_name_given_twice() -> None:
 def test_parse_traffic_arg_rejects_a_name_given_twice_in_two_spellings() -> None:
     with pytest.raises(SpecError, match=r"'BLUE' is given twice \(as 'blue': names ignore case\)"):
         parse_traffic_arg("blue=50 BLUE=50")
+
+
+def test_errors_in_a_cli_flag_name_the_flag_and_what_is_wrong() -> None:
+    with pytest.raises(SpecError, match=r"^--mirror-traffic 'green=-5': '-5' is not a whole percentage from 0 to 100"):
+        parse_traffic_arg("green=-5", flag="--mirror-traffic")
+    with pytest.raises(SpecError, match=r"^--traffic blue: 101 is not a percentage from 0 to 100$"):
+        validate_traffic({"blue": 101}, DEPLOYMENTS, where="--traffic")
+    with pytest.raises(SpecError, match=r"^--mirror-traffic green: 'green' takes 100% of live traffic"):
+        validate_mirror({"green": 10}, {"green": 100}, DEPLOYMENTS, where="--mirror-traffic")
