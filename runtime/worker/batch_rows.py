@@ -1,11 +1,12 @@
 """How a batch run()'s return value becomes output rows, as Azure's parallel-run engine takes it.
 
-run() returns a list (a tuple is taken as one) or a pandas DataFrame; anything else fails the mini-batch. A list
-gives one row per element, the element as str() writes it (a complex object becomes its string, as Azure warns);
-a DataFrame gives one row per DataFrame row, one field per column, column names and index dropped, each field as
-pandas' `to_csv(sep=" ")` would write it: empty for a missing value, quoted when it holds a space, a quote or a
-line break. pandas is not imported here: a DataFrame is recognised by the methods used, so a worker without pandas
-never loads it.
+run() returns a list (a tuple is taken as one) or a pandas DataFrame; anything else fails the mini-batch. Azure's
+parallel-run engine writes a list with `"{}\n".format(element)` per element and a DataFrame with
+`to_csv(header=None, index=None, sep=" ")`, so here a list gives one row per element, holding the element as
+format() writes it (a complex object becomes its string, unquoted), and a DataFrame one row per DataFrame row, one
+field per column, column names and index dropped, each field as to_csv writes it: empty for a missing value,
+quoted (csv's minimal quoting) when it holds a space, a quote or a line break. pandas is not imported here: a
+DataFrame is recognised by the methods used, so a worker whose script does not use pandas never loads it.
 """
 
 from __future__ import annotations
@@ -36,10 +37,14 @@ class WrongReturnType(Exception):
 def to_rows(result: object) -> list[list[str]]:
     """The output rows for one run() return value; WrongReturnType unless it is a list, tuple or DataFrame."""
     if isinstance(result, (list, tuple)):
-        return [[element if isinstance(element, str) else str(element)] for element in result]
+        return [[element if isinstance(element, str) else format(element)] for element in result]
     if is_dataframe(result):
         frame: Any = result
-        return [[_field(value) for value in row] for row in frame.itertuples(index=False, name=None)]
+        rows = [[_field(value) for value in row] for row in frame.itertuples(index=False, name=None)]
+        if len(frame.columns) == 1:
+            # csv quotes a lone empty field, so that the line is not taken for an empty one.
+            return [['""'] if row == [""] else row for row in rows]
+        return rows
     raise WrongReturnType(result)
 
 

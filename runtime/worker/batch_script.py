@@ -15,7 +15,7 @@ import threading
 import time
 import traceback
 from collections.abc import Callable
-from types import TracebackType
+from types import FrameType, TracebackType
 from typing import Any
 
 import msgspec
@@ -32,6 +32,8 @@ Answer = Callable[[msgspec.Struct], None]
 #: Called from the watchdog thread with the mini-batch that overran and the stack of the stuck run() call.
 OnTimeout = Callable[[RunMiniBatch, str], None]
 
+#: How many of a mini-batch's files a log line names.
+_NAMED_FILES = 3
 _LEVELS = {"debug": logging.DEBUG, "info": logging.INFO, "warning": logging.WARNING}
 #: The frame the answer travels in must stay under the decoder's limit; the rest is the frame's own header.
 _MAX_ANSWER = MAX_FRAME - 1024
@@ -100,7 +102,8 @@ class BatchScript:
         watchdog = threading.Timer(request.timeout_s, self._overran, (request,))
         watchdog.daemon = True
         started = time.perf_counter()
-        logger.info("Calling run() on mini-batch %d with %d file(s)", request.id, len(request.files))
+        files = request.files
+        logger.info("Calling run() on mini-batch %d: %d file(s), %s", request.id, len(files), _files(files))
         watchdog.start()
         try:
             result = self._run(list(request.files))
@@ -143,8 +146,7 @@ class BatchScript:
                 return  # run() returned as the timer fired
             self._current = None
         frame = sys._current_frames().get(self._thread.ident or -1)
-        stack = "".join(traceback.format_stack(frame)) if frame is not None else "(no stack)\n"
-        self._on_timeout(request, stack)
+        self._on_timeout(request, _user_stack(frame))
 
 
 def load(load: Load, answer: Answer, on_timeout: OnTimeout) -> BatchScript:
@@ -182,6 +184,23 @@ def _prepare(load: Load) -> None:
     # Azure's engine passes its settings to the entry script on the command line; scripts read logging_level there.
     entry = load.entry_script or os.environ.get("AZUREML_ENTRY_SCRIPT") or "main.py"
     sys.argv = [os.path.join(load.app_root or "", entry), f"--logging_level={load.logging_level}"]
+
+
+def _user_stack(frame: FrameType | None) -> str:
+    # From the user's run() down: the thread's start and the worker's own call into run() are noise to the user.
+    if frame is None:
+        return "(no stack)\n"
+    stack = traceback.extract_stack(frame)
+    for index, entry in enumerate(stack):
+        if entry.filename == __file__ and entry.name == "_call":
+            stack = traceback.StackSummary.from_list(stack[index + 1 :])
+            break
+    return "".join(stack.format())
+
+
+def _files(files: list[str]) -> str:
+    named = ", ".join(files[:_NAMED_FILES])
+    return named + (f" and {len(files) - _NAMED_FILES} more" if len(files) > _NAMED_FILES else "")
 
 
 def _user_traceback(exc: BaseException) -> str:

@@ -72,6 +72,10 @@ def test_a_dataframe_gives_one_row_per_row_without_names_missing_values_empty_an
     assert text == 'a.csv 0.5   "two words" "say ""hi""" "one\ntwo"\nb.csv 2  1e-10 plain x y\n'
 
 
+def test_a_one_column_dataframe_quotes_an_empty_field_as_csv_does() -> None:
+    assert to_rows(Frame(["a"], [(None,), ("x",), ("",)])) == [['""'], ["x"], ['""']]
+
+
 @pytest.mark.parametrize("result", [None, {"a": 1}, "a string", 3, (x for x in [1]), {1, 2}])
 def test_anything_but_a_list_or_a_dataframe_is_refused_with_azures_message(result: object) -> None:
     with pytest.raises(WrongReturnType) as caught:

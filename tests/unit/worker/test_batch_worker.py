@@ -148,7 +148,9 @@ def test_a_hung_run_still_answers_pings_and_times_out_naming_where_it_hung(workd
         timed_out = control.receive()
         assert isinstance(timed_out, Failure) and (timed_out.id, timed_out.code) == (1, "timeout")
         assert timed_out.message.startswith("run() did not return within the mini-batch timeout of 2 s; it was at:")
-        assert 'behave.py", line' in timed_out.message and "in run" in timed_out.message
+        stack = timed_out.message.split("it was at:\n", 1)[1]
+        assert stack.startswith('  File "') and 'behave.py", line' in stack and ", in run\n" in stack
+        assert "runtime/worker" not in stack and "threading.py" not in stack  # the user's frames only
         assert control.wait() == 71  # the process ends, as Azure's worker exits; the runner starts a new one
         assert "Mini-batch 1 timed out; the worker exits." in control.log.read_text()
     finally:
