@@ -54,9 +54,12 @@ def is_dataframe(value: object) -> bool:
 
 
 def _field(value: object) -> str:
-    if _missing(value):
+    if isinstance(value, str):
+        text = value
+    elif _missing(value):
         return ""
-    text = value if isinstance(value, str) else str(value)
+    else:
+        text = str(value)
     if _QUOTE_IF.isdisjoint(text):
         return text
     return '"' + text.replace('"', '""') + '"'  # the csv module's minimal quoting, which to_csv uses

@@ -135,7 +135,10 @@ def test_summary_only_scripts_write_into_azureml_bi_output_path(workdir: Path) -
 def test_a_hung_run_still_answers_pings_and_times_out_naming_where_it_hung(workdir: Path) -> None:
     control = start(workdir, "behave.py")
     try:
-        control.send(RunMiniBatch(1, ["hang-1"], 2.0))
+        # Mini-batches that return in time leave nothing armed behind them.
+        for rid in range(1, 4):
+            assert run(control, rid, [f"quick-{rid}"], timeout_s=2.0) == MiniBatchDone(rid, [[f"quick-{rid}"]], 1)
+        control.send(RunMiniBatch(4, ["hang-1"], 2.0))
         started = workdir / "out" / "hang.started"
         while not started.exists():  # written by run() before it starts looping
             assert control.proc.poll() is None
@@ -146,13 +149,13 @@ def test_a_hung_run_still_answers_pings_and_times_out_naming_where_it_hung(workd
         assert control.receive() == Pong(8, 1)
 
         timed_out = control.receive()
-        assert isinstance(timed_out, Failure) and (timed_out.id, timed_out.code) == (1, "timeout")
+        assert isinstance(timed_out, Failure) and (timed_out.id, timed_out.code) == (4, "timeout")
         assert timed_out.message.startswith("run() did not return within the mini-batch timeout of 2 s; it was at:")
         stack = timed_out.message.split("it was at:\n", 1)[1]
         assert stack.startswith('  File "') and 'behave.py", line' in stack and ", in run\n" in stack
         assert "runtime/worker" not in stack and "threading.py" not in stack  # the user's frames only
         assert control.wait() == 71  # the process ends, as Azure's worker exits; the runner starts a new one
-        assert "Mini-batch 1 timed out; the worker exits." in control.log.read_text()
+        assert "Mini-batch 4 timed out; the worker exits." in control.log.read_text()
     finally:
         control.close()
 
