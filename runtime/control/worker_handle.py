@@ -21,7 +21,20 @@ from typing import cast
 
 from runtime.errors import Code, ModelyardError, WorkerLost
 from runtime.ipc.framing import FrameError, control_decoder, encode_frame
-from runtime.ipc.messages import Failure, FromWorker, Headers, Infer, Load, Ping, Pong, Ready, Result, Shutdown
+from runtime.ipc.messages import (
+    Failure,
+    FromWorker,
+    Headers,
+    Infer,
+    Load,
+    MiniBatchDone,
+    Ping,
+    Pong,
+    Ready,
+    Result,
+    RunMiniBatch,
+    Shutdown,
+)
 from runtime.ipc.outstanding import Abandoned
 
 
@@ -84,7 +97,15 @@ def _why(exc: OSError) -> str:
     return exc.strerror or str(exc)
 
 
-def _expire(fut: asyncio.Future[Result | Failure]) -> None:
+#: How long run_mini_batch waits past the mini-batch's timeout for the worker's own timeout answer, which says where
+#: run() was stuck, before it gives up on the worker.
+MINI_BATCH_GRACE_S = 5.0
+
+#: What a worker answers a request with.
+Answer = Result | MiniBatchDone | Failure
+
+
+def _expire(fut: asyncio.Future[Answer]) -> None:
     if not fut.done():
         fut.set_exception(TimeoutError())
 
@@ -109,7 +130,7 @@ class WorkerHandle:
         self._env = env
         self._load = load
         self._ids = itertools.count(1)
-        self._pending: dict[int, asyncio.Future[Result | Failure]] = {}
+        self._pending: dict[int, asyncio.Future[Answer]] = {}
         self._abandoned = Abandoned()  #: timed out, still held by the worker
         self._pings: dict[int, asyncio.Future[Pong]] = {}
         self._hello: asyncio.Future[Ready | Failure] | None = None
@@ -240,18 +261,44 @@ class WorkerHandle:
             raise WorkerLost(f"worker {self.name} is not running")
         rid = next(self._ids)
         loop = asyncio.get_running_loop()
-        fut: asyncio.Future[Result | Failure] = loop.create_future()
+        fut: asyncio.Future[Answer] = loop.create_future()
         self._pending[rid] = fut
         # A bare timer on the future costs a fraction of asyncio.timeout(), which matters once per request.
         timer = loop.call_later(timeout, _expire, fut)
         try:
             self._queue(encode_frame(Infer(rid, method, path, query, headers, body, max_body)), loop)
-            return await fut
+            return await fut  # type: ignore[return-value]  # an Infer is answered by Result or Failure only
         except TimeoutError:
             self._abandoned.add(rid, on_late)
             raise
         except asyncio.CancelledError:
             self._abandoned.add(rid, None)  # the worker still runs it, whoever stopped waiting
+            raise
+        finally:
+            timer.cancel()
+            del self._pending[rid]
+
+    async def run_mini_batch(
+        self, files: list[str], timeout_s: float, grace_s: float = MINI_BATCH_GRACE_S
+    ) -> MiniBatchDone | Failure:
+        """Have a batch worker call run() on `files` and wait for its rows (MiniBatchDone) or its Failure.
+
+        The worker gives up on a run() that outlives `timeout_s` itself: it answers a Failure with code "timeout"
+        and the stack run() was stuck in, then exits. TimeoutError comes only if no answer arrives `grace_s`
+        seconds after that (a worker too stuck to answer: kill it); WorkerLost if the worker ends first.
+        """
+        if not self.alive:
+            raise WorkerLost(f"worker {self.name} is not running")
+        rid = next(self._ids)
+        loop = asyncio.get_running_loop()
+        fut: asyncio.Future[Answer] = loop.create_future()
+        self._pending[rid] = fut
+        timer = loop.call_later(timeout_s + grace_s, _expire, fut)
+        try:
+            self._queue(encode_frame(RunMiniBatch(rid, files, timeout_s)), loop)
+            return cast(MiniBatchDone | Failure, await fut)
+        except (TimeoutError, asyncio.CancelledError):
+            self._abandoned.add(rid, None)  # the worker still holds it until it answers or ends
             raise
         finally:
             timer.cancel()
@@ -327,7 +374,7 @@ class WorkerHandle:
 
     def _on_message(self, message: FromWorker) -> None:
         self.last_answer = time.time()
-        if isinstance(message, Result) or (isinstance(message, Failure) and message.id):
+        if isinstance(message, (Result, MiniBatchDone)) or (isinstance(message, Failure) and message.id):
             fut = self._pending.get(message.id)
             if fut is not None and not fut.done():
                 fut.set_result(message)

@@ -1,7 +1,8 @@
 """Messages exchanged over a worker's Unix socket: a tagged union of frozen Structs.
 
-Control → worker: Load (once, right after connect), Infer, Ping, Drain, Shutdown.
-Worker → control: Ready or Failure(id=0) answering Load, Result or Failure answering Infer, Pong answering Ping.
+Control → worker: Load (once, right after connect), Infer, RunMiniBatch, Ping, Drain, Shutdown.
+Worker → control: Ready or Failure(id=0) answering Load, Result or Failure answering Infer, MiniBatchDone or
+Failure answering RunMiniBatch, Pong answering Ping.
 
 Infer carries the HTTP request as the front end received it (method, sub-path under the endpoint, raw query,
 headers, body bytes): the control process never parses a payload. Result carries the finished HTTP response.
@@ -25,13 +26,15 @@ class _Msg(msgspec.Struct, frozen=True, tag=True, array_like=True, gc=False):
 class Load(_Msg, frozen=True):
     """What the worker must load. Environment variables and pinning were applied at spawn."""
 
-    kind: Literal["script", "triton"]
+    kind: Literal["script", "triton", "batch"]
     app_root: str | None = None  #: AML_APP_ROOT: the code snapshot folder holding the scoring script
     entry_script: str | None = None  #: AZUREML_ENTRY_SCRIPT, relative to app_root
     model_dir: str | None = None  #: AZUREML_MODEL_DIR
     model_repository: str | None = None  #: Triton-layout model repository (kind == "triton")
     scoring_timeout_ms: int = 3_600_000  #: SCORING_TIMEOUT_MS, as Azure's inference server applies it
     threads: int = 1  #: intra-op threads for onnxruntime, sized to the worker's core set
+    output_path: str | None = None  #: AZUREML_BI_OUTPUT_PATH: the batch job's output folder (kind == "batch")
+    logging_level: str = "info"  #: the batch deployment's logging_level: warning, info or debug (kind == "batch")
 
 
 class Infer(_Msg, frozen=True):
@@ -44,6 +47,14 @@ class Infer(_Msg, frozen=True):
     headers: Headers
     body: bytes
     max_body: int = 0  #: the server's body limit in bytes, which a compressed body may not inflate past; 0: default
+
+
+class RunMiniBatch(_Msg, frozen=True):
+    """One batch run() call: the mini-batch's file paths, and how long run() may take before the worker gives up."""
+
+    id: int
+    files: list[str]
+    timeout_s: float
 
 
 class Ping(_Msg, frozen=True):
@@ -64,7 +75,7 @@ class Ready(_Msg, frozen=True):
     """The model loaded and init() returned; the worker takes requests."""
 
     pid: int
-    mode: str  #: how run() takes input: "string", "schema", "rawhttp", or "triton"
+    mode: str  #: how run() takes input: "string", "schema", "rawhttp", "triton", or "batch" (a list of file paths)
     models: list[str] = []  #: model names served (Triton repositories)
 
 
@@ -85,6 +96,19 @@ class Failure(_Msg, frozen=True):
     message: str
 
 
+class MiniBatchDone(_Msg, frozen=True):
+    """run() returned for a RunMiniBatch: its output rows, each a list of values already turned into text.
+
+    One row per returned list element (one value) or DataFrame row (one value per column), in order; `rows` can be
+    handed as is to `BatchStore.complete`, which writes each as one append_row line. `successes` is the number of
+    returned elements, each standing for one input that succeeded (Azure's rule), so it equals `len(rows)`.
+    """
+
+    id: int
+    rows: list[list[str]]
+    successes: int
+
+
 class Pong(_Msg, frozen=True):
     """Answer to Ping, with the number of requests the worker holds."""
 
@@ -92,5 +116,5 @@ class Pong(_Msg, frozen=True):
     inflight: int
 
 
-ToWorker = Load | Infer | Ping | Drain | Shutdown
-FromWorker = Ready | Result | Failure | Pong
+ToWorker = Load | Infer | RunMiniBatch | Ping | Drain | Shutdown
+FromWorker = Ready | Result | MiniBatchDone | Failure | Pong

@@ -34,7 +34,7 @@ class LoadError(Exception):
 
 def load_adapter(load: Load) -> Adapter:
     """Load what the Load names; raise LoadError with a one-line reason after logging the full story."""
-    _export_env(load)
+    export_env(load)
     try:
         if load.kind == "script":
             from runtime.worker.scoring import load_script
@@ -45,23 +45,26 @@ def load_adapter(load: Load) -> Adapter:
         return load_repository_adapter(load)
     except Exception as exc:
         logger.error("Loading the %s failed: %s", load.kind, traceback.format_exc())
-        _log_model_tree(load.model_dir or load.model_repository or os.environ.get("AZUREML_MODEL_DIR", ""))
+        log_model_tree(load.model_dir or load.model_repository or os.environ.get("AZUREML_MODEL_DIR", ""))
         raise LoadError(str(exc).splitlines()[0] if str(exc) else type(exc).__name__) from exc
 
 
-def _export_env(load: Load) -> None:
+def export_env(load: Load) -> None:
+    """Set the Azure environment variables the Load names, as the spawner did (AZUREML_BI_OUTPUT_PATH included)."""
     # The spawner set these already; setting them from the Load keeps an in-process load (tests, tools) faithful.
     for name, value in (
         ("AML_APP_ROOT", load.app_root),
         ("AZUREML_ENTRY_SCRIPT", load.entry_script),
         ("AZUREML_MODEL_DIR", load.model_dir),
+        ("AZUREML_BI_OUTPUT_PATH", load.output_path),
     ):
         if value:
             os.environ[name] = value
     os.environ["SCORING_TIMEOUT_MS"] = str(load.scoring_timeout_ms)
 
 
-def _log_model_tree(model_dir: str) -> None:
+def log_model_tree(model_dir: str) -> None:
+    """Log an indented tree of the model directory, at most TREE_LINE_LIMIT lines, as Azure does on a failed load."""
     if not model_dir or not os.path.exists(model_dir):
         return
     logger.info("Model Directory Contents:")

@@ -152,7 +152,7 @@ def load_script(load: Load) -> ScriptAdapter:
     """Import the scoring script named by the Load, call its init(), and return the adapter serving it."""
     app_root = load.app_root or os.environ.get("AML_APP_ROOT") or os.getcwd()
     script = user_script.load(app_root, load.entry_script or os.environ.get("AZUREML_ENTRY_SCRIPT"))
-    user_script.call_init(script)
+    user_script.call_init(script.init)
     # Built now, as Azure's server builds them at start-up: a broken user swagger file fails the worker's boot.
     swagger.documents(script)
     logger.info("Scoring timeout is set to %d", load.scoring_timeout_ms)

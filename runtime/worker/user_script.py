@@ -37,6 +37,26 @@ class ScoringScript:
 
 def load(app_root: str, entry_script: str | None) -> ScoringScript:
     """Import the entry script under the name `entry_module` and analyse run(); raise ScriptError if unusable."""
+    module = import_entry(app_root, entry_script)
+    where = getattr(module, "__file__", entry_script)
+
+    # Azure calls the real script's run() behind an SDK-generated driver module, whose run() mangles
+    # inference-schema arguments; init() stays the driver's because drivers do real work there.
+    driver_target = getattr(module, "driver_module", None)
+    if isinstance(driver_target, ModuleType) and hasattr(driver_target, "run"):
+        run = driver_target.run
+        logger.info("Found driver script at %s and the score script at %s", where, driver_target.__file__)
+    else:
+        run = module.run
+        logger.info("Found user script at %s", where)
+    return analyze(module.init, run)
+
+
+def import_entry(app_root: str, entry_script: str | None) -> ModuleType:
+    """Put the app root on sys.path and import the entry script as `entry_module`; it must define init() and run().
+
+    Online and batch scripts load alike; what run() takes differs, and is for the caller to check.
+    """
     sys.path.append(app_root)
     source_dir = os.environ.get("AZUREML_SOURCE_DIRECTORY")
     if source_dir:
@@ -50,17 +70,7 @@ def load(app_root: str, entry_script: str | None) -> ScoringScript:
         raise ScriptError(f"User script at {where} does not have a init() function defined.")
     if not hasattr(module, "run"):
         raise ScriptError(f"User script at {where} does not have a run() function defined.")
-
-    # Azure calls the real script's run() behind an SDK-generated driver module, whose run() mangles
-    # inference-schema arguments; init() stays the driver's because drivers do real work there.
-    driver_target = getattr(module, "driver_module", None)
-    if isinstance(driver_target, ModuleType) and hasattr(driver_target, "run"):
-        run = driver_target.run
-        logger.info("Found driver script at %s and the score script at %s", where, driver_target.__file__)
-    else:
-        run = module.run
-        logger.info("Found user script at %s", where)
-    return analyze(module.init, run)
+    return module
 
 
 def _import(app_root: str, entry_script: str | None) -> ModuleType:
@@ -124,11 +134,11 @@ def _is_schema_decorated(run: Callable[..., Any]) -> bool:
     return bool(schema_util.is_schema_decorated(run))
 
 
-def call_init(script: ScoringScript) -> None:
+def call_init(init: Callable[[], Any]) -> None:
     """Run the script's init(); raise ScriptError naming the exception if it fails."""
     logger.info("Invoking user's init function")
     try:
-        script.init()
+        init()
     except BaseException as exc:
         raise ScriptError(f"init() raised {_describe(exc)}") from exc
     logger.info("Users's init has completed successfully")
