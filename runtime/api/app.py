@@ -17,7 +17,7 @@ from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
-from starlette.types import ASGIApp, Receive, Scope, Send
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runtime import __version__
 from runtime.api import admin
@@ -52,18 +52,31 @@ class _AdminGuard:
             message = "a name in the path contains '/' (%2F); names are letters, digits and '-'"
             await _error(send, Code.INVALID_ARGUMENT, message)
             return
+        started = False
+
+        async def tracked(message: Message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
         try:
-            await self.app(scope, receive, send)
+            await self.app(scope, receive, tracked)
         except ModelyardError as exc:
             await _error(send, exc.code, exc.message)
         except Exception as exc:
             # A state directory that cannot be written (a full disk, say) is the server's trouble, not the
             # client's: a JSON 507 or 500 in the API's error shape, and a line in serve's log.
             error = storage_error(exc)
-            if error is None:
+            if error is not None:
+                log.warning("%s %s failed: %s", scope["method"], scope["path"], error.message)
+                await _error(send, error.code, error.message)
+                return
+            # Anything else is a defect: its traceback goes to serve's log, and the client still gets the API's
+            # JSON error shape rather than a plain-text page.
+            log.exception("%s %s failed", scope["method"], scope["path"])
+            if started:
                 raise
-            log.warning("%s %s failed: %s", scope["method"], scope["path"], error.message)
-            await _error(send, error.code, error.message)
+            await _error(send, Code.INTERNAL, f"internal error ({type(exc).__name__}); serve's log has the details")
 
 
 #: Starlette's own routing errors (no such route, wrong method), as error codes.

@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+import stat
 import uuid
 from collections.abc import Callable, Mapping
 from pathlib import Path
@@ -239,11 +240,36 @@ def _existing(base_dir: str, rel: str, source: str, where: str) -> Path:
 
 
 def _copy(src: Path, dest: Path) -> None:
+    _only_files_and_folders(src)
     dest.parent.mkdir(parents=True, exist_ok=True)
     if src.is_dir():
-        shutil.copytree(src, dest, symlinks=False, ignore=shutil.ignore_patterns(*SKIPPED))
+        shutil.copytree(src, dest, symlinks=False, ignore=_skipped)
     else:
         shutil.copy2(src, dest)
+
+
+def _skipped(folder: str, names: list[str]) -> set[str]:
+    """copytree's ignore hook: leave out SKIPPED, and refuse what is neither a file nor a folder before copying it."""
+    for name in names:
+        if name not in SKIPPED:
+            _only_files_and_folders(Path(folder) / name)
+    return set(names) & set(SKIPPED)
+
+
+def _only_files_and_folders(path: Path) -> None:
+    # Copying a FIFO blocks until a writer comes, and a device (/dev/zero, or a symlink to one) never ends: refuse
+    # them up front, naming the entry, instead of hanging the copy or answering 500.
+    try:
+        mode = path.stat().st_mode
+    except OSError as exc:
+        raise SpecError(
+            f"{path}: cannot be read ({exc.strerror}); a model or code folder may hold only files and folders"
+        ) from None
+    if not (stat.S_ISREG(mode) or stat.S_ISDIR(mode)):
+        raise SpecError(
+            f"{path} is not a regular file or folder (a FIFO, socket or device); "
+            "a model or code folder may hold only files and folders"
+        )
 
 
 def _name(source: str) -> str:

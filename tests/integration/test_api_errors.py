@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import socket
 import time
 from pathlib import Path
@@ -103,3 +105,28 @@ def test_a_body_over_the_limit_gets_413_and_the_script_never_sees_it(server: Ser
         r = http.post("/endpoints/fix/score", content=b'{"pad": "' + b"x" * 500_000 + b'"}', headers=auth)
         assert r.status_code == 200
     assert len(seen.read_text().splitlines()) == 1
+
+
+def test_a_fifo_or_device_in_a_model_or_code_folder_is_refused_without_hanging(server: Server, tmp_path: Path) -> None:
+    # Copying a FIFO would block until a writer came; a device would copy forever. Both are named and refused.
+    model = tmp_path / "model"
+    model.mkdir()
+    (model / "weights.bin").write_bytes(b"w")
+    os.mkfifo(model / "pipe")
+    spec = tmp_path / "model.yml"
+    spec.write_text(f"name: m\nversion: '1'\npath: {model}\n")
+    refused = server.cli("model", "create", "-f", str(spec), check=False)
+    assert refused.returncode == 1
+    assert f"{model / 'pipe'} is not a regular file or folder" in refused.stderr
+    spec.write_text("name: m\nversion: '1'\npath: /dev/null\n")
+    device = server.cli("model", "create", "-f", str(spec), check=False)
+    assert device.returncode == 1 and "/dev/null is not a regular file or folder" in device.stderr
+    assert server.json("model", "list") == [] and not (server.state / "models" / "m").exists()
+
+    code = tmp_path / "code"
+    shutil.copytree(FIXTURES / "echo", code)
+    (code / "zeros").symlink_to("/dev/zero")
+    server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
+    deployed = server.deploy_echo("--set", f"code_configuration.code={code}", check=False)
+    assert deployed.returncode == 1 and f"{code / 'zeros'} is not a regular file or folder" in deployed.stderr
+    assert server.json("online-deployment", "list", "-e", "fix") == []
