@@ -10,7 +10,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
-from conftest import FIXTURES, Server
+from live import FIXTURES, Server
 
 
 def admin(server: Server) -> httpx.Client:

@@ -8,7 +8,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import FIXTURES, ROOT, Server
+from live import FIXTURES, ROOT, Server
 
 LINES = ROOT / "tests" / "fixtures" / "azure-lines"
 

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import Server
+from live import Server
 
 
 def _one_line(result: subprocess.CompletedProcess[str]) -> str:

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES, Server
+from live import FIXTURES, Server
 
 MODELYARD = str(Path(sys.executable).parent / "modelyard")  # the installed entry point, as a user runs it
 TERMINAL_ENV = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "200"}

@@ -9,7 +9,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from conftest import FIXTURES, Server
+from live import FIXTURES, Server
 
 #: Well past the 1 s timeouts these servers run with: the bound on "closed", not a measurement.
 CLOSED_WITHIN = 15.0

@@ -20,7 +20,7 @@ from typing import Any
 
 import httpx
 import pytest
-from conftest import FIXTURES, Server, wait_for_state
+from live import FIXTURES, Server, wait_for_state
 
 DEPLOYMENT = FIXTURES / "echo-deployment.yml"
 

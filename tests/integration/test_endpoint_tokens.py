@@ -6,7 +6,7 @@ import time
 from pathlib import Path
 
 import httpx
-from conftest import Server, worker_pids
+from live import Server, worker_pids
 
 
 def _score(http: httpx.Client, token: str) -> int:

@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 
 import httpx
-from conftest import FIXTURES, Server, worker_pids
+from live import FIXTURES, Server, worker_pids
 
 
 def test_the_management_api_needs_the_admin_token_kept_private(server: Server) -> None:

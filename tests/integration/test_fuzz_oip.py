@@ -20,8 +20,8 @@ from typing import Any
 import httpx
 import hypothesis
 import pytest
-from conftest import ROOT, Server, worker_pids
 from hypothesis import strategies as st
+from live import ROOT, Server, worker_pids
 
 TRITON = ROOT / "models" / "digits-triton"
 ENDPOINT = "digits-triton"

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import hypothesis
 import pytest
 import schemathesis
-from conftest import FIXTURES, Server
+from live import FIXTURES, Server
 from schemathesis import Case, GenerationMode
 from schemathesis.core.transport import Response
 from schemathesis.schemas import BaseSchema

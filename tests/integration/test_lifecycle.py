@@ -6,7 +6,7 @@ import json
 import time
 from pathlib import Path
 
-from conftest import FIXTURES, SAMPLE, Server, wait_for_state
+from live import FIXTURES, SAMPLE, Server, wait_for_state
 
 
 def _auth(server: Server, endpoint: str) -> dict[str, str]:

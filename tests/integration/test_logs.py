@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 import time
 
-from conftest import FIXTURES, Server
+from live import FIXTURES, Server
 
 #: Lines of 2000 bytes: 10,000 of them are more than get-logs reads (16 MiB), so the call does the most work it can.
 LINE = 2000

@@ -8,7 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
-from conftest import FIXTURES, Server, wait_for_state, worker_pids
+from live import FIXTURES, Server, wait_for_state, worker_pids
 
 
 def _create(server: Server, *settings: str) -> dict[str, str]:

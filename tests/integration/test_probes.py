@@ -11,7 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from conftest import FIXTURES, Server, worker_pids
+from live import FIXTURES, Server, worker_pids
 
 
 def test_a_hung_worker_fails_liveness_and_is_replaced(server: Server) -> None:

@@ -5,7 +5,7 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
-from conftest import FIXTURES, Server, wait_for_state
+from live import FIXTURES, Server, wait_for_state
 
 
 def _cpus_allowed(pid: int) -> str:

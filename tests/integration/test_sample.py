@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 
-from conftest import SAMPLE, Server
+from live import SAMPLE, Server
 
 
 def test_sample_endpoint_serves_real_predictions_and_splits_traffic(server: Server) -> None:

@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from conftest import ROOT, Server
+from live import ROOT, Server
 
 
 def _cli(state: Path, *args: str) -> subprocess.CompletedProcess[str]:

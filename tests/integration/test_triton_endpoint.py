@@ -8,7 +8,7 @@ import json
 import numpy as np
 import pytest
 import tritonclient.http as tritonhttp
-from conftest import ROOT, Server
+from live import ROOT, Server
 
 TRITON = ROOT / "models" / "digits-triton"
 

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 
 import httpx
-from conftest import FIXTURES, Server, alive, wait_for_state, worker_pids
+from live import FIXTURES, Server, alive, wait_for_state, worker_pids
 
 
 def _echo_copy(tmp_path: Path, **replace: str) -> Path:

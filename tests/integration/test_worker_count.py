@@ -7,7 +7,7 @@ import time
 from pathlib import Path
 
 import httpx
-from conftest import FIXTURES, Server
+from live import FIXTURES, Server
 
 
 def test_worker_count_processes_share_an_instance_and_serve_requests_side_by_side(

@@ -1,0 +1,118 @@
+"""A real `modelyard serve` on 127.0.0.1:0 with real worker subprocesses, driven through the real CLI.
+
+A module of its own, not conftest: a second conftest module elsewhere in tests/ would shadow its names.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+
+ROOT = Path(__file__).resolve().parents[2]
+FIXTURES = ROOT / "tests" / "fixtures" / "online"
+SAMPLE = ROOT / "models" / "digits"
+
+
+class Server:
+    """One serve process and a CLI bound to its state directory."""
+
+    def __init__(self, state: Path) -> None:
+        self.state = state
+        self.proc: subprocess.Popen[bytes] | None = None
+        self.url = ""
+
+    def start(self, *extra: str) -> None:
+        # Hidden GPUs make every placement the same on a GPU host as on CI's CPU-only machine.
+        env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+        with open(self.state / "serve.out", "ab") as log:
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "runtime", "serve", "--state-dir", str(self.state), "--port", "0", *extra],
+                stdout=log,
+                stderr=subprocess.STDOUT,
+                cwd=ROOT,
+                env=env,
+            )
+        deadline = time.monotonic() + 30
+        info = self.state / "server.json"
+        while time.monotonic() < deadline:
+            if info.exists():
+                data = json.loads(info.read_text())
+                if data["pid"] == self.proc.pid:
+                    self.url = data["url"]
+                    return
+            assert self.proc.poll() is None, (self.state / "serve.out").read_text()
+            time.sleep(0.05)
+        raise AssertionError("serve did not start")
+
+    def stop(self) -> None:
+        if self.proc is None:
+            return
+        self.proc.send_signal(signal.SIGTERM)
+        try:
+            self.proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            self.proc.kill()
+            self.proc.wait()
+        self.proc = None
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "runtime", *args, "--state-dir", str(self.state)],
+            stdin=subprocess.DEVNULL,  # never the terminal pytest runs in: a prompt would wait for it
+            capture_output=True,
+            text=True,
+            cwd=ROOT,
+            timeout=180,
+        )
+        if check:
+            assert result.returncode == 0, f"{args}: rc={result.returncode}\n{result.stderr}"
+        return result
+
+    def deploy_echo(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """`online-deployment create` of the echo fixture deployment (endpoint `fix`), with extra CLI arguments."""
+        return self.cli("online-deployment", "create", "-f", str(FIXTURES / "echo-deployment.yml"), *args, check=check)
+
+    def json(self, *args: str) -> object:
+        return json.loads(self.cli(*args).stdout)
+
+    def key(self, endpoint: str) -> str:
+        creds = self.json("online-endpoint", "get-credentials", "-n", endpoint)
+        assert isinstance(creds, dict)
+        return str(creds["primaryKey"])
+
+    def client(self) -> httpx.Client:
+        return httpx.Client(base_url=self.url, timeout=30)
+
+
+def worker_pids(srv: Server, endpoint: str, deployment: str, state: str | None = None) -> list[int]:
+    """PIDs of a deployment's workers, optionally only those in `state` (a new worker is listed before it is Ready)."""
+    show = srv.json("online-deployment", "show", "-n", deployment, "-e", endpoint)
+    assert isinstance(show, dict)
+    return [w["pid"] for w in show["workers"] if w["pid"] and state in (None, w["state"])]
+
+
+def wait_for_state(srv: Server, endpoint: str, deployment: str, state: str, timeout: float = 30) -> None:
+    """Poll `online-deployment show` until the deployment's provisioning_state is `state`."""
+    deadline = time.monotonic() + timeout
+    while True:
+        shown = srv.json("online-deployment", "show", "-n", deployment, "-e", endpoint)
+        assert isinstance(shown, dict)
+        if shown["provisioning_state"] == state:
+            return
+        assert time.monotonic() < deadline, f"{deployment} is still {shown['provisioning_state']}, not {state}"
+        time.sleep(0.1)
+
+
+def alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    return True
