@@ -5,12 +5,14 @@ A module of its own, not conftest: a second conftest module elsewhere in tests/ 
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import signal
 import subprocess
 import sys
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
@@ -116,3 +118,17 @@ def alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+@contextlib.contextmanager
+def serving(state: Path, endpoint_yml: Path, deployment_yml: Path, *serve_args: str) -> Iterator[Server]:
+    """A server on a fresh state directory with one endpoint whose one deployment takes all traffic."""
+    srv = Server(state)
+    srv.state.mkdir()
+    srv.start(*serve_args)
+    try:
+        srv.cli("online-endpoint", "create", "-f", str(endpoint_yml))
+        srv.cli("online-deployment", "create", "-f", str(deployment_yml), "--all-traffic")
+        yield srv
+    finally:
+        srv.stop()

@@ -21,7 +21,7 @@ import httpx
 import hypothesis
 import pytest
 from hypothesis import strategies as st
-from live import ROOT, Server, worker_pids
+from live import ROOT, Server, serving, worker_pids
 
 TRITON = ROOT / "models" / "digits-triton"
 ENDPOINT = "digits-triton"
@@ -54,15 +54,10 @@ DEEP = "\ufdd0deep\ufdd0"
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str]]:
     """One server for the module with the digits Triton deployment, and its endpoint key."""
-    srv = Server(tmp_path_factory.mktemp("fuzz-oip") / "state")
-    srv.state.mkdir()
-    srv.start("--max-body-mib", str(MAX_BODY_MIB))
-    try:
-        srv.cli("online-endpoint", "create", "-f", str(TRITON / "endpoint.yml"))
-        srv.cli("online-deployment", "create", "-f", str(TRITON / "deployment.yml"), "--all-traffic")
+    state = tmp_path_factory.mktemp("fuzz-oip") / "state"
+    args = ("--max-body-mib", str(MAX_BODY_MIB))
+    with serving(state, TRITON / "endpoint.yml", TRITON / "deployment.yml", *args) as srv:
         yield srv, srv.key(ENDPOINT)
-    finally:
-        srv.stop()
 
 
 finite = st.floats(allow_nan=False, allow_infinity=False, width=32)

@@ -14,7 +14,7 @@ from collections.abc import Iterator
 import hypothesis
 import pytest
 import schemathesis
-from live import FIXTURES, Server
+from live import FIXTURES, Server, serving
 from schemathesis import Case, GenerationMode
 from schemathesis.core.transport import Response
 from schemathesis.schemas import BaseSchema
@@ -28,15 +28,9 @@ SCRIPT_ERROR = "An unexpected error occurred in scoring script. Check the logs f
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, str]]:
     """One server for the module, with the fuzz deployment taking all traffic, and its endpoint key."""
-    srv = Server(tmp_path_factory.mktemp("fuzz-swagger") / "state")
-    srv.state.mkdir()
-    srv.start()
-    try:
-        srv.cli("online-endpoint", "create", "-f", str(FIXTURES / "fuzz-endpoint.yml"))
-        srv.cli("online-deployment", "create", "-f", str(FIXTURES / "fuzz-deployment.yml"), "--all-traffic")
+    state = tmp_path_factory.mktemp("fuzz-swagger") / "state"
+    with serving(state, FIXTURES / "fuzz-endpoint.yml", FIXTURES / "fuzz-deployment.yml") as srv:
         yield srv, srv.key(ENDPOINT)
-    finally:
-        srv.stop()
 
 
 def load_swagger(served: tuple[Server, str], version: str) -> BaseSchema:
