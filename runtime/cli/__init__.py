@@ -18,16 +18,14 @@ from runtime.cli import output, progress
 from runtime.cli.args import (
     endpoint_name,
     header_name,
-    int_in,
     model_name,
     non_negative,
     not_blank,
     path_name,
-    port,
     positive,
 )
 from runtime.cli.confirm import confirm
-from runtime.cli.server import serve_command, stop_command
+from runtime.cli.server import add_server_commands
 from runtime.cli.specfile import check_file, model_path, name_from_file, spec_body
 from runtime.client import Client
 from runtime.errors import ModelyardError, SpecError
@@ -312,56 +310,7 @@ def _parser() -> argparse.ArgumentParser:
     output.add_options(common, top=False)
     groups = parser.add_subparsers(dest="group", metavar="COMMAND")
 
-    serve = groups.add_parser("serve", parents=[common], help="run the server (foreground, or --detach)")
-    serve.add_argument("--host", default="127.0.0.1", help="address to listen on (default 127.0.0.1)")
-    serve.add_argument("--port", type=port, default=8400, help="port (default 8400; 0 picks a free one)")
-    serve.add_argument("--server", choices=["uvicorn", "hypercorn"], default="uvicorn", help="HTTP server")
-    serve.add_argument("--detach", action="store_true", help="run in the background and return once it listens")
-    serve.add_argument(
-        "--token-lifetime",
-        type=int_in(60, None, "at least 60 seconds"),
-        default=3600,
-        metavar="SECONDS",
-        help="lifetime of aml_token tokens (default 3600)",
-    )
-    serve.add_argument(
-        "--max-body-mib",
-        # A body travels to the worker in one frame, and frames stop at 1 GiB.
-        type=int_in(1, 1000, "1-1000"),
-        default=100,
-        metavar="MIB",
-        help="largest scoring request body, 1-1000; bigger ones get 413 (default 100)",
-    )
-    serve.add_argument(
-        "--max-header-kib",
-        type=int_in(1, 1024, "1-1024"),
-        default=32,
-        metavar="KIB",
-        help="largest request line plus headers, 1-1024; bigger ones get 431 (default 32)",
-    )
-    serve.add_argument(
-        "--max-headers",
-        type=int_in(1, 10000, "1-10000"),
-        default=100,
-        metavar="N",
-        help="most header fields in a request, 1-10000; more get 431 (default 100)",
-    )
-    serve.add_argument(
-        "--header-timeout",
-        type=int_in(1, 3600, "1-3600 seconds"),
-        default=10,
-        metavar="SECONDS",
-        help="time a client has to send a request's headers, 1-3600; then 408 and close (default 10)",
-    )
-    serve.add_argument(
-        "--body-timeout",
-        type=int_in(1, 3600, "1-3600 seconds"),
-        default=30,
-        metavar="SECONDS",
-        help="longest pause inside a request body, 1-3600; then 408 and close (default 30)",
-    )
-    serve.set_defaults(handler=serve_command)
-    groups.add_parser("stop", parents=[common], help="stop the running server").set_defaults(handler=stop_command)
+    add_server_commands(groups, common)
 
     def verbs(name: str, help: str) -> argparse._SubParsersAction[_Parser]:
         group = groups.add_parser(name, help=help)
