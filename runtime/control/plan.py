@@ -66,7 +66,7 @@ def snapshot(
         for what, src, dest in parts:
             _copy(src, work / dest)
             copied.append(digest(what, work / dest, source=src, dest=dest))
-        sources.record(work, Sources(copied=tuple(copied), model_ref=ref.path if ref else None))
+        sources.record(work, Sources(copied=tuple(copied), model_ref=ref.path if ref else None), final.name)
         os.rename(work, final)
     except BaseException:
         discard_snapshot(work)

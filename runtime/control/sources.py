@@ -74,11 +74,11 @@ def _walk(root: Path) -> list[Path]:
     return out
 
 
-def record(snapshot: Path, sources: Sources) -> None:
-    """Write the record and the storage-initializer log into a snapshot being built."""
+def record(snapshot: Path, sources: Sources, snapshot_id: str) -> None:
+    """Write the record and the storage-initializer log into a snapshot being built (to be named `snapshot_id`)."""
     sources = msgspec.structs.replace(sources, at=time.time())
     (snapshot / _RECORD).write_bytes(msgspec.json.encode(sources))
-    (snapshot / _LOG).write_text(describe(sources, snapshot.name), encoding="utf-8")
+    (snapshot / _LOG).write_text(describe(sources, snapshot_id), encoding="utf-8")
 
 
 def stored(snapshot: Path) -> Sources | None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import concurrent.futures
 import json
+import re
 import shutil
 import time
 from pathlib import Path
@@ -80,6 +81,8 @@ def test_update_re_reads_the_files_and_rolls_only_when_they_changed(server: Serv
     first = [line for line in logs.stdout.splitlines() if "copied code" in line]
     assert len(first) == 1 and f"from {dep.parent / 'echo'} to code/echo" in first[0], logs.stdout
     assert "2 file(s)" in first[0] and "sha256 " in first[0]
+    # The log names the snapshot as it is kept (a folder of 12 hex digits), not the folder it was built in.
+    assert re.search(r"storage-initializer: snapshot [0-9a-f]{12}$", logs.stdout.splitlines()[0]), logs.stdout
 
     # The same YAML over changed code: copied again, new workers, the new answer.
     score = dep.parent / "echo" / "score.py"
