@@ -14,13 +14,21 @@ from runtime.control.controller import Controller
 def routes(ctl: Controller) -> list[Route]:
     """The batch management routes, bound to one controller."""
 
+    # As for online resources, a path names a resource in any case; the controller works with the stored spelling.
+    def _endpoint(request: Request) -> str:
+        return ctl.batch.spelling("endpoint", request.path_params["name"])
+
+    def _deployment(request: Request) -> tuple[str, str]:
+        endpoint = _endpoint(request)
+        return endpoint, ctl.batch.spelling("deployment", request.path_params["deployment"], endpoint)
+
     async def endpoints(request: Request) -> Response:
         if request.method == "GET":
             return JSON(ctl.list_batch_endpoints())
         return JSON(await ctl.create_batch_endpoint(await _body(request, views.SpecRequest)), status_code=201)
 
     async def endpoint(request: Request) -> Response:
-        name = request.path_params["name"]
+        name = _endpoint(request)
         if request.method == "GET":
             return JSON(ctl.get_batch_endpoint(name))
         if request.method == "DELETE":
@@ -31,14 +39,14 @@ def routes(ctl: Controller) -> list[Route]:
         return JSON(await ctl.update_batch_endpoint(name, await _body(request, views.SpecRequest)))
 
     async def deployments(request: Request) -> Response:
-        name = request.path_params["name"]
+        name = _endpoint(request)
         if request.method == "GET":
             return JSON(ctl.list_batch_deployments(name))
         body = await _body(request, views.BatchDeploymentRequest)
         return JSON(await ctl.create_batch_deployment(name, body), status_code=201)
 
     async def deployment(request: Request) -> Response:
-        endpoint, name = request.path_params["name"], request.path_params["deployment"]
+        endpoint, name = _deployment(request)
         if request.method == "GET":
             return JSON(ctl.get_batch_deployment(endpoint, name))
         if request.method == "DELETE":
@@ -65,7 +73,7 @@ def routes(ctl: Controller) -> list[Route]:
         return JSON(await ctl.create_compute(await _body(request, views.ComputeRequest)), status_code=201)
 
     async def compute(request: Request) -> Response:
-        name = request.path_params["name"]
+        name = ctl.batch.spelling("compute", request.path_params["name"])
         if request.method == "GET":
             return JSON(ctl.get_compute(name))
         await ctl.delete_compute(name)

@@ -118,6 +118,17 @@ class BatchRegistry:
         """Close the database."""
         self._db.close()
 
+    def spelling(self, kind: str, name: str, endpoint: str | None = None) -> str:
+        """The stored spelling of a batch endpoint, batch deployment (of `endpoint`) or compute name given in any
+        case, as Azure's names ignore case; `name` itself when there is none."""
+        table = {"endpoint": "batch_endpoints", "deployment": "batch_deployments", "compute": "computes"}[kind]
+        sql = f"SELECT name FROM {table} WHERE lower(name)=lower(?)"
+        args: tuple[str, ...] = (name,)
+        if kind == "deployment":
+            sql, args = sql + " AND endpoint=?", (name, endpoint or "")
+        row = self._db.execute(sql, args).fetchone()
+        return str(row[0]) if row else name
+
     # --- batch endpoints -------------------------------------------------------------------------------------
 
     def add_endpoint(self, rec: BatchEndpointRecord) -> None:

@@ -30,7 +30,13 @@ def test_batch_verbs_with_their_refusals(server: Server) -> None:
     # Not the default without --set-default, as az ml only sets it when asked.
     no_default = server.json("batch-endpoint", "show", "-n", "csv-batch", "--query", "defaults")
     assert no_default == {"deployment_name": None}
-    server.cli("batch-deployment", "create", "-f", DEPLOYMENT, "-n", "second", "--set-default")
+    # Names ignore case, as Azure's do: the stored spellings are kept.
+    second = ["-n", "second", "-e", "CSV-Batch", "--set", "compute=azureml:Batch-CLUSTER", "--set-default"]
+    shown = server.json("batch-deployment", "create", "-f", DEPLOYMENT, *second)
+    assert isinstance(shown, dict) and (shown["endpoint_name"], shown["compute"]) == (
+        "csv-batch",
+        "azureml:batch-cluster",
+    )
     endpoint = server.json("batch-endpoint", "show", "-n", "csv-batch")
     assert isinstance(endpoint, dict)
     assert endpoint["defaults"] == {"deployment_name": "second"}
@@ -46,7 +52,7 @@ def test_batch_verbs_with_their_refusals(server: Server) -> None:
     assert "'nope' is not a deployment of batch endpoint 'csv-batch'" in err
     server.cli("batch-endpoint", "update", "-n", "csv-batch", "--set", "defaults.deployment_name=csv-sum")
     server.cli("batch-deployment", "delete", "-n", "second", "-e", "csv-batch", "-y")
-    assert "not found" in _fails(server, "batch-deployment", "show", "-n", "second", "-e", "csv-batch")
+    assert "not found" in _fails(server, "batch-deployment", "show", "-n", "SECOND", "-e", "csv-batch")
 
     # An updated setting is kept; the compute cannot go while a deployment runs on it.
     server.cli("batch-deployment", "update", "-n", "csv-sum", "-e", "csv-batch", "--set", "settings.mini_batch_size=7")

@@ -14,6 +14,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from runtime.control import views
 from runtime.control.batch_registry import BatchDeploymentRecord, BatchEndpointRecord
 from runtime.control.controller.assets import AssetOps
@@ -94,6 +96,8 @@ class BatchOps(AssetOps):
     async def create_batch_deployment(self, endpoint: str, req: views.BatchDeploymentRequest) -> dict[str, Any]:
         """batch-deployment create: check the endpoint and compute, snapshot code and model, record it."""
         named = req.endpoint_name or endpoint
+        # `endpoint` is the stored spelling; -e may give the same name in another case.
+        named = endpoint if named.lower() == endpoint.lower() else named
         loaded = load_batch_deployment(
             spec_yaml(req), source=req.source, overrides=req.set, name=req.name, endpoint_name=named
         )
@@ -102,7 +106,7 @@ class BatchOps(AssetOps):
             raise SpecError(f"{req.source}: $.endpoint_name: {spec.endpoint_name!r} does not match {endpoint!r}")
         async with self._lock:
             self.batch.endpoint(endpoint)
-            self._check_compute(spec, loaded.source)
+            spec = self._check_compute(spec, loaded.source)
             for other in self.batch.deployments(endpoint):
                 if other.name.lower() == spec.name.lower():
                     raise Conflict(
@@ -137,8 +141,7 @@ class BatchOps(AssetOps):
             text = req.yaml if req.yaml is not None else as_yaml(old.spec)
             source = req.source if req.yaml is not None else old.source
             loaded = load_batch_deployment(text, source=source, overrides=req.set, name=name, endpoint_name=endpoint)
-            spec = loaded.spec
-            self._check_compute(spec, loaded.source)
+            spec = self._check_compute(loaded.spec, loaded.source)
             same_files = spec.model == old.spec.model and spec.code_configuration == old.spec.code_configuration
             snap = Path(old.snapshot)
             if req.yaml is not None or not same_files:
@@ -183,14 +186,16 @@ class BatchOps(AssetOps):
         self.batch.endpoint(endpoint)
         return [views.batch_deployment_view(rec) for rec in self.batch.deployments(endpoint)]
 
-    def _check_compute(self, spec: BatchDeploymentSpec, source: str) -> None:
+    def _check_compute(self, spec: BatchDeploymentSpec, source: str) -> BatchDeploymentSpec:
+        """`spec` naming its compute as stored (names ignore case); NotFound saying how to create a missing one."""
         try:
-            self.batch.compute(spec.compute)
+            found = self.batch.compute(self.batch.spelling("compute", spec.compute))
         except NotFound:
             raise NotFound(
                 f"{_file(source)}$.compute: compute {spec.compute!r} does not exist; create it with "
                 f"`modelyard compute create --name {spec.compute} --type amlcompute`"
             ) from None
+        return msgspec.structs.replace(spec, compute=found.name)
 
     async def _snapshot(self, spec: BatchDeploymentSpec, base_dir: str, source: str) -> Path:
         return await asyncio.to_thread(
