@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from runtime.cli import main
+from runtime.cli.output import table
 
 
 class _Recorder(http.server.BaseHTTPRequestHandler):
@@ -100,3 +101,14 @@ def test_batch_endpoint_delete_without_a_terminal_needs_yes(
     assert main(["batch-endpoint", "update", "-n", "ep", "--set", "defaults.deployment_name=two", *state]) == 0
     assert _Recorder.calls[0][:2] == ("PATCH", "/api/batch-endpoints/ep")
     assert _Recorder.calls[0][2]["set"] == ["defaults.deployment_name=two"]
+
+
+def test_tables_of_batch_endpoints_and_deployments_show_their_own_columns() -> None:
+    endpoint = {"name": "ep", "auth_mode": "aad_token", "provisioning_state": "Succeeded", "scoring_uri": "u"}
+    lines = table([{**endpoint, "defaults": {"deployment_name": "one"}}]).splitlines()
+    assert lines[0].split() == ["name", "auth_mode", "provisioning_state", "defaults", "scoring_uri"]
+    assert lines[2].split() == ["ep", "aad_token", "Succeeded", "deployment_name=one", "u"]
+    deployment = {"name": "one", "endpoint_name": "ep", "provisioning_state": "Succeeded", "compute": "azureml:c1"}
+    lines = table([{**deployment, "settings": {"mini_batch_size": 10}}]).splitlines()
+    assert lines[0].split() == ["name", "endpoint_name", "provisioning_state", "compute"]
+    assert lines[2].split() == ["one", "ep", "Succeeded", "azureml:c1"]
