@@ -48,8 +48,23 @@ def _endpoint_list(args: argparse.Namespace) -> Any:
 def _endpoint_update(args: argparse.Namespace) -> Any:
     body = spec_body(args, required=False)
     body.pop("name", None)
-    name = args.name if args.name is not None else name_from_file(body, "name", "-n/--name", "endpoint")
+    if args.name is not None:
+        name = args.name
+    else:
+        name = name_from_file(body, "name", "-n/--name", "endpoint")
+        _check_file(body, "endpoint", name=name)
     return _client(args).call("PATCH", f"/api/batch-endpoints/{_q(name)}", body)
+
+
+def _check_file(body: dict[str, Any], kind: str, **flags: str | None) -> None:
+    """A file the URL is named from is decoded as the server will first, so the wrong kind of file is refused for
+    what it is (an online endpoint's given to `batch-endpoint update`), not as a missing endpoint."""
+    from runtime.spec import load_batch_deployment, load_batch_endpoint
+
+    if kind == "endpoint":
+        load_batch_endpoint(body["yaml"], source=body["source"], overrides=body["set"], name=flags.get("name"))
+    else:
+        load_batch_deployment(body["yaml"], source=body["source"], overrides=body["set"], **flags)
 
 
 def _endpoint_delete(args: argparse.Namespace) -> Any:
@@ -76,12 +91,16 @@ def _deployment_body(args: argparse.Namespace, required: bool) -> tuple[str, dic
 
 def _deployment_create(args: argparse.Namespace) -> Any:
     endpoint, body = _deployment_body(args, required=True)
+    if args.endpoint_name is None:
+        _check_file(body, "deployment", name=args.name, endpoint_name=endpoint)
     return _client(args).call("POST", f"/api/batch-endpoints/{_q(endpoint)}/deployments", body)
 
 
 def _deployment_update(args: argparse.Namespace) -> Any:
     endpoint, body = _deployment_body(args, required=False)
     name = args.name if args.name is not None else name_from_file(body, "name", "-n/--name")
+    if args.name is None or args.endpoint_name is None:
+        _check_file(body, "deployment", name=name, endpoint_name=endpoint)
     body.pop("name", None)
     return _client(args).call("PATCH", f"/api/batch-endpoints/{_q(endpoint)}/deployments/{_q(name)}", body)
 

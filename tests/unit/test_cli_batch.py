@@ -50,7 +50,7 @@ def state(tmp_path: Path) -> Iterator[list[str]]:
 
 def test_batch_deployment_verbs_take_the_endpoint_from_e_or_the_file(state: list[str], tmp_path: Path) -> None:
     dep = tmp_path / "dep.yml"
-    dep.write_text("name: one\nendpoint_name: fromfile\ncompute: azureml:c1\n")
+    dep.write_text("name: one\nendpoint_name: fromfile\ncompute: azureml:c1\nmodel: azureml:m:1\n")
     assert main(["batch-deployment", "create", "-f", str(dep), "--set-default", *state]) == 0
     assert main(["batch-deployment", "create", "-f", str(dep), "-e", "flag", "--no-wait", *state]) == 0
     assert main(["batch-deployment", "update", "-f", str(dep), "--set", "name=two", *state]) == 0
@@ -112,3 +112,17 @@ def test_tables_of_batch_endpoints_and_deployments_show_their_own_columns() -> N
     lines = table([{**deployment, "settings": {"mini_batch_size": 10}}]).splitlines()
     assert lines[0].split() == ["name", "endpoint_name", "provisioning_state", "compute"]
     assert lines[2].split() == ["one", "ep", "Succeeded", "azureml:c1"]
+
+
+def test_a_file_that_names_the_url_is_checked_first_so_the_wrong_kind_is_refused_for_what_it_is(
+    state: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    online = tmp_path / "online.yml"
+    online.write_text("name: fix\nauth_mode: key\n")
+    assert main(["batch-endpoint", "update", "-f", str(online), *state]) == 1
+    assert "aad_token" in capsys.readouterr().err
+    endpoint = tmp_path / "endpoint.yml"
+    endpoint.write_text("name: scorer\n")
+    assert main(["batch-deployment", "create", "-f", str(endpoint), "--set", "endpoint_name=scorer", *state]) == 1
+    assert "compute" in capsys.readouterr().err
+    assert _Recorder.calls == []
