@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import shutil
 import time
 from typing import Any
 
@@ -26,6 +27,12 @@ class AssetOps(ControllerCore):
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
         self.batch = BatchRegistry(self.state.db)
+
+    async def start(self) -> None:
+        """Start as the core does; folders of batch deletes a stopped server left half done are removed."""
+        for leftover in self.state.batch_snapshots.glob(".deleted-*"):
+            shutil.rmtree(leftover, ignore_errors=True)
+        await super().start()
 
     async def stop(self) -> None:
         """Stop as the core does, then close the batch tables' connection."""
