@@ -71,6 +71,11 @@ class StateDir:
         return self.root / "snapshots"
 
     @property
+    def batch_snapshots(self) -> Path:
+        """Copied code and models of each batch deployment, apart from online ones (the names are separate)."""
+        return self.root / "batch-snapshots"
+
+    @property
     def models(self) -> Path:
         """The local model registry."""
         return self.root / "models"

@@ -17,6 +17,8 @@ _COLUMNS = {
     "endpoint": ["name", "auth_mode", "provisioning_state", "traffic", "scoring_uri"],
     "deployment": ["name", "endpoint_name", "provisioning_state", "instance_type", "instance_count", "workers"],
     "model": ["name", "version", "type", "path"],
+    "batch-endpoint": ["name", "auth_mode", "provisioning_state", "defaults", "scoring_uri"],
+    "batch-deployment": ["name", "endpoint_name", "provisioning_state", "compute"],
 }
 _TABLE_SKIP = ("id", "type", "etag")  # az leaves these out of its generic table
 
@@ -129,6 +131,10 @@ def _curated(rows: list[Any]) -> list[str] | None:
     if not all(isinstance(r, dict) for r in rows):
         return None
     first = rows[0]
+    if "endpoint_name" in first and "settings" in first:
+        return _COLUMNS["batch-deployment"]
+    if "scoring_uri" in first and "defaults" in first:
+        return _COLUMNS["batch-endpoint"]
     if "endpoint_name" in first:
         return _COLUMNS["deployment"]
     if "scoring_uri" in first:

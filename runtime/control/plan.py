@@ -22,7 +22,14 @@ from runtime.control import sources
 from runtime.control.sources import SKIPPED, Sources, digest
 from runtime.errors import SpecError
 from runtime.ipc.messages import Load
-from runtime.spec import InlineModel, ModelType, OnlineDeploymentSpec, parse_model_ref, worker_count
+from runtime.spec import (
+    BatchDeploymentSpec,
+    InlineModel,
+    ModelType,
+    OnlineDeploymentSpec,
+    parse_model_ref,
+    worker_count,
+)
 
 #: Environment variables that size thread pools; set to the worker's core count so libraries do not oversubscribe.
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -45,14 +52,16 @@ ModelResolver = Callable[[str, "str | None", "str | None"], "tuple[str, ModelTyp
 """(name, version, label) -> (registry folder holding the model's basename, model type); raises NotFound."""
 
 
+#: What a snapshot is made of: an online or a batch deployment, both of which name a model and code the same way.
+Snapshotted = OnlineDeploymentSpec | BatchDeploymentSpec
+
+
 class _ModelRef(msgspec.Struct, frozen=True):
     path: str
     type: ModelType
 
 
-def snapshot(
-    spec: OnlineDeploymentSpec, *, base_dir: str, source: str, into: Path, resolve_model: ModelResolver
-) -> Path:
+def snapshot(spec: Snapshotted, *, base_dir: str, source: str, into: Path, resolve_model: ModelResolver) -> Path:
     """Copy code and inline model into a new folder under `into`; return it. Nothing is left behind on error."""
     into.mkdir(parents=True, exist_ok=True)
     final = into / uuid.uuid4().hex[:12]
@@ -74,7 +83,7 @@ def snapshot(
     return final
 
 
-def current_sources(spec: OnlineDeploymentSpec, *, base_dir: str, source: str, resolve_model: ModelResolver) -> Sources:
+def current_sources(spec: Snapshotted, *, base_dir: str, source: str, resolve_model: ModelResolver) -> Sources:
     """What a snapshot of `spec` would hold now: the source files hashed in place, nothing copied."""
     parts, ref = _inputs(spec, base_dir, source, resolve_model)
     copied = tuple(digest(what, src, source=src, dest=dest) for what, src, dest in parts)
@@ -82,7 +91,7 @@ def current_sources(spec: OnlineDeploymentSpec, *, base_dir: str, source: str, r
 
 
 def _inputs(
-    spec: OnlineDeploymentSpec, base_dir: str, source: str, resolve_model: ModelResolver
+    spec: Snapshotted, base_dir: str, source: str, resolve_model: ModelResolver
 ) -> tuple[list[tuple[str, Path, str]], _ModelRef | None]:
     """(what, source path, path in the snapshot) of each thing to copy, and the registered model used in place."""
     parts: list[tuple[str, Path, str]] = []

@@ -6,6 +6,7 @@ from typing import Any
 
 import msgspec
 
+from runtime.control.batch_registry import BatchDeploymentRecord, BatchEndpointRecord, ComputeRecord, DataRecord
 from runtime.control.registry import DeploymentRecord, EndpointRecord, ModelRecord
 from runtime.control.supervisor import WorkerInfo
 
@@ -43,6 +44,29 @@ class EndpointUpdate(SpecRequest, frozen=True, kw_only=True):
     #: "blue=90 green=10" or {"blue": 90, "green": 10}: replaces the whole map (deployments left out take 0 %)
     traffic: str | dict[str, int] | None = None
     mirror_traffic: str | dict[str, int] | None = None  #: "green=10" or {"green": 10}
+
+
+class BatchDeploymentRequest(SpecRequest, frozen=True, kw_only=True):
+    """Create or update a batch deployment."""
+
+    set_default: bool = False  #: --set-default: make it the endpoint's default deployment
+
+
+class DataRequest(SpecRequest, frozen=True, kw_only=True):
+    """Register a data asset from YAML, or from the flags alone (`data create -n --path --type`)."""
+
+    path: str | None = None  #: --path: absolute, or relative to the YAML file
+    type: str | None = None  #: --type: uri_folder or uri_file
+    description: str | None = None
+
+
+class ComputeRequest(SpecRequest, frozen=True, kw_only=True):
+    """Create a compute cluster from YAML, or from the flags alone (`compute create --name --type amlcompute`)."""
+
+    type: str | None = None
+    size: str | None = None
+    min_instances: int | None = None
+    max_instances: int | None = None
 
 
 class RegenerateKeys(msgspec.Struct, frozen=True, forbid_unknown_fields=True):
@@ -107,3 +131,54 @@ def model_view(rec: ModelRecord) -> dict[str, Any]:
         "stage": "Archived" if rec.archived else "Development",
         "id": f"azureml:{rec.name}:{rec.version}",
     }
+
+
+def batch_endpoint_view(rec: BatchEndpointRecord, base_url: str) -> dict[str, Any]:
+    """A batch endpoint as `batch-endpoint show` prints it."""
+    spec = _spec_dict(rec.spec)
+    spec.update(
+        name=rec.name,
+        provisioning_state="Succeeded",
+        scoring_uri=f"{base_url}/batch-endpoints/{rec.name}/jobs",
+        location="local",
+    )
+    spec.pop("openapi_uri", None)  # batch endpoints have no swagger
+    spec.pop("id", None)
+    spec.pop("kind", None)
+    if rec.ignored:
+        spec["ignored"] = list(rec.ignored)
+    return spec
+
+
+def batch_deployment_view(rec: BatchDeploymentRecord) -> dict[str, Any]:
+    """A batch deployment as `batch-deployment show` prints it: its spec, a valid `type: model` file."""
+    spec = _spec_dict(rec.spec)
+    spec.update(
+        name=rec.name,
+        endpoint_name=rec.endpoint,
+        compute=f"azureml:{rec.spec.compute}",
+        provisioning_state="Succeeded",
+    )
+    if rec.ignored:
+        spec["ignored"] = list(rec.ignored)
+    return spec
+
+
+def data_view(rec: DataRecord) -> dict[str, Any]:
+    """A data asset version as `data show` prints it."""
+    spec = _spec_dict(rec.spec)
+    spec.update(name=rec.name, version=rec.version, id=f"azureml:{rec.name}:{rec.version}")
+    spec.pop("datastore", None)
+    if rec.ignored:
+        spec["ignored"] = list(rec.ignored)
+    return spec
+
+
+def compute_view(rec: ComputeRecord) -> dict[str, Any]:
+    """A compute cluster as `compute show` prints it."""
+    spec = _spec_dict(rec.spec)
+    spec.update(name=rec.name, provisioning_state="Succeeded", id=f"azureml:{rec.name}")
+    spec.pop("resource_id", None)
+    if rec.ignored:
+        spec["ignored"] = list(rec.ignored)
+    return spec

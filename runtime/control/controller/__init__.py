@@ -1,7 +1,8 @@
 """The control process's brain: applies management requests to the registry, supervisors and router tables.
 
 The verbs live beside the state they share: `core` (registry, supervisors, lock, routes), `endpoints` and
-`deployments`; `Controller` is all of them, the one object the API and `serve` hold.
+`deployments`, and for batch `assets` (data, computes) and `batch`; `Controller` is all of them, the one object
+the API and `serve` hold.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from runtime.control import views
+from runtime.control.controller.batch import BatchOps
 from runtime.control.controller.deployments import DeploymentOps
 from runtime.control.controller.endpoints import EndpointOps
 from runtime.control.plan import model_ref_path
@@ -19,7 +21,7 @@ from runtime.spec import load_model
 __all__ = ["Controller"]
 
 
-class Controller(EndpointOps, DeploymentOps):
+class Controller(EndpointOps, DeploymentOps, BatchOps):
     """Owns the registry, one supervisor per deployment, and the router's tables."""
 
     async def create_model(self, req: views.ModelRequest) -> dict[str, Any]:
@@ -60,4 +62,6 @@ class Controller(EndpointOps, DeploymentOps):
             path = self.models.find(name, version, None).path
             deployments = self.registry.deployments()
             users = [f"{d.endpoint}/{d.name}" for d in deployments if model_ref_path(Path(d.snapshot)) == path]
+            batch = self.batch.deployments()
+            users += [f"{d.endpoint}/{d.name} (batch)" for d in batch if model_ref_path(Path(d.snapshot)) == path]
             await self.models.delete(name, version, users)
