@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from conftest import ROOT, Server
+from live import ROOT, Server
 
 BATCH = ROOT / "tests" / "fixtures" / "batch"
 DEPLOYMENT = str(BATCH / "deployment.yml")
