@@ -53,6 +53,8 @@ class BatchRunner:
         self._timing = timing or Timing()
         self._lanes: dict[tuple[str, str], asyncio.Task[None]] = {}
         self._chores: dict[str, asyncio.Task[None]] = {}  #: job name -> its enumerate or finalize
+        self._current: dict[tuple[str, str], str] = {}  #: lane -> the job it runs
+        self._finalizing: set[str] = set()
         self._idle: dict[str, tuple[BatchWorker, float, tuple[str, str]]] = {}  #: key -> worker, since, deployment
         self._busy: dict[int, BatchWorker] = {}
         self._stoppers: set[asyncio.Task[None]] = set()
@@ -95,14 +97,14 @@ class BatchRunner:
         now = self._clock()
         for job in self._store.unfinished():
             lane = (job.endpoint, job.deployment)
-            if job.name in self._chores:
+            if job.name in self._chores or job.name in self._finalizing:
                 continue
             if job.state is JobState.QUEUED and not job.enumerated:
                 self._chore(job.name, self._enumerate(job.name))
-            elif job.state is JobState.FINALIZING and lane not in self._lanes:
+            elif job.state is JobState.FINALIZING and self._current.get(lane) != job.name:
                 self._chore(job.name, self._finalize(job.name))
-            elif job.state is JobState.CANCEL_REQUESTED and lane not in self._lanes:
-                self._store.sweep(now)
+            elif job.state is JobState.CANCEL_REQUESTED and self._current.get(lane) != job.name:
+                self._store.sweep(now)  # a job canceled before it ran holds no lease: it is Canceled now
                 self._ended(self._store.job(job.name))
             elif job.state in CLAIMABLE and lane not in self._lanes:
                 task = asyncio.create_task(self._lane(lane), name=f"batch lane {lane[0]}/{lane[1]}")
@@ -127,12 +129,15 @@ class BatchRunner:
         self._ended(job)
 
     async def _finalize(self, name: str) -> None:
+        self._finalizing.add(name)
         try:
             job = await asyncio.to_thread(self._store.finalize, name, self._clock())
         except ModelyardError as exc:  # e.g. the disk is full: the job stays Finalizing and is tried again
             log.warning("job %s: writing its output failed: %s; it is tried again", name, exc.message)
             await asyncio.sleep(self._timing.poll_s * 10)
             return
+        finally:
+            self._finalizing.discard(name)
         self._ended(job)
 
     def _ended(self, job: Job) -> None:
@@ -159,6 +164,7 @@ class BatchRunner:
                 )
                 if job is None:
                     return
+                self._current[lane] = job.name
                 try:
                     await self._run_job(job)
                 except Exception:  # a lane that ended here would leave the deployment's jobs waiting for good
@@ -168,6 +174,7 @@ class BatchRunner:
                     await asyncio.sleep(self._timing.poll_s)
         finally:
             self._lanes.pop(lane, None)
+            self._current.pop(lane, None)
             self._wake.set()
 
     async def _run_job(self, job: Job) -> None:

@@ -18,7 +18,7 @@ from runtime.errors import NotFound
 from runtime.spec import BatchDeploymentSpec, BatchSettings, CodeConfiguration, InlineModel
 
 BATCH = Path(__file__).resolve().parents[1] / "fixtures" / "batch"
-FAST = Timing(poll_s=0.05, lease_s=10.0, renew_s=0.2, progress_s=0.0)
+FAST = Timing(poll_s=0.05, lease_s=60.0, renew_s=0.2, progress_s=0.0)
 
 #: run() sleeps a little per file and returns the files' names: slow enough to stop a job half way.
 SLOW_SCRIPT = """
@@ -32,12 +32,22 @@ def run(mini_batch):
     return [os.path.basename(p) for p in mini_batch]
 """
 
+#: init() fails, as it does when the model is missing.
+BROKEN_SCRIPT = """
+def init():
+    raise FileNotFoundError("no model file in AZUREML_MODEL_DIR")
+
+def run(mini_batch):
+    return mini_batch
+"""
+
 
 def snapshot(root: Path) -> Path:
     """A deployment snapshot of the batch fixtures, laid out as the control plane lays one out."""
     snap = root / "snap"
     shutil.copytree(BATCH / "code", snap / "code" / "code")
     (snap / "code" / "code" / "slow.py").write_text(SLOW_SCRIPT)
+    (snap / "code" / "code" / "broken.py").write_text(BROKEN_SCRIPT)
     shutil.copytree(BATCH / "model", snap / "azureml-models" / "csv-scale" / "1" / "model")
     return snap
 

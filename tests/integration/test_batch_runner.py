@@ -7,6 +7,7 @@ import asyncio
 import importlib.util
 import os
 import shutil
+import subprocess
 import sys
 import tempfile
 import time
@@ -202,4 +203,56 @@ def test_a_runner_stopped_mid_job_leaves_it_to_the_next_one_which_writes_every_r
 
     bench.run(second)
     assert (root / "out" / "predictions.csv").read_text().splitlines() == names
+    bench.store.close()
+
+
+def test_a_runner_killed_mid_job_leaves_it_to_the_next_one_which_writes_every_row_once(root: Path) -> None:
+    data = root / "data"
+    data.mkdir()
+    names = [f"f{i:02d}.txt" for i in range(12)]
+    for n in names:
+        (data / n).write_text("x")
+    bench = Bench(root, target(snapshot(root), "slow.py", max_concurrency_per_instance=2))
+    name = bench.submit(data, mini_batch_size=1)
+    child = subprocess.Popen(
+        [sys.executable, str(Path(__file__).with_name("batch_runner_child.py")), str(root)],
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    try:
+        deadline = time.monotonic() + 30
+        while bench.store.job(name).mini_batches_done < 3:
+            assert child.poll() is None and time.monotonic() < deadline
+            time.sleep(0.02)
+    finally:
+        child.kill()  # SIGKILL: its leases stay behind in the store
+        child.wait()
+    half = bench.store.job(name)
+    assert half.state is JobState.RUNNING and 3 <= half.mini_batches_done < 12
+
+    async def second(runner: BatchRunner) -> None:
+        job = await bench.until(name)
+        assert job.state is JobState.COMPLETED, job.error
+
+    bench.run(second)
+    assert (root / "out" / "predictions.csv").read_text().splitlines() == names
+    orphans = [int(p) for p in (root / "workers").read_text().split()]
+    assert orphans and not any(alive(p) for p in orphans)  # the killed runner's workers ended with it
+    bench.store.close()
+
+
+def test_a_failing_init_fails_the_job_with_its_reason_and_leaves_no_worker(root: Path) -> None:
+    data = csv_folder(root / "data", ["a.csv"])
+    bench = Bench(root, target(snapshot(root), "broken.py", instance_count=2))
+    name = bench.submit(data)
+    before = children()
+
+    async def body(runner: BatchRunner) -> None:
+        job = await bench.until(name)
+        assert job.state is JobState.FAILED
+        assert "could not start" in job.error and "no model file in AZUREML_MODEL_DIR" in job.error
+        assert runner.workers() == []
+
+    bench.run(body)
+    assert children() == before
+    assert "no model file in AZUREML_MODEL_DIR" in (root / "out" / "logs" / name / "job_error.txt").read_text()
     bench.store.close()
