@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import shutil
 import time
@@ -126,12 +127,13 @@ async def wait_until(predicate: Callable[[], bool]) -> None:
 
 
 def children() -> set[int]:
-    """Process ids of this process's children (worker processes included)."""
+    """Process ids of this process's running children (worker processes included); an exited one not yet reaped
+    by asyncio's child watcher is left out."""
     pids: set[int] = set()
     for task in os.listdir("/proc/self/task"):
-        with open(f"/proc/self/task/{task}/children") as f:
+        with contextlib.suppress(FileNotFoundError), open(f"/proc/self/task/{task}/children") as f:
             pids.update(int(p) for p in f.read().split())
-    return pids
+    return {p for p in pids if alive(p)}
 
 
 def alive(pid: int) -> bool:

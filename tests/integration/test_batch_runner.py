@@ -256,3 +256,24 @@ def test_a_failing_init_fails_the_job_with_its_reason_and_leaves_no_worker(root:
     assert children() == before
     assert "no model file in AZUREML_MODEL_DIR" in (root / "out" / "logs" / name / "job_error.txt").read_text()
     bench.store.close()
+
+
+def test_a_next_job_into_the_same_folder_takes_the_idle_workers_and_another_starts_its_own(root: Path) -> None:
+    data = root / "data"
+    data.mkdir()
+    (data / "init.txt").write_text("x")
+    bench = Bench(root, target(snapshot(root), "behave.py"))
+    outputs = [("out", "p1.csv"), ("out", "p2.csv"), ("other", "p3.csv")]
+
+    async def body(runner: BatchRunner) -> None:
+        for out, file in outputs:
+            name = bench.submit(data, out=out, output_file_name=file)
+            runner.wake()
+            assert (await bench.until(name)).state is JobState.COMPLETED
+            await wait_until(lambda: len(runner.workers()) == 1)  # idle, kept for the next job
+
+    bench.run(body)
+    first, second, third = ((root / out / file).read_text().split() for out, file in outputs)
+    assert first == second  # the same process (pid), whose init() ran once
+    assert third[0] == "1" and third[1] != first[1]  # another output folder: a new worker, a new init()
+    bench.store.close()
