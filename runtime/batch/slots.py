@@ -172,6 +172,8 @@ class JobRun:
                     await self._stop(current, kill=True)
                     mark = self._account(current, mark)
                     current = None
+                else:  # as it goes, so a job's usage is current while it runs and survives a crash
+                    mark = self._account(current, mark)
         except BaseException:
             if current is not None:
                 await self._stop(current, kill=True)

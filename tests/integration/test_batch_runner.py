@@ -123,6 +123,7 @@ def test_a_hung_run_is_killed_retried_then_counted_failed_and_the_job_goes_on(ro
         job = await bench.until(name)
         assert job.state is JobState.COMPLETED, job.error
         assert (job.files_done, job.files_failed, job.retries) == (2, 1, 1)
+        assert job.core_seconds >= 2.0  # one core, held through two run() calls of 1 s each
 
     bench.run(body)
     lines = (root / "out" / "predictions.csv").read_text().splitlines()
