@@ -11,5 +11,7 @@ How a runner drives the queue (`runtime.batch.store.BatchStore`, one per state d
 - when a job reads Finalizing: `finalize(name, now)` in a thread; `cancel(name, now)` on request, `sweep(now)`
   now and then so a canceled job whose last lease ran out reads Canceled.
 
-`files` (walking inputs, writing the output file) and `schema` (tables, row codecs) are the store's own.
+`files` (walking inputs, writing the output file) and `schema` (tables, row codecs) are the store's own. `runner`
+(`BatchRunner`) is that runner: `slots` runs one job on its workers, `executors` starts them (`LocalExecutor`:
+pinned local subprocesses), `joblogs` writes a job's Azure-style log files.
 """

@@ -230,6 +230,20 @@ class BatchStore:
             (JobState.CANCELED.value, now, JobState.CANCEL_REQUESTED.value, MiniBatchState.LEASED.value, now),
         )
 
+    def abort(self, name: str, now: float, error: str) -> Job:
+        """Fail a Queued or Running job that cannot run at all (its workers' init() failed, its deployment is gone).
+
+        Leases it still holds are let go; a job in any other state is returned as it is.
+        """
+        with self._tx() as db:
+            if self._job(name).state in CLAIMABLE:
+                db.execute(
+                    "UPDATE batch_mini_batches SET state=?, worker='', lease_until=0 WHERE job=? AND state=?",
+                    (MiniBatchState.PENDING.value, name, MiniBatchState.LEASED.value),
+                )
+                self._end(name, JobState.FAILED, now, error)
+            return self._job(name)
+
     # --- enumeration -----------------------------------------------------------------------------------------
 
     def enumerate(self, name: str, now: float) -> Job:
@@ -272,14 +286,18 @@ class BatchStore:
         *,
         endpoint: str | None = None,
         deployment: str | None = None,
+        job: str | None = None,
     ) -> MiniBatch | None:
         """Lease the next mini-batch to `worker` until now + lease_s; None when none is claimable.
 
         Order: normal-priority jobs before low, then the oldest job, then the lowest mini-batch index. A
         mini-batch whose lease ran out is claimable again, with no attempt counted. `endpoint` and `deployment`
-        restrict the claim to that deployment's jobs.
+        restrict the claim to that deployment's jobs, `job` to one job.
         """
         where, args = _scope(endpoint, deployment)
+        if job is not None:
+            where = f"{where} AND name=?" if where else " WHERE name=?"
+            args = (*args, job)
         where = f"{where} AND" if where else " WHERE"
         states = tuple(s.value for s in CLAIMABLE)
         with self._tx() as db:

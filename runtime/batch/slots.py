@@ -1,0 +1,250 @@
+"""One batch job running on its workers: a loop per slot that claims, runs, renews and records mini-batches.
+
+A slot is one worker process (instance_count x max_concurrency_per_instance of them). It claims the job's next
+mini-batch under a lease, sends it to run() and renews the lease while run() works; a renewal refused (the job
+is being canceled, or failed on its error threshold) kills the worker and gives the mini-batch back, so a cancel
+takes effect within `Timing.renew_s`. A timed-out run() is a failed attempt and its worker (which exits, as
+Azure's does) is replaced by a new one whose init() runs again; so is a worker that died under run().
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from collections.abc import Callable
+
+import msgspec
+
+from runtime.batch import joblogs
+from runtime.batch.executors import BatchTarget, BatchWorker, Executor, worker_key
+from runtime.batch.jobs import CLAIMABLE, Job, MiniBatch
+from runtime.batch.store import BatchStore
+from runtime.errors import ModelyardError, WorkerLost
+from runtime.ipc.messages import MiniBatchDone
+
+log = logging.getLogger("modelyard.batch")
+
+
+class Timing(msgspec.Struct, frozen=True, kw_only=True):
+    """How often the runner looks, and for how long it leases."""
+
+    poll_s: float = 0.25  #: how often an idle slot and the runner look at the store
+    lease_s: float = 30.0  #: a lease outlives a runner that stopped by this much
+    renew_s: float = 0.5  #: renewing is also how a slot hears of a cancel: well under 2 s
+    progress_s: float = 1.0  #: at most one progress line this often
+
+
+class _Replace(Exception):
+    """The slot's worker is gone or stuck; start another."""
+
+
+class JobRun:
+    """The workers of one job and their slot loops."""
+
+    def __init__(
+        self,
+        *,
+        store: BatchStore,
+        executor: Executor,
+        target: BatchTarget,
+        job: Job,
+        clock: Callable[[], float],
+        timing: Timing,
+        busy: dict[int, BatchWorker],
+    ) -> None:
+        self._store = store
+        self._executor = executor
+        self._target = target
+        self._job = job
+        self._clock = clock
+        self._timing = timing
+        self._busy = busy
+        self._changed = asyncio.Event()
+        self._last_progress = 0.0
+        self._mine: dict[int, BatchWorker] = {}  #: workers this run started or took, not stopped yet
+
+    async def run(self, reusable: dict[str, BatchWorker]) -> list[BatchWorker]:
+        """Run the job until nothing is left for its workers; the workers still fit to serve again."""
+        settings = self._target.spec.settings
+        slots = [(i, p) for i in range(settings.instance_count) for p in range(settings.max_concurrency_per_instance)]
+        workers: list[BatchWorker] = []
+        try:
+            if self._store.job(self._job.name).state not in CLAIMABLE:
+                return [w for w in reusable.values() if self._executor.alive(w)]
+            error = await self._start(slots, reusable, workers)
+            for spare in reusable.values():
+                await self._executor.stop(spare)
+            if error is not None:
+                for worker in workers:
+                    await self._stop(worker)
+                self._abort(error)
+                return []
+            joblogs.write_progress(self._store.job(self._job.name), self._clock())
+            async with asyncio.TaskGroup() as group:
+                loops = [group.create_task(self._slot(w, i, p)) for w, (i, p) in zip(workers, slots, strict=True)]
+            return [w for w in (t.result() for t in loops) if w is not None]
+        except BaseException:
+            for worker in list(self._mine.values()):
+                await self._stop(worker, kill=True)
+            raise
+
+    def _abort(self, error: str) -> None:
+        job = self._store.abort(self._job.name, self._clock(), error)
+        joblogs.write_job_error(job, error, self._clock())
+
+    def _hold(self, worker: BatchWorker) -> None:
+        self._busy[id(worker)] = worker
+        self._mine[id(worker)] = worker
+
+    async def _start(
+        self, slots: list[tuple[int, int]], reusable: dict[str, BatchWorker], workers: list[BatchWorker]
+    ) -> str | None:
+        errors: list[str] = []
+
+        async def one(instance: int, process: int) -> BatchWorker | None:
+            key = worker_key(self._target, self._job, instance, process)
+            found = reusable.pop(key, None)
+            if found is not None and self._executor.alive(found):
+                self._hold(found)
+                return found
+            try:
+                worker = await self._executor.start(self._target, self._job, instance, process)
+            except ModelyardError as exc:
+                errors.append(exc.message)
+                return None
+            self._hold(worker)
+            return worker
+
+        started = await asyncio.gather(*(one(i, p) for i, p in slots))
+        workers.extend(w for w in started if w is not None)
+        if errors:
+            return f"the deployment's workers could not start: {errors[0]}"
+        return None
+
+    async def _stop(self, worker: BatchWorker, *, kill: bool = False) -> None:
+        self._busy.pop(id(worker), None)
+        self._mine.pop(id(worker), None)
+        with contextlib.suppress(Exception):
+            await self._executor.stop(worker, kill=kill)
+
+    def _account(self, worker: BatchWorker, since: float) -> float:
+        now = self._clock()
+        self._store.add_usage(self._job.name, max(1, len(worker.cores)) * max(0.0, now - since))
+        return now
+
+    async def _slot(self, worker: BatchWorker, instance: int, process: int) -> BatchWorker | None:
+        """Claim and run mini-batches until the job has none left; the worker, or None once it is stopped."""
+        mark = self._clock()
+        current: BatchWorker | None = worker
+        try:
+            while current is not None:
+                mb = self._store.claim(
+                    current.name,
+                    self._clock(),
+                    self._timing.lease_s,
+                    endpoint=self._job.endpoint,
+                    deployment=self._job.deployment,
+                    job=self._job.name,
+                )
+                if mb is None:
+                    if self._store.job(self._job.name).state not in CLAIMABLE:
+                        break
+                    # The rest are leased by other slots; one may come back for a retry.
+                    self._changed.clear()
+                    with contextlib.suppress(TimeoutError):
+                        async with asyncio.timeout(self._timing.poll_s):
+                            await self._changed.wait()
+                    continue
+                try:
+                    kept = await self._run_one(current, mb)
+                except _Replace:
+                    await self._stop(current, kill=True)
+                    mark = self._account(current, mark)
+                    current = None
+                    if self._store.job(self._job.name).state in CLAIMABLE:
+                        current = await self._replacement(instance, process)
+                    continue
+                finally:
+                    self._changed.set()
+                    self._progress()
+                if not kept:
+                    await self._stop(current, kill=True)
+                    mark = self._account(current, mark)
+                    current = None
+                else:  # as it goes, so a job's usage is current while it runs and survives a crash
+                    mark = self._account(current, mark)
+        except BaseException:
+            if current is not None:
+                await self._stop(current, kill=True)
+            raise
+        finally:
+            if current is not None:
+                self._account(current, mark)
+        self._busy.pop(id(current), None)
+        self._mine.pop(id(current), None)
+        return current
+
+    async def _replacement(self, instance: int, process: int) -> BatchWorker | None:
+        try:
+            worker = await self._executor.start(self._target, self._job, instance, process)
+        except ModelyardError as exc:
+            self._abort(f"a worker could not be restarted: {exc.message}")
+            return None
+        self._hold(worker)
+        return worker
+
+    async def _run_one(self, worker: BatchWorker, mb: MiniBatch) -> bool:
+        """Run one mini-batch and record its outcome; False when the worker was stopped (the job ends for it).
+
+        Raises _Replace when the worker is gone or stuck after a failed attempt.
+        """
+        settings = self._job.settings
+        run = asyncio.ensure_future(self._executor.run(worker, list(mb.files), settings.timeout_s))
+        try:
+            while True:
+                done, _ = await asyncio.wait({run}, timeout=self._timing.renew_s)
+                if done:
+                    break
+                if not self._store.renew(mb, self._clock(), self._timing.lease_s):
+                    # Canceled, failed on its threshold, or the lease went to another worker: stop waiting; the
+                    # worker cannot be interrupted inside run(), so it goes.
+                    run.cancel()
+                    self._store.requeue(mb, self._clock())
+                    return False
+        except BaseException:
+            run.cancel()
+            self._store.requeue(mb, self._clock())
+            raise
+        now = self._clock()
+        try:
+            answer = run.result()
+        except TimeoutError:
+            error = (
+                f"run() did not return within the mini-batch timeout of {settings.timeout_s:g} s and the worker "
+                "did not answer; it was killed\n"
+            )
+            self._failed(worker, mb, error, now)
+            raise _Replace from None
+        except WorkerLost as exc:
+            self._failed(worker, mb, f"{exc.message} (while run() worked on this mini-batch)\n", now)
+            raise _Replace from None
+        if isinstance(answer, MiniBatchDone):
+            self._store.complete(mb, answer.rows, now)
+            return True
+        self._failed(worker, mb, answer.message, now)
+        if answer.code == "timeout" or not self._executor.alive(worker):
+            raise _Replace
+        return True
+
+    def _failed(self, worker: BatchWorker, mb: MiniBatch, error: str, now: float) -> None:
+        outcome = self._store.fail(mb, error, now)
+        if outcome is not None:
+            joblogs.write_error(self._store.job(self._job.name), mb, worker.name, error, now)
+            log.info("job %s: mini-batch %d failed on %s (%s)", self._job.name, mb.index, worker.name, outcome)
+
+    def _progress(self) -> None:
+        now = self._clock()
+        if now - self._last_progress >= self._timing.progress_s:
+            self._last_progress = now
+            joblogs.write_progress(self._store.job(self._job.name), now)
