@@ -78,8 +78,11 @@ def test_swagger_fuzz_never_gets_a_server_error_of_our_own(
             answers[(case.method, case.path, check_answer(case, response, mode))] += 1
 
         fuzz()
-    # The key was accepted and the script ran: the fuzzing reached run(), not just the front end's refusals.
-    assert answers[("POST", "/score", 200)] > 0, answers
+    # The key was accepted and the script ran: the fuzzing reached run(), not just the front end's refusals. With
+    # schema-invalid input, run() may refuse every case (a script error, checked above to be the script's own);
+    # how many get through inference_schema's checks depends on what hypothesis generates in the time it has.
+    reached = answers[("POST", "/score", 200)] + (answers[("POST", "/score", 500)] if mode.is_negative else 0)
+    assert reached > 0, answers
     assert answers[("GET", "/swagger.json", 200)] > 0, answers
     srv, key = served
     assert srv.proc is not None and srv.proc.poll() is None, "serve exited"
