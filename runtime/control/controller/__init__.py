@@ -13,12 +13,12 @@ from typing import Any
 from runtime.control import views
 from runtime.control.controller.deployments import DeploymentOps
 from runtime.control.controller.endpoints import EndpointOps
-from runtime.control.controller.jobs import JobOps
+from runtime.control.controller.jobs import InvokeRequest, JobOps
 from runtime.control.plan import model_ref_path
 from runtime.errors import SpecError
 from runtime.spec import load_model
 
-__all__ = ["Controller"]
+__all__ = ["Controller", "InvokeRequest"]
 
 
 class Controller(EndpointOps, DeploymentOps, JobOps):
