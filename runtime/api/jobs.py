@@ -1,4 +1,5 @@
-"""The management API of batch jobs under /api: invoke, list, show and cancel."""
+"""The management API of batch jobs under /api: invoke, list, show and cancel; and access tokens for the REST
+invoke route."""
 
 from __future__ import annotations
 
@@ -36,10 +37,14 @@ def routes(ctl: Controller) -> list[Route]:
     async def cancel(request: Request) -> Response:
         return JSON(ctl.cancel_job(request.path_params["job"]))
 
+    async def access_token(request: Request) -> Response:
+        return JSON(ctl.access.issue())
+
     return [
         Route("/api/batch-endpoints/{name}/jobs", endpoint_jobs, methods=["GET", "POST"]),
         Route("/api/batch-endpoints/{name}/deployments/{deployment}/jobs", deployment_jobs, methods=["GET"]),
         Route("/api/jobs", jobs, methods=["GET"]),
         Route("/api/jobs/{job}", job, methods=["GET"]),
         Route("/api/jobs/{job}/cancel", cancel, methods=["POST"]),
+        Route("/api/access-token", access_token, methods=["POST"]),
     ]

@@ -23,6 +23,8 @@ Handler = Callable[[argparse.Namespace], Any]
 TERMINAL = ("Completed", "Failed", "Canceled")
 #: How often `job stream` looks at the job.
 POLL_S = 0.5
+#: The resource tokens are issued for (runtime.control.controller.access.AUDIENCE).
+AUDIENCE = "https://ml.azure.com"
 
 
 def _client(args: argparse.Namespace) -> Client:
@@ -170,6 +172,12 @@ def _copy_output(output: dict[str, Any], dest: Path) -> None:
     shutil.copytree(folder, dest, dirs_exist_ok=True, ignore=lambda d, _: ["logs"] if Path(d) == folder else [])
 
 
+def _access_token(args: argparse.Namespace) -> Any:
+    if args.resource is not None and args.resource.rstrip("/") != AUDIENCE:
+        raise SpecError(f"--resource {args.resource!r}: tokens are issued only for {AUDIENCE} (batch endpoint jobs)")
+    return _client(args).call("POST", "/api/access-token")
+
+
 # --- parser ------------------------------------------------------------------------------------------------
 
 
@@ -209,3 +217,9 @@ def add_verbs(endpoint: Any, deployment: Any, groups: Any, common: argparse.Argu
     p.add_argument("--output-name", type=not_blank, help="score")
     p.add_argument("--download-path", default=".", help="default: the current folder")
     p.add_argument("--all", action="store_true", help="every output and the logs")
+
+    account = groups.add_parser("account", help="access tokens").add_subparsers(
+        dest="verb", metavar="VERB", required=True
+    )
+    p = verb(account, "get-access-token", _access_token, "a Bearer token for POST /batch-endpoints/<e>/jobs")
+    p.add_argument("--resource", help="https://ml.azure.com (the only one)")

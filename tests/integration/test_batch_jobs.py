@@ -14,7 +14,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import jwt
 from live import ROOT, Server
+
+from runtime.statedir import StateDir
 
 BATCH = ROOT / "tests" / "fixtures" / "batch"
 
@@ -199,3 +202,44 @@ def test_invoke_and_cancel_refuse_bad_input(server: Server, tmp_path: Path) -> N
     err = _fails(server, "job", "cancel", "-n", "mine")
     assert "is Completed; only a Queued or Running job can be canceled" in err
     assert "job 'nope' not found" in _fails(server, "job", "show", "-n", "nope")
+
+
+def test_the_rest_invoke_takes_both_of_azures_body_shapes_with_a_bearer_token(server: Server, tmp_path: Path) -> None:
+    setup(server)
+    server.cli("data", "create", "-n", "heart-unlabeled", "--path", str(BATCH / "data"), "--type", "uri_folder")
+    token = server.cli("account", "get-access-token", "--query", "accessToken", "-o", "tsv").stdout.strip()
+    url = "/batch-endpoints/HEART/jobs"
+    camel = {
+        "properties": {
+            "inputData": {"heart": {"jobInputType": "UriFolder", "uri": "azureml:heart-unlabeled@latest"}},
+            "outputData": {"score": {"jobOutputType": "UriFolder", "uri": str(tmp_path / "camel")}},
+            "outputFileName": "camel.csv",
+            "retrySettings": {"maxRetries": 0, "timeout": "PT1M"},
+        }
+    }
+    pascal = {
+        "properties": {"InputData": {"heart": {"JobInputType": "UriFile", "Uri": str(BATCH / "data" / "first.csv")}}}
+    }
+    with server.client() as http:
+        assert http.post(url, json=camel).status_code == 401
+        secret = StateDir(server.state).token_secret()
+        forged = jwt.encode({"aud": "https://ml.azure.com", "iss": "modelyard", "iat": 1, "exp": 2**40}, b"x" * 32)
+        expired = jwt.encode({"aud": "https://ml.azure.com", "iss": "modelyard", "iat": 1, "exp": 2}, secret)
+        for bad in (forged, expired, "not-a-jwt"):
+            answer = http.post(url, json=camel, headers={"Authorization": f"Bearer {bad}"})
+            assert answer.status_code == 401 and "get-access-token" in answer.json()["error"]["message"]
+        auth = {"Authorization": f"Bearer {token}"}
+        first = http.post(url, json=camel, headers=auth)
+        assert first.status_code == 200, first.text
+        second = http.post(url, json=pascal, headers={**auth, "azureml-model-deployment": "CSV-SUM"})
+        assert second.status_code == 200, second.text
+        wrong = http.post(url, json={"properties": {"inputData": {}}}, headers=auth)
+        assert wrong.status_code == 400 and "exactly one input" in wrong.json()["error"]["message"]
+    one, two = first.json(), second.json()
+    assert (
+        one["type"] == "Microsoft.MachineLearningServices/workspaces/jobs" and one["properties"]["status"] == "Queued"
+    )
+    done = wait_job(server, one["name"], lambda j: j["status"] == "Completed")
+    assert (done["settings"]["max_retries"], done["settings"]["timeout_s"]) == (0, 60.0)
+    assert (tmp_path / "camel" / "camel.csv").read_text().splitlines() == in_process(sorted((BATCH / "data").iterdir()))
+    assert wait_job(server, two["name"], lambda j: j["status"] == "Completed")["files"]["total"] == 1

@@ -21,6 +21,7 @@ from runtime.batch.executors import BatchTarget, LocalExecutor
 from runtime.batch.jobs import Job, JobSettings, new_job_name
 from runtime.batch.runner import BatchRunner
 from runtime.batch.store import BatchStore
+from runtime.control.controller.access import AccessTokens
 from runtime.control.controller.batch import BatchOps
 from runtime.control.controller.job_view import job_view
 from runtime.errors import NotFound, SpecError
@@ -49,6 +50,9 @@ class JobOps(BatchOps):
         self.jobs = BatchStore(self.state.db)
         self._runner: BatchRunner | None = None
         self._runner_task: asyncio.Task[None] | None = None
+        lifetime = self.router.tokens.lifetime_s if self.router.tokens is not None else 3600
+        #: Bearer tokens of `POST /batch-endpoints/<e>/jobs`, as `account get-access-token` issues them
+        self.access = AccessTokens(self.state.token_secret(), lifetime, time.time)
 
     async def start(self) -> None:
         """Start as the batch resources do, then the runner, which resumes every unfinished job."""
