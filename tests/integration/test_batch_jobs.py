@@ -16,6 +16,7 @@ from typing import Any
 
 import jwt
 from live import ROOT, Server
+from test_cli_terminal import MODELYARD, TERMINAL_ENV, Pty
 
 from runtime.statedir import StateDir
 
@@ -122,34 +123,28 @@ def test_the_command_lines_of_an_az_ml_batch_script_work_unchanged(server: Serve
     assert "Completed" in _fails(server, "job", "cancel", "-n", name)
 
 
-def test_a_job_survives_a_server_killed_while_it_runs(tmp_path: Path) -> None:
+def slow_job(server: Server, tmp_path: Path) -> tuple[str, Path]:
+    """A job of 12 one-file mini-batches on the fixture deployment running SLOW; its name and input folder."""
     shutil.copytree(BATCH, tmp_path / "fixture")
-    code = tmp_path / "fixture" / "code"
-    (code / "slow_csv.py").write_text(SLOW)
+    (tmp_path / "fixture" / "code" / "slow_csv.py").write_text(SLOW)
     data = tmp_path / "many"
     data.mkdir()
     for n in range(12):
         (data / f"f{n:02}.csv").write_text("a,b\n" + "".join(f"{n},{i}\n" for i in range(3)))
+    server.cli("batch-endpoint", "create", "-n", "heart", "-f", str(BATCH / "endpoint.yml"))
+    server.cli("compute", "create", "--name", "batch-cluster", "--type", "amlcompute")
+    deployment = ["-f", str(tmp_path / "fixture" / "deployment.yml"), "--endpoint-name", "heart", "--set-default"]
+    server.cli("batch-deployment", "create", *deployment, "--set", "code_configuration.scoring_script=slow_csv.py")
+    args = ["batch-endpoint", "invoke", "-n", "heart", "--input", str(data), "--mini-batch-size", "1"]
+    return server.cli(*args, "--query", "name", "-o", "tsv").stdout.strip(), data
+
+
+def test_a_job_survives_a_server_killed_while_it_runs(tmp_path: Path) -> None:
     server = Server(tmp_path / "state")
     server.state.mkdir()
     server.start()
     try:
-        server.cli("batch-endpoint", "create", "-n", "heart", "-f", str(BATCH / "endpoint.yml"))
-        server.cli("compute", "create", "--name", "batch-cluster", "--type", "amlcompute")
-        deployment = tmp_path / "fixture" / "deployment.yml"
-        server.cli(
-            "batch-deployment",
-            "create",
-            "-f",
-            str(deployment),
-            "--endpoint-name",
-            "heart",
-            "--set-default",
-            "--set",
-            "code_configuration.scoring_script=slow_csv.py",
-        )
-        args = ["batch-endpoint", "invoke", "-n", "heart", "--input", str(data), "--mini-batch-size", "1"]
-        name = server.cli(*args, "--query", "name", "-o", "tsv").stdout.strip()
+        name, data = slow_job(server, tmp_path)
         running = wait_job(server, name, lambda j: j["files"]["done"] >= 2)
         assert running["status"] == "Running" and running["files"]["done"] < 12
         assert server.proc is not None
@@ -164,6 +159,29 @@ def test_a_job_survives_a_server_killed_while_it_runs(tmp_path: Path) -> None:
         assert output.read_text().splitlines() == in_process(sorted(data.iterdir()))
     finally:
         server.stop()
+
+
+def test_stream_on_a_terminal_draws_a_bar_and_a_canceled_job_exits_1(server: Server, tmp_path: Path) -> None:
+    name, _ = slow_job(server, tmp_path)
+    pty = Pty()
+    proc = subprocess.Popen(
+        [MODELYARD, "job", "stream", "-n", name, "--state-dir", str(server.state)],
+        env=TERMINAL_ENV, stdin=subprocess.DEVNULL, stdout=subprocess.PIPE, stderr=pty.slave,
+    )  # fmt: skip
+    try:
+        pty.read_until(b"files done")  # the bar's detail: status and counts
+        canceled = server.json("job", "cancel", "-n", name)
+        assert isinstance(canceled, dict) and canceled["status"] in ("CancelRequested", "Canceled")
+        out, _ = proc.communicate(timeout=60)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+        pty.close()
+    assert proc.returncode == 1
+    # On a terminal the progress is on stderr only: stdout gets the closing line alone.
+    assert out.decode().startswith(f"Job {name} Canceled in ") and out.decode().count("\n") == 1
+    done = job(server, name)
+    assert done["status"] == "Canceled" and 0 < done["files"]["done"] < 12
 
 
 def test_invoke_and_cancel_refuse_bad_input(server: Server, tmp_path: Path) -> None:
