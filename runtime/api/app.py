@@ -2,6 +2,7 @@
 
 /endpoints/<name>/<rest>      Azure data plane (score; OIP v2 for Triton deployments)
 Host: <name>.localhost        the same, with the whole path as <rest>
+/batch-endpoints/<name>/jobs  Azure's batch invoke (Bearer token from `account get-access-token`)
 /api/...                      management API (admin token)
 /                             liveness of the server itself
 """
@@ -20,7 +21,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runtime import __version__
-from runtime.api import admin, batch_admin
+from runtime.api import admin, batch_admin, batch_jobs, jobs
 from runtime.api.azure import DataPlane
 from runtime.api.errors import admin_body, status_for
 from runtime.api.limits import Limits
@@ -110,7 +111,7 @@ def build_app(ctl: Controller, admin_token: str, limits: Limits | None = None) -
         return Response(f"modelyard {__version__}\n", media_type="text/plain")
 
     management = Starlette(
-        routes=[Route("/", root, methods=["GET"]), *admin.routes(ctl), *batch_admin.routes(ctl)],
+        routes=[Route("/", root, methods=["GET"]), *admin.routes(ctl), *batch_admin.routes(ctl), *jobs.routes(ctl)],
         middleware=[Middleware(_AdminGuard, token=admin_token)],
         exception_handlers={HTTPException: _routing_error},
     )
@@ -122,6 +123,10 @@ def build_app(ctl: Controller, admin_token: str, limits: Limits | None = None) -
             if path.startswith(_PREFIX):
                 name, _, rest = path[len(_PREFIX) :].partition("/")
                 await data(scope, receive, send, name, "/" + rest)
+                return
+            if path.startswith(batch_jobs.PREFIX):
+                response = await batch_jobs.invoke(ctl, Request(scope, receive))
+                await response(scope, receive, send)
                 return
             for key, value in scope["headers"]:
                 if key == b"host":

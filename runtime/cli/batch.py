@@ -1,6 +1,6 @@
 """The batch verbs: `batch-endpoint`, `batch-deployment`, `data` and `compute`, with az ml's flags.
 
-Job verbs (invoke, job show/list/stream/cancel/download) are not here yet.
+The job verbs (invoke, list-jobs, `job ...`) are in runtime.cli.jobs.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from runtime.cli import progress
+from runtime.cli import jobs, progress
 from runtime.cli.args import endpoint_name, header_name, model_name, non_negative, not_blank, path_name, positive
 from runtime.cli.specfile import name_from_file, spec_body
 from runtime.client import Client
@@ -276,3 +276,5 @@ def add_verbs(groups: Any, common: argparse.ArgumentParser) -> None:
     p = verb(compute, "delete", _compute_delete, "delete a compute cluster no batch deployment uses")
     p.add_argument("-n", "--name", type=path_name, required=True)
     yes(p)
+
+    jobs.add_verbs(ep, dep, groups, common)

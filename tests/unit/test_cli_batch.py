@@ -126,3 +126,29 @@ def test_a_file_that_names_the_url_is_checked_first_so_the_wrong_kind_is_refused
     assert main(["batch-deployment", "create", "-f", str(endpoint), "--set", "endpoint_name=scorer", *state]) == 1
     assert "compute" in capsys.readouterr().err
     assert _Recorder.calls == []
+
+
+def test_invoke_sends_an_absolute_input_and_only_the_flags_given(
+    state: list[str], tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / "data").mkdir()
+    assert main(["batch-endpoint", "invoke", "-n", "heart", "--input", "data", *state]) == 0
+    given = ["--input", "azureml:d@latest", "-d", "two", "--output-path", "out", "--mini-batch-size", "3"]
+    assert main(["batch-endpoint", "invoke", "-n", "heart", *given, "--set", "error_threshold=1", *state]) == 0
+    assert main(["batch-deployment", "list-jobs", "-n", "two", "-e", "heart", *state]) == 0
+    assert main(["job", "cancel", "-n", "j1", *state]) == 0
+    assert [(m, p) for m, p, _ in _Recorder.calls] == [
+        ("POST", "/api/batch-endpoints/heart/jobs"),
+        ("POST", "/api/batch-endpoints/heart/jobs"),
+        ("GET", "/api/batch-endpoints/heart/deployments/two/jobs"),
+        ("POST", "/api/jobs/j1/cancel"),
+    ]
+    assert _Recorder.calls[0][2] == {"input": str(tmp_path / "data"), "set": []}
+    assert _Recorder.calls[1][2] == {
+        "input": "azureml:d@latest",
+        "deployment_name": "two",
+        "output_path": str(tmp_path / "out"),
+        "mini_batch_size": 3,
+        "set": ["error_threshold=1"],
+    }

@@ -1,0 +1,183 @@
+"""Batch job operations: invoke, show, list, cancel; and the batch runner that runs the jobs, for the server's life.
+
+The runner (`runtime.batch.runner.BatchRunner`) starts with the controller and stops with it, on the controller's
+own queue (`BatchStore` over the state database) and a lookup over the batch registry. On start it releases every
+lease a stopped server held and picks every unfinished job up again, so a restart resumes them.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+import os
+import time
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from runtime.batch.executors import BatchTarget, LocalExecutor
+from runtime.batch.jobs import Job, JobSettings, new_job_name
+from runtime.batch.runner import BatchRunner
+from runtime.batch.store import BatchStore
+from runtime.control.controller.access import AccessTokens
+from runtime.control.controller.batch import BatchOps
+from runtime.control.controller.job_view import job_view
+from runtime.errors import NotFound, SpecError
+from runtime.spec import BatchSettings, DataAssetInput, DataType, local_path, override_settings, parse_job_input
+
+log = logging.getLogger("modelyard.jobs")
+
+
+class InvokeRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """`batch-endpoint invoke`: one input, where the output goes, and per-job settings."""
+
+    input: str  #: a local path (absolute), a file:// URL, azureml:<name>:<version> or azureml:<name>@latest
+    input_type: str | None = None  #: uri_folder or uri_file
+    deployment_name: str | None = None  #: default: the endpoint's default deployment
+    output_path: str | None = None  #: a local folder; default: <state>/jobs/<job>/outputs/score
+    mini_batch_size: int | None = None
+    set: list[str] = []  #: per-job overrides of the deployment's settings (override_settings)
+    job_name: str | None = None
+
+
+class JobOps(BatchOps):
+    """The job verbs, and the runner that runs every job."""
+
+    def __init__(self, *args: Any, **kwargs: Any) -> None:
+        super().__init__(*args, **kwargs)
+        self.jobs = BatchStore(self.state.db)
+        self._runner: BatchRunner | None = None
+        self._runner_task: asyncio.Task[None] | None = None
+        lifetime = self.router.tokens.lifetime_s if self.router.tokens is not None else 3600
+        #: Bearer tokens of `POST /batch-endpoints/<e>/jobs`, as `account get-access-token` issues them
+        self.access = AccessTokens(self.state.token_secret(), lifetime, time.time)
+
+    async def start(self) -> None:
+        """Start as the batch resources do, then the runner, which resumes every unfinished job."""
+        await super().start()
+        executor = LocalExecutor(
+            socket_dir=self._socket_dir,
+            log_dir=self.state.root / "batch-logs",
+            machine_cores=self._cores,
+            taken=self._taken,
+        )
+        self._runner = BatchRunner(store=self.jobs, lookup=self._batch_target, executor=executor)
+        self._runner_task = asyncio.get_running_loop().create_task(self._runner.run(), name="batch runner")
+
+    async def stop(self) -> None:
+        """Stop the runner (its workers are killed, their mini-batches given back), then everything else."""
+        if self._runner_task is not None:
+            self._runner_task.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await self._runner_task
+        await super().stop()
+        self.jobs.close()
+
+    def _batch_target(self, endpoint: str, deployment: str) -> BatchTarget:
+        rec = self.batch.deployment(endpoint, deployment)
+        return BatchTarget(endpoint=rec.endpoint, deployment=rec.name, spec=rec.spec, snapshot=Path(rec.snapshot))
+
+    def _wake(self) -> None:
+        if self._runner is not None:
+            self._runner.wake()
+
+    # --- verbs -------------------------------------------------------------------------------------------------
+
+    async def invoke_batch_endpoint(self, endpoint: str, req: InvokeRequest) -> dict[str, Any]:
+        """batch-endpoint invoke: queue a job on the named or default deployment; it is returned at once."""
+        ep = self.batch.endpoint(endpoint)
+        if req.deployment_name is not None:
+            deployment = self.batch.spelling("deployment", req.deployment_name, ep.name)
+        elif ep.spec.defaults.deployment_name is not None:
+            deployment = ep.spec.defaults.deployment_name
+        else:
+            raise SpecError(
+                f"batch endpoint {ep.name!r} has no default deployment: name one with --deployment-name, or make "
+                f"one the default with `modelyard batch-endpoint update -n {ep.name} --set "
+                "defaults.deployment_name=<deployment>`"
+            )
+        dep = self.batch.deployment(ep.name, deployment)
+        path = self._input_path(req)
+        overrides = list(req.set)
+        if req.mini_batch_size is not None:
+            overrides.append(f"mini_batch_size={req.mini_batch_size}")
+        settings = _job_settings(override_settings(dep.spec.settings, overrides))
+        name = req.job_name if req.job_name is not None else new_job_name()
+        if req.output_path is not None:
+            try:
+                output = local_path(req.output_path)
+            except SpecError as exc:
+                raise SpecError(f"--output-path: {exc.message}") from None
+            if not os.path.isabs(output):
+                raise SpecError(f"--output-path {req.output_path!r} is relative; give an absolute folder")
+        else:
+            output = str(self.state.root / "jobs" / name / "outputs" / "score")
+        job = self.jobs.submit(
+            endpoint=ep.name,
+            deployment=dep.name,
+            inputs=[path],
+            output_folder=output,
+            settings=settings,
+            now=time.time(),
+            name=name,
+        )
+        log.info("job %s queued on %s/%s", job.name, ep.name, dep.name)
+        self._wake()
+        return job_view(job, time.time())
+
+    def _input_path(self, req: InvokeRequest) -> str:
+        """The local file or folder a job reads, checked against its type."""
+        parsed = parse_job_input(req.input, input_type=req.input_type)
+        kind = parsed.type
+        if isinstance(parsed, DataAssetInput):
+            rec = self.find_data(parsed.name, parsed.version, parsed.label)
+            path = rec.spec.path
+            if kind is not None and kind is not rec.spec.type:
+                raise SpecError(
+                    f"--input-type {kind} does not match data asset {rec.name}:{rec.version}, which is {rec.spec.type}"
+                )
+            kind = rec.spec.type
+        else:
+            path = parsed.path
+            if not os.path.isabs(path):
+                raise SpecError(f"--input {req.input!r} is relative; give an absolute path")
+        if not os.path.exists(path):
+            raise NotFound(f"input {path} does not exist; give a file or folder that exists")
+        if kind is DataType.URI_FOLDER and not os.path.isdir(path):
+            raise SpecError(f"input {path} is not a folder; use --input-type uri_file for a file")
+        if kind is DataType.URI_FILE and not os.path.isfile(path):
+            raise SpecError(f"input {path} is not a file; use --input-type uri_folder for a folder")
+        return path
+
+    def get_job(self, name: str) -> dict[str, Any]:
+        """job show."""
+        return job_view(self.jobs.job(name), time.time())
+
+    def list_jobs(self, endpoint: str | None = None, deployment: str | None = None) -> list[dict[str, Any]]:
+        """job list (every job), batch-endpoint list-jobs, batch-deployment list-jobs; oldest first."""
+        if endpoint is not None:
+            self.batch.endpoint(endpoint)
+            if deployment is not None:
+                self.batch.deployment(endpoint, deployment)
+        now = time.time()
+        return [job_view(j, now) for j in self.jobs.jobs(endpoint, deployment)]
+
+    def cancel_job(self, name: str) -> dict[str, Any]:
+        """job cancel: CancelRequested, then Canceled once its workers let go; a finished job is a conflict."""
+        job: Job = self.jobs.cancel(name, time.time())
+        self._wake()
+        return job_view(job, time.time())
+
+
+def _job_settings(s: BatchSettings) -> JobSettings:
+    """What the queue keeps of a job's settings (the deployment's, with the job's overrides)."""
+    return JobSettings(
+        mini_batch_size=s.mini_batch_size,
+        max_retries=s.retry_settings.max_retries,
+        timeout_s=float(s.retry_settings.timeout),
+        error_threshold=s.error_threshold,
+        output_action=s.output_action,
+        output_file_name=s.output_file_name,
+    )
