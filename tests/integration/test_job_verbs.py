@@ -170,6 +170,9 @@ def test_stream_on_a_terminal_draws_a_bar_and_a_canceled_job_exits_1(server: Ser
     )  # fmt: skip
     try:
         pty.read_until(b"files done")  # the bar's detail: status and counts
+        # Its workers read the deployment's snapshot: neither it nor its endpoint goes while the job is unfinished.
+        refused = _fails(server, "batch-endpoint", "delete", "-n", "heart", "-y")
+        assert f"batch endpoint 'heart' has 1 unfinished job(s) ({name})" in refused, refused
         canceled = server.json("job", "cancel", "-n", name)
         assert isinstance(canceled, dict) and canceled["status"] in ("CancelRequested", "Canceled")
         out, _ = proc.communicate(timeout=60)
@@ -182,6 +185,7 @@ def test_stream_on_a_terminal_draws_a_bar_and_a_canceled_job_exits_1(server: Ser
     assert out.decode().startswith(f"Job {name} Canceled in ") and out.decode().count("\n") == 1
     done = job(server, name)
     assert done["status"] == "Canceled" and 0 < done["files"]["done"] < 12
+    server.cli("batch-endpoint", "delete", "-n", "heart", "-y")
 
 
 def test_invoke_and_cancel_refuse_bad_input(server: Server, tmp_path: Path) -> None:

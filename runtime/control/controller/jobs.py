@@ -18,13 +18,13 @@ from typing import Any
 import msgspec
 
 from runtime.batch.executors import BatchTarget, LocalExecutor
-from runtime.batch.jobs import Job, JobSettings, new_job_name
+from runtime.batch.jobs import TERMINAL, Job, JobSettings, new_job_name
 from runtime.batch.runner import BatchRunner
 from runtime.batch.store import BatchStore
 from runtime.control.controller.access import AccessTokens
 from runtime.control.controller.batch import BatchOps
 from runtime.control.controller.job_view import job_view
-from runtime.errors import NotFound, SpecError
+from runtime.errors import Conflict, NotFound, SpecError
 from runtime.spec import BatchSettings, DataAssetInput, DataType, local_path, override_settings, parse_job_input
 
 log = logging.getLogger("modelyard.jobs")
@@ -74,6 +74,28 @@ class JobOps(BatchOps):
                 await self._runner_task
         await super().stop()
         self.jobs.close()
+
+    async def delete_batch_endpoint(self, name: str) -> None:
+        """batch-endpoint delete, refused while one of its jobs is unfinished."""
+        self._refuse_unfinished(self.batch.endpoint(name).name, None)
+        await super().delete_batch_endpoint(name)
+
+    async def delete_batch_deployment(self, endpoint: str, name: str) -> None:
+        """batch-deployment delete, refused while one of its jobs is unfinished."""
+        rec = self.batch.deployment(endpoint, name)
+        self._refuse_unfinished(rec.endpoint, rec.name)
+        await super().delete_batch_deployment(endpoint, name)
+
+    def _refuse_unfinished(self, endpoint: str, deployment: str | None) -> None:
+        # Its workers read the snapshot a delete removes, and its rows are owed to the job's output file.
+        running = [j for j in self.jobs.jobs(endpoint, deployment) if j.state not in TERMINAL]
+        if running:
+            what = f"batch deployment {deployment!r}" if deployment else f"batch endpoint {endpoint!r}"
+            names = ", ".join(j.name for j in running[:5]) + (" ..." if len(running) > 5 else "")
+            raise Conflict(
+                f"{what} has {len(running)} unfinished job(s) ({names}); wait for them or cancel them first "
+                f"with `modelyard job cancel -n <job>`"
+            )
 
     def _batch_target(self, endpoint: str, deployment: str) -> BatchTarget:
         rec = self.batch.deployment(endpoint, deployment)
