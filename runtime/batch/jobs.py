@@ -69,6 +69,8 @@ class JobSettings(msgspec.Struct, frozen=True, kw_only=True):
     output_action: OutputAction = OutputAction.APPEND_ROW
     output_file_name: str = "predictions.csv"
     priority: Priority = Priority.NORMAL
+    #: instances the job runs on; None, for a job queued before the count was kept: the deployment's
+    instance_count: int | None = None
 
 
 class Job(msgspec.Struct, frozen=True, kw_only=True):

@@ -67,7 +67,8 @@ class JobRun:
     async def run(self, reusable: dict[str, BatchWorker]) -> list[BatchWorker]:
         """Run the job until nothing is left for its workers; the workers still fit to serve again."""
         settings = self._target.spec.settings
-        slots = [(i, p) for i in range(settings.instance_count) for p in range(settings.max_concurrency_per_instance)]
+        instances = self._job.settings.instance_count or settings.instance_count  # the job's --instance-count
+        slots = [(i, p) for i in range(instances) for p in range(settings.max_concurrency_per_instance)]
         workers: list[BatchWorker] = []
         try:
             if self._store.job(self._job.name).state not in CLAIMABLE:

@@ -278,3 +278,27 @@ def test_a_next_job_into_the_same_folder_takes_the_idle_workers_and_another_star
     assert first == second  # the same process (pid), whose init() ran once
     assert third[0] == "1" and third[1] != first[1]  # another output folder: a new worker, a new init()
     bench.store.close()
+
+
+def test_a_job_runs_on_the_instance_count_it_was_invoked_with(root: Path) -> None:
+    data = csv_folder(root / "data", [f"part{i}.csv" for i in range(6)])
+    bench = Bench(root, target(snapshot(root), instance_count=1))
+    name = bench.submit(data, mini_batch_size=1, instance_count=3)  # `invoke --instance-count 3`
+    seen: list[int] = []
+
+    async def body(runner: BatchRunner) -> None:
+        async def watch() -> None:
+            while True:
+                seen.append(len(runner.workers()))
+                await asyncio.sleep(0.01)
+
+        watcher = asyncio.create_task(watch())
+        runner.wake()
+        try:
+            assert (await bench.until(name)).state is JobState.COMPLETED
+        finally:
+            watcher.cancel()
+        assert max(seen) == 3, seen
+
+    bench.run(body, idle_s=0.3)
+    bench.store.close()

@@ -135,6 +135,7 @@ def test_invoke_sends_an_absolute_input_and_only_the_flags_given(
     (tmp_path / "data").mkdir()
     assert main(["batch-endpoint", "invoke", "-n", "heart", "--input", "data", *state]) == 0
     given = ["--input", "azureml:d@latest", "-d", "two", "--output-path", "out", "--mini-batch-size", "3"]
+    given += ["--instance-count", "2"]
     assert main(["batch-endpoint", "invoke", "-n", "heart", *given, "--set", "error_threshold=1", *state]) == 0
     assert main(["batch-deployment", "list-jobs", "-n", "two", "-e", "heart", *state]) == 0
     assert main(["job", "cancel", "-n", "j1", *state]) == 0
@@ -150,5 +151,6 @@ def test_invoke_sends_an_absolute_input_and_only_the_flags_given(
         "deployment_name": "two",
         "output_path": str(tmp_path / "out"),
         "mini_batch_size": 3,
+        "instance_count": 2,
         "set": ["error_threshold=1"],
     }

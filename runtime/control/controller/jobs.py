@@ -38,6 +38,7 @@ class InvokeRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     deployment_name: str | None = None  #: default: the endpoint's default deployment
     output_path: str | None = None  #: a local folder; default: <state>/jobs/<job>/outputs/score
     mini_batch_size: int | None = None
+    instance_count: int | None = None
     set: list[str] = []  #: per-job overrides of the deployment's settings (override_settings)
     job_name: str | None = None
 
@@ -125,6 +126,8 @@ class JobOps(BatchOps):
         overrides = list(req.set)
         if req.mini_batch_size is not None:
             overrides.append(f"mini_batch_size={req.mini_batch_size}")
+        if req.instance_count is not None:
+            overrides.append(f"instance_count={req.instance_count}")
         settings = _job_settings(override_settings(dep.spec.settings, overrides))
         name = req.job_name if req.job_name is not None else new_job_name()
         if req.output_path is not None:
@@ -197,6 +200,7 @@ def _job_settings(s: BatchSettings) -> JobSettings:
     """What the queue keeps of a job's settings (the deployment's, with the job's overrides)."""
     return JobSettings(
         mini_batch_size=s.mini_batch_size,
+        instance_count=s.instance_count,
         max_retries=s.retry_settings.max_retries,
         timeout_s=float(s.retry_settings.timeout),
         error_threshold=s.error_threshold,
