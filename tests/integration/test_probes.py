@@ -207,9 +207,10 @@ def test_a_stopped_worker_shows_failing_liveness_and_is_replaced_on_the_probe_se
                 os.kill(old_pid, signal.SIGCONT)
     failing = [w for w in seen if w["liveness_failures"] > 0]
     assert failing, seen
-    # Meanwhile show says it is still Ready (readiness has not failed 30 times), with its failed pings counted and
-    # the time it last answered, from before it was stopped.
-    assert all(w["state"] == "Ready" and w["liveness_failures"] < 3 for w in failing), failing
+    # Meanwhile show says it is still Ready (readiness has not failed 30 times), with its failed pings counted (never
+    # past the threshold: a show between the third failure and the kill may see 3) and the time it last answered,
+    # from before it was stopped.
+    assert all(w["state"] == "Ready" and w["liveness_failures"] <= 3 for w in failing), failing
     answers = {w["last_answer"] for w in failing}
     assert len(answers) == 1
     last = datetime.datetime.fromisoformat(answers.pop().replace("Z", "+00:00")).timestamp()
