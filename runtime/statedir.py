@@ -11,6 +11,7 @@ import contextlib
 import fcntl
 import os
 import secrets
+import sqlite3
 import urllib.parse
 from collections.abc import Iterator
 from pathlib import Path
@@ -257,3 +258,16 @@ def _checked_token(token: str, path: Path) -> str:
     if not token or not token.isascii() or not token.isprintable() or " " in token:
         raise _bad_token(path, "expected one line of printable ASCII; delete it and restart the server for a new one")
     return token
+
+
+def connect_db(path: Path, wait_s: float = 5.0) -> sqlite3.Connection:
+    """A connection to the state database: WAL, autocommitting (transactions are explicit), usable from any thread.
+
+    Several connections (the registries', the batch queue's) share the file; each waits up to `wait_s` for the
+    others' write locks rather than failing.
+    """
+    db = sqlite3.connect(path, timeout=wait_s, isolation_level=None, check_same_thread=False)
+    db.execute("PRAGMA journal_mode=WAL")
+    db.execute("PRAGMA foreign_keys=ON")
+    db.execute("PRAGMA synchronous=NORMAL")
+    return db

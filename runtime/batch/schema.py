@@ -9,6 +9,7 @@ from typing import Any
 import msgspec
 
 from runtime.batch.jobs import Job, JobSettings, JobState, MiniBatch, MiniBatchState
+from runtime.statedir import connect_db
 
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS batch_jobs (
@@ -68,13 +69,10 @@ FILES = tuple[str, ...]
 
 
 def connect(path: Path) -> sqlite3.Connection:
-    """A connection to the state database, autocommitting (transactions are explicit), usable from any thread."""
-    db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-    db.execute("PRAGMA foreign_keys=ON")
-    db.execute("PRAGMA synchronous=NORMAL")
-    # Other connections (the registry's, enumeration's) write to the same file: wait for them, do not fail.
-    db.execute("PRAGMA busy_timeout=10000")
-    return db
+    """A connection to the state database for the queue."""
+    # Enumeration holds the write lock for a while on big inputs, and the registries write to the same file: wait
+    # longer for them than the registries do.
+    return connect_db(path, wait_s=10.0)
 
 
 def job_from_row(row: tuple[Any, ...]) -> Job:

@@ -18,6 +18,7 @@ import msgspec
 
 from runtime.errors import Conflict, NotFound
 from runtime.spec import BatchDeploymentSpec, BatchEndpointSpec, ComputeSpec, DataSpec
+from runtime.statedir import connect_db
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS batch_endpoints (
@@ -108,10 +109,7 @@ class BatchRegistry:
     """Reads and writes the batch resources' tables of the state database."""
 
     def __init__(self, path: Path) -> None:
-        self._db = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
-        self._db.execute("PRAGMA journal_mode=WAL")
-        self._db.execute("PRAGMA foreign_keys=ON")
-        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db = connect_db(path)
         self._db.executescript(_SCHEMA)
 
     def close(self) -> None:
