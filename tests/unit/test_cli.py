@@ -1,14 +1,13 @@
 import fcntl
-import http.server
 import json
 import os
 import signal
 import subprocess
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from fake_api import fake_api, json_answer
 
 from runtime import cli
 from runtime.cli import _parser, main
@@ -345,39 +344,15 @@ def test_os_and_value_errors_from_a_command_are_one_line(
     assert "Invalid header value" in _fails(capsys, ["online-endpoint", "list"])
 
 
-class _Recorder(http.server.BaseHTTPRequestHandler):
-    paths: list[str] = []
-
-    def _answer(self) -> None:
-        self.paths.append(self.path)
-        self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        body = b'{"primaryKey": "k"}'
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    do_GET = do_POST = do_DELETE = _answer
-
-    def log_message(self, *_: object) -> None:
-        pass
-
-
 def test_names_are_percent_encoded_in_url_paths(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder) as httpd:
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
-        try:
-            _server_json(tmp_path, 12345, url=f"http://127.0.0.1:{httpd.server_address[1]}")
-            request = tmp_path / "r.json"
-            request.write_text("{}")
-            state = ["--state-dir", str(tmp_path)]
-            assert main(["online-deployment", "show", "-n", "b?x=1", "-e", "a#b %", *state]) == 0
-            assert main(["online-endpoint", "invoke", "-n", "a?b", "-r", str(request), *state]) == 0
-        finally:
-            httpd.shutdown()
+    with fake_api(tmp_path, json_answer({"primaryKey": "k"})) as calls:
+        request = tmp_path / "r.json"
+        request.write_text("{}")
+        state = ["--state-dir", str(tmp_path)]
+        assert main(["online-deployment", "show", "-n", "b?x=1", "-e", "a#b %", *state]) == 0
+        assert main(["online-endpoint", "invoke", "-n", "a?b", "-r", str(request), *state]) == 0
     capsys.readouterr()
-    assert _Recorder.paths == [
+    assert [path for _, path, _ in calls] == [
         "/api/endpoints/a%23b%20%25/deployments/b%3Fx%3D1",
         "/api/endpoints/a%3Fb/keys",
         "/endpoints/a%3Fb/score",

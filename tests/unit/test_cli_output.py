@@ -1,15 +1,14 @@
 """-o and --query as az has them: tsv, yaml and table by az's rules, through the real CLI entry point."""
 
-import http.server
 import json
-import threading
 from collections import OrderedDict
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any, ClassVar
+from typing import Any
 
 import pytest
 import yaml
+from fake_api import fake_api
 
 from runtime.cli import main
 from runtime.cli.output import render
@@ -124,38 +123,18 @@ def test_table_of_scalars_and_lists_uses_result_and_column_headers() -> None:
 # --- through main(), against a real HTTP server that answers as the management API would ------------------------
 
 
-class _Api(http.server.BaseHTTPRequestHandler):
-    answers: ClassVar[dict[str, Any]] = {
-        "/api/endpoints/fix/deployments": DEPLOYMENTS,
-        "/api/endpoints/fix/keys": {"primaryKey": "pk-1", "secondaryKey": "sk-2"},
-        "/api/endpoints/fix": {"name": "fix", "scoring_uri": "http://127.0.0.1:1/endpoints/fix/score"},
-    }
-
-    def do_GET(self) -> None:
-        body = json.dumps(self.answers[self.path]).encode()
-        self.send_response(200)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
-
-    def log_message(self, *_: object) -> None:
-        pass
+_ANSWERS: dict[str, Any] = {
+    "/api/endpoints/fix/deployments": DEPLOYMENTS,
+    "/api/endpoints/fix/keys": {"primaryKey": "pk-1", "secondaryKey": "sk-2"},
+    "/api/endpoints/fix": {"name": "fix", "scoring_uri": "http://127.0.0.1:1/endpoints/fix/score"},
+}
 
 
 @pytest.fixture(scope="module")
 def api(tmp_path_factory: pytest.TempPathFactory) -> Iterator[list[str]]:
     tmp_path = tmp_path_factory.mktemp("state")
-    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Api) as httpd:
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
-        (tmp_path / "server.json").write_text(
-            json.dumps({"url": f"http://127.0.0.1:{httpd.server_address[1]}", "pid": 12345, "server": "uvicorn"})
-        )
-        (tmp_path / "admin-token").write_text("token")
-        try:
-            yield ["--state-dir", str(tmp_path)]
-        finally:
-            httpd.shutdown()
+    with fake_api(tmp_path, lambda method, path: ("application/json", json.dumps(_ANSWERS[path]).encode())):
+        yield ["--state-dir", str(tmp_path)]
 
 
 def _out(capsys: pytest.CaptureFixture[str], argv: list[str]) -> str:

@@ -2,50 +2,29 @@
 
 from __future__ import annotations
 
-import http.server
-import json
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
+from fake_api import fake_api
 
 from runtime.cli import main
 
 
-class _Recorder(http.server.BaseHTTPRequestHandler):
-    calls: list[tuple[str, str, Any]] = []
+def _answer(method: str, path: str) -> tuple[str, bytes]:
+    return ("text/plain", b"log line\n") if "/logs?" in path else ("application/json", b'{"name": "x"}')
 
-    def _answer(self) -> None:
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        self.calls.append((self.command, self.path, json.loads(raw) if raw else None))
-        logs = "/logs?" in self.path
-        body = b"log line\n" if logs else b'{"name": "x"}'
-        self.send_response(200)
-        self.send_header("Content-Type", "text/plain" if logs else "application/json")
-        self.send_header("Content-Length", str(len(body)))
-        self.end_headers()
-        self.wfile.write(body)
 
-    do_GET = do_POST = do_DELETE = do_PATCH = _answer
-
-    def log_message(self, *_: object) -> None:
-        pass
+class _Recorder:
+    calls: list[tuple[str, str, Any]] = []  #: what the fake management API received in this test
 
 
 @pytest.fixture
 def state(tmp_path: Path) -> Iterator[list[str]]:
-    _Recorder.calls = []
-    with http.server.ThreadingHTTPServer(("127.0.0.1", 0), _Recorder) as httpd:
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
-        url = f"http://127.0.0.1:{httpd.server_address[1]}"
-        (tmp_path / "server.json").write_text(json.dumps({"url": url, "pid": 1, "server": "uvicorn"}))
-        (tmp_path / "admin-token").write_text("token")
-        try:
-            yield ["--state-dir", str(tmp_path)]
-        finally:
-            httpd.shutdown()
+    with fake_api(tmp_path, _answer) as calls:
+        _Recorder.calls = calls
+        yield ["--state-dir", str(tmp_path)]
 
 
 def test_update_takes_name_and_endpoint_from_the_file_after_set(state: list[str], tmp_path: Path) -> None:
