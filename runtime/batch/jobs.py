@@ -211,21 +211,7 @@ def successes(files: int, rows: int) -> int:
     return min(files, rows)
 
 
-# --- files and rows ------------------------------------------------------------------------------------------
-
-#: One output value; a row is the values of one line (a DataFrame row, or a 1-tuple for one returned element).
-Value = str | int | float | bool | None
-
-
-def output_line(row: Sequence[Value]) -> str:
-    """One append_row line, as Azure writes it: values separated by one space, an empty field for a missing one."""
-    return " ".join("" if v is None else str(v) for v in row)
-
-
-def output_text(rows: Iterable[Sequence[Value]]) -> tuple[str, int]:
-    """The lines for a mini-batch's rows, each ended by a newline, and how many rows there were."""
-    lines = [output_line(r) + "\n" for r in rows]
-    return "".join(lines), len(lines)
+# --- files ------------------------------------------------------------------------------------------------
 
 
 def chunks(files: Iterable[str], size: int) -> Iterator[tuple[int, tuple[str, ...]]]:

@@ -231,7 +231,7 @@ class JobRun:
             self._failed(worker, mb, f"{exc.message} (while run() worked on this mini-batch)\n", now)
             raise _Replace from None
         if isinstance(answer, MiniBatchDone):
-            self._store.complete(mb, answer.rows, now)
+            self._store.complete(mb, answer.text, answer.rows, now)
             return True
         self._failed(worker, mb, answer.message, now)
         if answer.code == "timeout" or not self._executor.alive(worker):

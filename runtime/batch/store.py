@@ -27,7 +27,7 @@ import contextlib
 import os
 import sqlite3
 import threading
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import msgspec
@@ -42,13 +42,11 @@ from runtime.batch.jobs import (
     MiniBatch,
     MiniBatchState,
     Priority,
-    Value,
     after_cancel_request,
     check_job_name,
     check_settings,
     gives_up,
     new_job_name,
-    output_text,
     settled_state,
     successes,
     threshold_exceeded,
@@ -417,14 +415,14 @@ class BatchStore:
             self._after_outcome(mb.job, now)
             return MiniBatchState.FAILED
 
-    def complete(self, mb: MiniBatch, rows: Iterable[Sequence[Value]], now: float) -> bool:
-        """Store the mini-batch's output rows and mark it done, together; False (nothing changed) when it was done.
+    def complete(self, mb: MiniBatch, text: bytes, rows: int, now: float) -> bool:
+        """Store the mini-batch's append_row lines (`rows` of them) and mark it done, together; False (nothing
+        changed) when it was done.
 
         An answer is taken whichever lease it came under, as long as the mini-batch is not done or failed yet: the
         first answer wins and any later one is a no-op, so each row reaches the output exactly once. A file run()
         gave no row for counts as failed (each returned element stands for one input that succeeded).
         """
-        text, count = output_text(rows)
         with self._tx() as db:
             row = db.execute(
                 "SELECT m.state, m.files, j.state, j.settings FROM batch_mini_batches m JOIN batch_jobs j"
@@ -440,12 +438,12 @@ class BatchStore:
             files = len(msgspec.json.decode(files_blob, type=FILES))
             settings = msgspec.json.decode(settings_blob, type=JobSettings)
             if settings.output_action is OutputAction.APPEND_ROW:
-                db.execute("INSERT INTO batch_outputs VALUES (?,?,?)", (mb.job, mb.index, text.encode()))
+                db.execute("INSERT INTO batch_outputs VALUES (?,?,?)", (mb.job, mb.index, text))
             db.execute(
                 "UPDATE batch_mini_batches SET state=?, worker='', lease_until=0 WHERE job=? AND idx=?",
                 (MiniBatchState.DONE.value, mb.job, mb.index),
             )
-            done = successes(files, count)
+            done = successes(files, rows)
             db.execute(
                 "UPDATE batch_jobs SET mini_batches_done=mini_batches_done+1, files_done=files_done+?,"
                 " files_failed=files_failed+? WHERE name=?",

@@ -97,16 +97,16 @@ class Failure(_Msg, frozen=True):
 
 
 class MiniBatchDone(_Msg, frozen=True):
-    """run() returned for a RunMiniBatch: its output rows, each a list of values already turned into text.
+    """run() returned for a RunMiniBatch: its append_row lines, already written out, and how many there are.
 
-    One row per returned list element (one value) or DataFrame row (one value per column), in order; `rows` can be
-    handed as is to `BatchStore.complete`, which writes each as one append_row line. `successes` is the number of
-    returned elements, each standing for one input that succeeded (Azure's rule), so it equals `len(rows)`.
+    `text` is one line per returned list element (one value) or DataFrame row (one value per column), each ended by
+    a newline, in Azure's append_row format; the worker writes it so the control process only stores the bytes.
+    `rows` is the number of returned elements, each standing for one input that succeeded (Azure's rule).
     """
 
     id: int
-    rows: list[list[str]]
-    successes: int
+    text: bytes
+    rows: int
 
 
 class Pong(_Msg, frozen=True):

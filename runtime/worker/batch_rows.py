@@ -1,11 +1,12 @@
-"""How a batch run()'s return value becomes output rows, as Azure's parallel-run engine takes it.
+"""How a batch run()'s return value becomes append_row lines, as Azure's parallel-run engine writes them.
 
 run() returns a list (a tuple is taken as one) or a pandas DataFrame; anything else fails the mini-batch. Azure's
 parallel-run engine writes a list with `"{}\n".format(element)` per element and a DataFrame with
-`to_csv(header=None, index=None, sep=" ")`, so here a list gives one row per element, holding the element as
-format() writes it (a complex object becomes its string, unquoted), and a DataFrame one row per DataFrame row, one
-field per column, column names and index dropped, each field as to_csv writes it: empty for a missing value,
-quoted (csv's minimal quoting) when it holds a space, a quote or a line break. pandas is not imported here: a
+`to_csv(header=None, index=None, sep=" ")`, so here a list gives one line per element, the element as format()
+writes it (a complex object becomes its string, unquoted), and a DataFrame one line per DataFrame row, its fields
+separated by one space, column names and index dropped, each field as to_csv writes it: empty for a missing value,
+quoted (csv's minimal quoting) when it holds a space, a quote or a line break. The worker writes the lines, so the
+control process only stores the bytes. pandas is not imported here: a
 DataFrame is recognised by the methods used, so a worker whose script does not use pandas never loads it.
 """
 
@@ -25,6 +26,7 @@ WRONG_TYPE = (
 )
 
 _QUOTE_IF = frozenset(' "\n\r')
+_EMPTY = '""'
 
 
 class WrongReturnType(Exception):
@@ -34,17 +36,22 @@ class WrongReturnType(Exception):
         super().__init__(f"run() returned {type(result).__name__}. {WRONG_TYPE}")
 
 
-def to_rows(result: object) -> list[list[str]]:
-    """The output rows for one run() return value; WrongReturnType unless it is a list, tuple or DataFrame."""
+def to_text(result: object) -> tuple[bytes, int]:
+    """The append_row lines (UTF-8, each ended by a newline) for one run() return value, and how many there are.
+
+    WrongReturnType unless it is a list, tuple or DataFrame.
+    """
     if isinstance(result, (list, tuple)):
-        return [[element if isinstance(element, str) else format(element)] for element in result]
+        return "".join([f"{element}\n" for element in result]).encode(), len(result)
     if is_dataframe(result):
         frame: Any = result
         rows = [[_field(value) for value in row] for row in frame.itertuples(index=False, name=None)]
         if len(frame.columns) == 1:
             # csv quotes a lone empty field, so that the line is not taken for an empty one.
-            return [['""'] if row == [""] else row for row in rows]
-        return rows
+            lines = [f"{row[0] or _EMPTY}\n" for row in rows]
+        else:
+            lines = [" ".join(row) + "\n" for row in rows]
+        return "".join(lines).encode(), len(rows)
     raise WrongReturnType(result)
 
 

@@ -21,7 +21,7 @@ from typing import Any
 import msgspec
 
 from runtime.errors import Code
-from runtime.ipc.framing import MAX_FRAME, encode_frame
+from runtime.ipc.framing import MAX_FRAME
 from runtime.ipc.messages import Failure, Load, MiniBatchDone, RunMiniBatch
 from runtime.worker import batch_rows, user_script
 from runtime.worker.adapters import LoadError, export_env, log_model_tree
@@ -115,7 +115,7 @@ class BatchScript:
             self._watchdog.disarm()
         elapsed = time.perf_counter() - started
         try:
-            rows = batch_rows.to_rows(result)
+            text, rows = batch_rows.to_text(result)
         except batch_rows.WrongReturnType as exc:
             logger.error("run() on mini-batch %d: %s", request.id, exc)
             return Failure(request.id, Code.INVALID_ARGUMENT.value, str(exc))
@@ -123,8 +123,7 @@ class BatchScript:
             details = _user_traceback(exc)
             logger.error("run() on mini-batch %d returned a value that cannot be written: %s", request.id, details)
             return Failure(request.id, Code.INVALID_ARGUMENT.value, details)
-        done = MiniBatchDone(request.id, rows, len(rows))
-        if len(encode_frame(done)) > _MAX_ANSWER:
+        if len(text) > _MAX_ANSWER:
             message = (
                 f"run() returned more than {_MAX_ANSWER >> 20} MiB of rows for mini-batch {request.id}; "
                 "use a smaller mini_batch_size, or write the output with summary_only"
@@ -134,11 +133,11 @@ class BatchScript:
         logger.info(
             "run() on mini-batch %d returned %d row(s) for %d file(s) in %.3f s",
             request.id,
-            len(rows),
+            rows,
             len(request.files),
             elapsed,
         )
-        return done
+        return MiniBatchDone(request.id, text, rows)
 
     def _overran(self, request: RunMiniBatch) -> None:
         with self._lock:

@@ -39,15 +39,21 @@ def submit(store: BatchStore, root: Path, count: int, now: float = 100.0, **sett
     return job.name
 
 
-def rows_for(mb: MiniBatch) -> list[tuple[str, int]]:
-    """What a scorer returns for a mini-batch: one row per file, its name and the number inside it."""
-    return [(Path(f).name, int(Path(f).read_text())) for f in mb.files]
+def lines(rows: list[tuple[object, ...]]) -> tuple[bytes, int]:
+    """A worker's answer for these rows: append_row lines, fields separated by a space, and how many."""
+    text = "".join(" ".join("" if v is None else str(v) for v in row) + "\n" for row in rows)
+    return text.encode(), len(rows)
+
+
+def rows_for(mb: MiniBatch) -> tuple[bytes, int]:
+    """What a scorer answers for a mini-batch: one line per file, its name and the number inside it."""
+    return lines([(Path(f).name, int(Path(f).read_text())) for f in mb.files])
 
 
 def run_all(store: BatchStore, now: float, worker: str = "w0") -> int:
     """Claim and complete every claimable mini-batch; how many it completed."""
     count = 0
     while (mb := store.claim(worker, now, LEASE)) is not None:
-        assert store.complete(mb, rows_for(mb), now)
+        assert store.complete(mb, *rows_for(mb), now)
         count += 1
     return count

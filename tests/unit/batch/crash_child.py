@@ -81,7 +81,7 @@ def main(db: str, job: str, moment: str) -> None:
         claims += 1
         if moment == "claim" and claims == 3:
             pause()
-        store.complete(mb, rows_for(mb), NOW)
+        store.complete(mb, *rows_for(mb), NOW)
     store.finalize(job, NOW)
     raise SystemExit(f"moment {moment!r} was never reached")
 

@@ -17,8 +17,6 @@ from runtime.batch.jobs import (
     chunks,
     gives_up,
     new_job_name,
-    output_line,
-    output_text,
     settled_state,
     successes,
     threshold_exceeded,
@@ -115,14 +113,6 @@ def test_job_names_are_generated_in_azures_form_and_chosen_ones_are_checked() ->
     for bad in ("", "-x", "a b", "a/b", "x" * 256):
         with pytest.raises(SpecError, match="is not allowed: use 1-255 letters, digits"):
             check_job_name(bad)
-
-
-def test_output_lines_are_space_separated_values_with_an_empty_field_for_a_missing_one() -> None:
-    assert output_line(("a.png", 3, 0.25, True)) == "a.png 3 0.25 True"
-    assert output_line(("x", None, "y")) == "x  y"
-    assert output_line(("one element",)) == "one element"
-    assert output_text([("a", 1), ("b", 2)]) == ("a 1\nb 2\n", 2)
-    assert output_text([]) == ("", 0)
 
 
 def test_the_walk_sorts_depth_first_by_name_inputs_in_turn_and_skips_directory_links(tmp_path: Path) -> None:

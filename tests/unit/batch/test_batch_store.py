@@ -9,7 +9,7 @@ import tracemalloc
 from pathlib import Path
 
 import pytest
-from batch_helpers import LEASE, make_inputs, rows_for, run_all, submit
+from batch_helpers import LEASE, lines, make_inputs, rows_for, run_all, submit
 
 from runtime.batch.jobs import JobSettings, JobState, MiniBatchState, Priority
 from runtime.batch.store import BatchStore
@@ -79,7 +79,7 @@ def test_an_expired_lease_is_claimable_again_without_counting_an_attempt(tmp_pat
     assert not store.renew(first, 119.5, 10.0)
     assert store.fail(first, "late failure", 119.5) is None
     assert store.mini_batch(name, 0).attempts == 0 and store.job(name).retries == 0
-    assert store.complete(second, rows_for(second), 120.0)
+    assert store.complete(second, *rows_for(second), 120.0)
 
 
 def test_a_requeued_mini_batch_counts_no_attempt_and_goes_to_the_next_claim(tmp_path: Path, store: BatchStore) -> None:
@@ -125,7 +125,7 @@ def test_past_the_error_threshold_the_job_fails_naming_the_failed_files(tmp_path
         f"Failed files: {paths[2]}, {paths[3]}, {paths[4]}, {paths[5]}"
     )
     # The mini-batch still out when the job failed is answered late: that changes nothing.
-    assert not store.complete(held, rows_for(held), 3.0)
+    assert not store.complete(held, *rows_for(held), 3.0)
     assert store.claim("w3", 3.0, LEASE) is None
     assert store.job(name) == job
 
@@ -136,9 +136,9 @@ def test_completing_twice_stores_the_rows_once(tmp_path: Path, store: BatchStore
     assert first is not None
     second = store.claim("fast", 7.0, 5.0)  # the slow worker's lease ran out
     assert second is not None
-    assert store.complete(second, rows_for(second), 8.0)
-    assert not store.complete(first, rows_for(first), 9.0)  # the slow worker's late answer
-    assert not store.complete(second, rows_for(second), 9.0)  # a duplicate of the winning answer
+    assert store.complete(second, *rows_for(second), 8.0)
+    assert not store.complete(first, *rows_for(first), 9.0)  # the slow worker's late answer
+    assert not store.complete(second, *rows_for(second), 9.0)  # a duplicate of the winning answer
     job = store.finalize(name, 10.0)
     assert job.state is JobState.COMPLETED
     assert (tmp_path / "out" / "predictions.csv").read_text() == "f00000.txt 0\nf00001.txt 1\nf00002.txt 2\n"
@@ -149,8 +149,8 @@ def test_a_late_answer_under_a_lost_lease_still_counts_once(tmp_path: Path, stor
     lost = store.claim("slow", 1.0, 5.0)
     holder = store.claim("fast", 7.0, 5.0)
     assert lost is not None and holder is not None
-    assert store.complete(lost, rows_for(lost), 8.0)
-    assert not store.complete(holder, rows_for(holder), 8.5)
+    assert store.complete(lost, *rows_for(lost), 8.0)
+    assert not store.complete(holder, *rows_for(holder), 8.5)
     assert store.fail(holder, "too late", 8.6) is None
     assert store.job(name).mini_batches_done == 1
 
@@ -159,11 +159,11 @@ def test_files_run_gave_no_row_for_count_as_failed(tmp_path: Path, store: BatchS
     name = submit(store, tmp_path, 6, mini_batch_size=3, error_threshold=1)
     mb = store.claim("w", 1.0, LEASE)
     assert mb is not None
-    assert store.complete(mb, rows_for(mb)[:2], 1.0)  # one file short
+    assert store.complete(mb, *lines([(Path(f).name,) for f in mb.files[:2]]), 1.0)  # one file short
     assert (store.job(name).files_done, store.job(name).files_failed) == (2, 1)
     mb = store.claim("w", 1.0, LEASE)
     assert mb is not None
-    assert store.complete(mb, [("many",)] * 5, 1.0)  # more rows than files: every file succeeded
+    assert store.complete(mb, *lines([("many",)] * 5), 1.0)  # more rows than files: every file succeeded
     job = store.job(name)
     assert (job.state, job.files_done, job.files_failed) == (JobState.FINALIZING, 5, 1)
 
@@ -175,7 +175,7 @@ def test_the_output_file_has_every_row_in_mini_batch_order_and_finalize_can_be_r
     claimed = [store.claim("w", 1.0, LEASE) for _ in range(3)]
     for mb in reversed(claimed):  # answers arrive out of order
         assert mb is not None
-        store.complete(mb, [(Path(f).name, "x", None, 0.5) for f in mb.files], 2.0)
+        store.complete(mb, *lines([(Path(f).name, "x", None, 0.5) for f in mb.files]), 2.0)
     assert store.job(name).state is JobState.FINALIZING
     out = tmp_path / "out"
     expected = "".join(f"f{i:05d}.txt x  0.5\n" for i in range(5))
@@ -200,7 +200,7 @@ def test_a_job_where_nothing_succeeded_fails_with_azures_message(tmp_path: Path,
     second = store.claim("w", 1.0, LEASE)
     assert first is not None and second is not None
     store.fail(first, "boom", 2.0)
-    store.complete(second, [], 2.0)  # returned nothing for its file
+    store.complete(second, b"", 0, 2.0)  # returned nothing for its file
     job = store.job(name)
     assert (job.state, job.error, job.ended_at) == (
         JobState.FAILED,
@@ -324,13 +324,13 @@ def test_cancel_waits_for_held_leases_and_keeps_finished_mini_batches(tmp_path: 
     held = store.claim("w2", 1.0, LEASE)
     dead = store.claim("w3", 1.0, 5.0)
     assert done is not None and held is not None and dead is not None
-    store.complete(done, rows_for(done), 2.0)
+    store.complete(done, *rows_for(done), 2.0)
     job = store.cancel(name, 3.0)
     assert job.state is JobState.CANCEL_REQUESTED
     assert store.claim("w4", 3.0, LEASE) is None
     assert not store.renew(held, 3.0, LEASE)  # tells the holder to stop
     assert store.cancel(name, 3.5).state is JobState.CANCEL_REQUESTED  # asked again: the same
-    assert store.complete(held, rows_for(held), 4.0)  # a finished answer is kept
+    assert store.complete(held, *rows_for(held), 4.0)  # a finished answer is kept
     assert store.job(name).state is JobState.CANCEL_REQUESTED  # w3's lease is still live until 6.0
     store.sweep(6.0)
     job = store.job(name)
@@ -367,7 +367,7 @@ def test_after_a_restart_unfinished_jobs_are_listed_and_every_lease_can_be_relea
     assert store.claim("w", 10.0, 1000.0) is not None
     while (mb := store.claim("w", 10.0, 1000.0)) is not None:
         if mb.job == finished:
-            store.complete(mb, rows_for(mb), 10.0)
+            store.complete(mb, *rows_for(mb), 10.0)
     store.finalize(finished, 11.0)
     canceling = submit(store, tmp_path / "d", 1, now=4.0)
     assert store.claim("w", 12.0, 1000.0) is not None

@@ -66,7 +66,7 @@ def with_worker(workdir: Path, script: str, body: Callable[[WorkerHandle], Await
 def test_run_mini_batch_returns_the_rows_or_the_failure_and_pings_answer_meanwhile(workdir: Path) -> None:
     async def body(handle: WorkerHandle) -> None:
         done = await handle.run_mini_batch([str(DATA / "second.csv")], timeout_s=30)
-        assert done == MiniBatchDone(done.id, [["second.csv 0 60"]], 1)
+        assert done == MiniBatchDone(done.id, b"second.csv 0 60\n", 1)
         failed = await handle.run_mini_batch([str(workdir / "bad.csv")], timeout_s=30)
         assert isinstance(failed, Failure) and failed.message.endswith("ValueError: cannot score bad.csv\n")
         assert handle.inflight == 0

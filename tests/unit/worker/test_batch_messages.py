@@ -11,7 +11,7 @@ from runtime.ipc.messages import Failure, Load, MiniBatchDone, RunMiniBatch
 def test_run_mini_batch_and_its_answers_round_trip() -> None:
     sent = [Load("batch", app_root="/code", output_path="/out", logging_level="debug"), RunMiniBatch(3, ["/a"], 30.0)]
     assert worker_decoder().feed(b"".join(encode_frame(m) for m in sent)) == sent
-    answers = [MiniBatchDone(3, [["a.csv 1"], ["x", "", '"two words"']], 2), Failure(4, "timeout", "run() ...")]
+    answers = [MiniBatchDone(3, b'a.csv 1\nx  "two words"\n', 2), Failure(4, "timeout", "run() ...")]
     assert control_decoder().feed(b"".join(encode_frame(m) for m in answers)) == answers
 
 

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from runtime.batch.jobs import output_text
-from runtime.worker.batch_rows import WRONG_TYPE, WrongReturnType, to_rows
+from runtime.worker.batch_rows import WRONG_TYPE, WrongReturnType, to_text
 
 
 class Frame:
@@ -30,28 +29,27 @@ class Odd:
 
 
 def test_a_list_gives_one_row_per_element_with_complex_objects_as_their_string() -> None:
-    rows = to_rows(["a.csv 0.5", 3, 0.25, None, True, [1, "x"], {"k": 1}, Odd(), "two words"])
-    assert rows == [
-        ["a.csv 0.5"],
-        ["3"],
-        ["0.25"],
-        ["None"],
-        ["True"],
-        ["[1, 'x']"],
-        ["{'k': 1}"],
-        ["odd object"],
-        ["two words"],
+    text, count = to_text(["a.csv 0.5", 3, 0.25, None, True, [1, "x"], {"k": 1}, Odd(), "two words", "é"])
+    assert count == 10
+    assert text.decode().split("\n") == [
+        "a.csv 0.5",
+        "3",
+        "0.25",
+        "None",
+        "True",
+        "[1, 'x']",
+        "{'k': 1}",
+        "odd object",
+        "two words",
+        "é",
+        "",
     ]
-    # The runner hands these rows to BatchStore.complete as they are: one append_row line per element.
-    text, count = output_text(rows)
-    assert count == 9
-    assert text.splitlines()[0] == "a.csv 0.5" and text.splitlines()[-1] == "two words"
 
 
 def test_a_tuple_is_taken_as_a_list_and_an_empty_result_gives_no_rows() -> None:
-    assert to_rows(("x", 1)) == [["x"], ["1"]]
-    assert to_rows([]) == []
-    assert to_rows(Frame(["a"], [])) == []
+    assert to_text(("x", 1)) == (b"x\n1\n", 2)
+    assert to_text([]) == (b"", 0)
+    assert to_text(Frame(["a"], [])) == (b"", 0)
 
 
 def test_a_dataframe_gives_one_row_per_row_without_names_missing_values_empty_and_spaces_quoted() -> None:
@@ -62,23 +60,18 @@ def test_a_dataframe_gives_one_row_per_row_without_names_missing_values_empty_an
             ("b.csv", 2, "", 1e-10, "plain", "x", "y"),
         ],
     )
-    rows = to_rows(frame)
-    assert rows == [
-        ["a.csv", "0.5", "", "", '"two words"', '"say ""hi"""', '"one\ntwo"'],
-        ["b.csv", "2", "", "1e-10", "plain", "x", "y"],
-    ]
-    text, count = output_text(rows)
+    text, count = to_text(frame)
     assert count == 2
-    assert text == 'a.csv 0.5   "two words" "say ""hi""" "one\ntwo"\nb.csv 2  1e-10 plain x y\n'
+    assert text == b'a.csv 0.5   "two words" "say ""hi""" "one\ntwo"\nb.csv 2  1e-10 plain x y\n'
 
 
 def test_a_one_column_dataframe_quotes_an_empty_field_as_csv_does() -> None:
-    assert to_rows(Frame(["a"], [(None,), ("x",), ("",)])) == [['""'], ["x"], ['""']]
+    assert to_text(Frame(["a"], [(None,), ("x",), ("",)])) == (b'""\nx\n""\n', 3)
 
 
 @pytest.mark.parametrize("result", [None, {"a": 1}, "a string", 3, (x for x in [1]), {1, 2}])
 def test_anything_but_a_list_or_a_dataframe_is_refused_with_azures_message(result: object) -> None:
     with pytest.raises(WrongReturnType) as caught:
-        to_rows(result)
+        to_text(result)
     assert str(caught.value) == f"run() returned {type(result).__name__}. {WRONG_TYPE}"
     assert "doesn't return a Pandas DataFrame or a list" in str(caught.value)

@@ -68,9 +68,9 @@ def test_the_csv_sample_gives_a_row_per_returned_element_and_logs_what_the_scrip
     control = start(workdir, "score_csv.py")
     try:
         first = run(control, 1, [DATA / "first.csv", DATA / "second.csv"])
-        assert first == MiniBatchDone(1, [["first.csv 0 6"], ["first.csv 1 14"], ["second.csv 0 60"]], 3)
+        assert first == MiniBatchDone(1, b"first.csv 0 6\nfirst.csv 1 14\nsecond.csv 0 60\n", 3)
         second = run(control, 2, [DATA / "third.csv"])
-        assert second == MiniBatchDone(2, [["third.csv 0 20"], ["third.csv 1 24"], ["third.csv 2 28"]], 3)
+        assert second == MiniBatchDone(2, b"third.csv 0 20\nthird.csv 1 24\nthird.csv 2 28\n", 3)
 
         # run() raising fails the mini-batch with the script's traceback, and the worker takes the next one.
         failed = run(control, 3, [DATA / "first.csv", workdir / "bad.csv"])
@@ -78,7 +78,7 @@ def test_the_csv_sample_gives_a_row_per_returned_element_and_logs_what_the_scrip
         assert failed.message.startswith("Traceback (most recent call last):")
         assert 'score_csv.py", line' in failed.message and failed.message.endswith("ValueError: cannot score bad.csv\n")
         assert "runtime/worker" not in failed.message  # only the user's frames
-        assert run(control, 4, [DATA / "second.csv"]) == MiniBatchDone(4, [["second.csv 0 60"]], 1)
+        assert run(control, 4, [DATA / "second.csv"]) == MiniBatchDone(4, b"second.csv 0 60\n", 1)
 
         control.send(Shutdown())
         assert control.wait() == 0
@@ -94,11 +94,11 @@ def test_init_runs_once_per_worker_across_mini_batches_and_failures(workdir: Pat
     control = start(workdir, "behave.py")
     try:
         pid = str(control.proc.pid)
-        assert run(control, 1, ["init-a"]) == MiniBatchDone(1, [["1"], [pid]], 2)
+        assert run(control, 1, ["init-a"]) == MiniBatchDone(1, f"1\n{pid}\n".encode(), 2)
         wrong = run(control, 2, ["wrong-a"])
         assert wrong == Failure(2, "invalid_argument", f"run() returned dict. {WRONG_TYPE}")
-        assert run(control, 3, ["init-b", "init-c"]) == MiniBatchDone(3, [["1"], [pid]], 2)
-        assert run(control, 4, ["init-d"]) == MiniBatchDone(4, [["1"], [pid]], 2)
+        assert run(control, 3, ["init-b", "init-c"]) == MiniBatchDone(3, f"1\n{pid}\n".encode(), 2)
+        assert run(control, 4, ["init-d"]) == MiniBatchDone(4, f"1\n{pid}\n".encode(), 2)
     finally:
         control.close()
 
@@ -109,10 +109,7 @@ def test_a_dataframe_gives_a_row_per_dataframe_row_without_column_names(workdir:
         done = run(control, 1, ["/in/frame1.csv", "/in/frame2.csv"])
         assert done == MiniBatchDone(
             1,
-            [
-                ["frame1.csv", "0.5", "", "", '"two words"', '"say ""hi"""'],
-                ["frame2.csv", "0.5", "", "", '"two words"', '"say ""hi"""'],
-            ],
+            b'frame1.csv 0.5   "two words" "say ""hi"""\nframe2.csv 0.5   "two words" "say ""hi"""\n',
             2,
         )
     finally:
@@ -125,7 +122,7 @@ def test_summary_only_scripts_write_into_azureml_bi_output_path(workdir: Path) -
     control = start(workdir, "behave.py", logging_level="debug")
     try:
         files = [str(workdir / "summary1.csv"), str(workdir / "summary2.csv")]
-        assert run(control, 1, files) == MiniBatchDone(1, [[files[0]], [files[1]]], 2)
+        assert run(control, 1, files) == MiniBatchDone(1, f"{files[0]}\n{files[1]}\n".encode(), 2)
         assert (out / "summary1.csv.out").read_text() == "scored summary1.csv\n"
         assert (out / "summary2.csv.out").read_text() == "scored summary2.csv\n"
     finally:
@@ -137,7 +134,9 @@ def test_a_hung_run_still_answers_pings_and_times_out_naming_where_it_hung(workd
     try:
         # Mini-batches that return in time leave nothing armed behind them.
         for rid in range(1, 4):
-            assert run(control, rid, [f"quick-{rid}"], timeout_s=2.0) == MiniBatchDone(rid, [[f"quick-{rid}"]], 1)
+            assert run(control, rid, [f"quick-{rid}"], timeout_s=2.0) == MiniBatchDone(
+                rid, f"quick-{rid}\n".encode(), 1
+            )
         control.send(RunMiniBatch(4, ["hang-1"], 2.0))
         started = workdir / "out" / "hang.started"
         while not started.exists():  # written by run() before it starts looping
