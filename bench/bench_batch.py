@@ -1,6 +1,7 @@
 """Batch benchmark: job throughput against an in-process loop, queue overhead per mini-batch, enumeration and RSS.
 
-One `modelyard serve` pinned to one core runs every job; the CLI and the pollers run on another core.
+One `modelyard serve` pinned to one core runs every job, its worker on the same core; the CLI and the pollers run on
+another core. A second serve, for throughput only, keeps the worker on that core and moves itself to the other one.
 Usage: .venv/bin/python bench/bench_batch.py [--files 2000] [--noop 2000] [--sizes 1000,10000,100000] [--runs 3]
 """
 
@@ -37,21 +38,36 @@ NOOP = "def init():\n    pass\n\n\ndef run(mini_batch):\n    return mini_batch\n
 class Serve:
     """`modelyard serve` on one core, and the CLI bound to its state directory on another."""
 
-    def __init__(self, tmp: Path, server_core: str, cli_core: str) -> None:
+    def __init__(self, tmp: Path, server_cores: str, cli_core: str, move_to: int | None = None) -> None:
+        """Serve on `server_cores` (its workers are placed inside them); with `move_to`, serve's own threads then
+        move to that core, so its workers have the rest to themselves."""
         self.state = tmp / "state"
-        self.state.mkdir()
+        self.state.mkdir(parents=True)
         exe = BIN / "modelyard"
         self.cli_cmd = ["taskset", "-c", cli_core, *([str(exe)] if exe.exists() else [sys.executable, "-m", "runtime"])]
-        cmd = ["taskset", "-c", server_core, *self.cli_cmd[3:], "serve", "--state-dir", str(self.state), "--port", "0"]
+        cmd = ["taskset", "-c", server_cores, *self.cli_cmd[3:], "serve", "--state-dir", str(self.state), "--port", "0"]
         self.proc = Proc("modelyard serve", cmd, tmp / "serve.out")
+        self._move_to = move_to
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
             self.proc.check_alive()
             with contextlib.suppress(OSError, ValueError, KeyError):
                 if json.loads((self.state / "server.json").read_text())["pid"] == self.proc.pid:
+                    self._move()
                     return
             time.sleep(0.05)
         raise BenchError(f"modelyard serve did not start within 60 s:\n{self.proc.tail()}")
+
+    def _move(self) -> None:
+        if self._move_to is None:
+            return
+        for thread in psutil.Process(self.proc.pid).threads():  # threads started later inherit the mask
+            with contextlib.suppress(OSError):
+                os.sched_setaffinity(thread.id, {self._move_to})
+
+    def worker_cores(self) -> list[list[int]]:
+        """The affinity of each worker process serve has started."""
+        return [sorted(c.cpu_affinity() or []) for c in psutil.Process(self.proc.pid).children(recursive=True)]
 
     def cli(self, *args: str) -> Any:
         cmd = [*self.cli_cmd, *args, "--state-dir", str(self.state)]
@@ -189,6 +205,13 @@ def main() -> int:
             make_empty(tmp / f"enum-{size}", size)
         files = sorted(csvs.iterdir())
         inproc = [in_process_loop(files, opts.server_core, tmp / f"inproc-{r}.csv") for r in range(opts.runs)]
+        split = Serve(tmp / "split", f"{opts.server_core},{opts.cli_core}", str(opts.cli_core), opts.cli_core)
+        try:
+            setup(split, tmp / "split")
+            throughput_split = [run_job(split, "csv-sum", csvs, MINI_BATCH) for _ in range(opts.runs)]
+            results["split_worker_cores"] = split.worker_cores()
+        finally:
+            split.proc.stop()
         serve = Serve(tmp, str(opts.server_core), str(opts.cli_core))
         try:
             setup(serve, tmp)
@@ -210,7 +233,9 @@ def main() -> int:
                 )  # fmt: skip
         finally:
             serve.proc.stop()
-    results.update(inproc_s=inproc, throughput=throughput, overhead=overhead, enumeration=enum)
+    results.update(
+        inproc_s=inproc, throughput=throughput, throughput_split=throughput_split, overhead=overhead, enumeration=enum
+    )
     report(results, opts.files, opts.noop)
     out = ROOT / "bench" / "results" / f"batch-{time.strftime('%Y%m%dT%H%M%SZ', time.gmtime())}.json"
     out.parent.mkdir(exist_ok=True)
@@ -233,6 +258,15 @@ def report(r: dict[str, Any], files: int, noop: int) -> None:
     print(f"   job, CLI invoke to seen    {job_fps:9.1f} files/s   {job_fps / inproc_fps:6.1%} of in-process")
     print(f"   job, created to end_time   {job_srv_fps:9.1f} files/s   {job_srv_fps / inproc_fps:6.1%} of in-process")
     print(f"   job, its own elapsed_s     {job_own_fps:9.1f} files/s   {job_own_fps / inproc_fps:6.1%} of in-process")
+    split = r["throughput_split"]
+    print(f"   the same job, serve itself moved off the worker's core (worker cores {r['split_worker_cores']}):")
+    for label, key in (
+        ("CLI invoke to seen", "wall_s"),
+        ("created to end_time", "server_s"),
+        ("its own elapsed_s", "elapsed_s"),
+    ):
+        fps = files / statistics.median(t[key] for t in split)
+        print(f"   job, {label:<21} {fps:9.1f} files/s   {fps / inproc_fps:6.1%} of in-process")
     print(f"\n2. queue overhead, run() returns its input, mini_batch_size 1, K = {noop} (median of runs)")
     print(f"   CLI invoke to seen / K     {per_mb:9.3f} ms per mini-batch")
     print(f"   created to end_time / K    {per_mb_srv:9.3f} ms per mini-batch")

@@ -36,6 +36,8 @@ class BatchTarget(msgspec.Struct, frozen=True, kw_only=True):
     deployment: str
     spec: BatchDeploymentSpec
     snapshot: Path  #: laid out as online snapshots are: code/<code folder>, azureml-models/<name>/<version>/...
+    max_instances: int | None = None  #: the compute cluster's max_instances: no job runs on more instances
+    gpus_per_instance: int = 0  #: GPUs of the cluster's size (each instance gets them where the machine has them)
 
 
 #: (endpoint, deployment) -> the deployment; raises NotFound when there is none.
@@ -45,11 +47,21 @@ Lookup = Callable[[str, str], BatchTarget]
 class BatchWorker:
     """One started worker of a job's slot; `handle` is the executor's own object."""
 
-    def __init__(self, *, name: str, key: str, instance: int, cores: tuple[int, ...], handle: object) -> None:
+    def __init__(
+        self,
+        *,
+        name: str,
+        key: str,
+        instance: int,
+        cores: tuple[int, ...],
+        handle: object,
+        gpus: tuple[int, ...] = (),
+    ) -> None:
         self.name = name
         self.key = key  #: same deployment, snapshot, spec, output folder and slot: one worker can serve the job
         self.instance = instance
         self.cores = cores
+        self.gpus = gpus
         self.handle = handle
         self.pid: int | None = None
 
@@ -121,7 +133,8 @@ class LocalExecutor:
 
     Each instance of a deployment gets one allocation, shared by its max_concurrency_per_instance processes (as an
     online instance's WORKER_COUNT processes share theirs), placed next to `taken()` (the online deployments') and
-    the other batch instances running; the machine is shared rather than a job refused when it is full.
+    the other batch instances running; the machine is shared rather than a job refused when it is full. A cluster
+    size with GPUs gives each instance that many of `machine_gpus` (CUDA_VISIBLE_DEVICES); none hides them all.
     """
 
     def __init__(
@@ -130,6 +143,7 @@ class LocalExecutor:
         socket_dir: Path,
         log_dir: Path,
         machine_cores: Sequence[int],
+        machine_gpus: Sequence[int] = (),
         taken: Callable[[], Iterable[Allocation]] = lambda: (),
         cores_per_instance: int = 1,
         start_timeout: float = START_TIMEOUT_S,
@@ -137,6 +151,7 @@ class LocalExecutor:
         self._socket_dir = socket_dir
         self._log_dir = log_dir
         self._machine_cores = tuple(machine_cores)
+        self._machine_gpus = tuple(machine_gpus)
         self._taken = taken
         self._cores_per = cores_per_instance
         self._start_timeout = start_timeout
@@ -149,8 +164,8 @@ class LocalExecutor:
         """The log file of one batch instance."""
         return self._log_dir / endpoint / deployment / f"{deployment}-{instance}.log"
 
-    def _place(self, endpoint: str, deployment: str, instance: int) -> Allocation:
-        key = (endpoint, deployment, instance)
+    def _place(self, target: BatchTarget, instance: int) -> Allocation:
+        key = (target.endpoint, target.deployment, instance)
         if key in self._allocs:
             alloc, users = self._allocs[key]
             self._allocs[key] = (alloc, users + 1)
@@ -159,11 +174,11 @@ class LocalExecutor:
         result = allocate(
             count=1,
             cores_per=self._cores_per,
-            gpus_per=0,
+            gpus_per=target.gpus_per_instance,
             machine_cores=self._machine_cores,
-            machine_gpus=(),
+            machine_gpus=self._machine_gpus,
             taken=taken,
-            deployment=deployment,
+            deployment=target.deployment,
         )
         alloc = result.allocations[0]
         self._allocs[key] = (alloc, 1)
@@ -183,7 +198,7 @@ class LocalExecutor:
 
     async def start(self, target: BatchTarget, job: Job, instance: int, process: int) -> BatchWorker:
         """Spawn a pinned batch worker for the slot and wait for its init(); WorkerStartError when it fails."""
-        alloc = self._place(target.endpoint, target.deployment, instance)
+        alloc = self._place(target, instance)
         slot = (target.endpoint, target.deployment, instance)
         try:
             load, extra = load_for(target, job, max(1, len(alloc.cores)))
@@ -195,7 +210,7 @@ class LocalExecutor:
         for var in THREAD_VARS:
             if var not in user:
                 env[var] = str(max(1, len(alloc.cores)))
-        env["CUDA_VISIBLE_DEVICES"] = ""
+        env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in alloc.gpus)
         name = f"{target.deployment}-{instance}" + (f".{process}" if process else "")
         handle = WorkerHandle(
             name=name,
@@ -210,6 +225,7 @@ class LocalExecutor:
             key=worker_key(target, job, instance, process),
             instance=instance,
             cores=alloc.cores,
+            gpus=alloc.gpus,
             handle=handle,
         )
         self._held[id(worker)] = slot

@@ -53,6 +53,11 @@ def write_progress(job: Job, now: float) -> None:
     _append(log_folder(job) / PROGRESS, progress_line(job, now))
 
 
+def write_note(job: Job, note: str, now: float) -> None:
+    """Append a line about how the job runs (e.g. fewer instances than asked) to job_progress_overview.txt."""
+    _append(log_folder(job) / PROGRESS, f"{_stamp(now)} {note}\n")
+
+
 def write_error(job: Job, mb: MiniBatch, worker: str, error: str, now: float) -> None:
     """Append one failed attempt of a mini-batch, with its files and what the worker said, to job_error.txt."""
     attempt = mb.attempts + 1
@@ -80,6 +85,7 @@ def write_result(job: Job, now: float) -> None:
         f"files: {job.files_done} succeeded, {job.files_failed} failed, of {job.files_total}",
         f"retries: {job.retries}",
         f"core-seconds: {job.core_seconds:.3f}",
+        f"GPU-seconds: {job.gpu_seconds:.3f}",
     ]
     if job.error:
         lines.append(f"error: {job.error}")

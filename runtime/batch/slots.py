@@ -1,7 +1,8 @@
 """One batch job running on its workers: a loop per slot that claims, runs, renews and records mini-batches.
 
 A slot is one worker process (instance_count x max_concurrency_per_instance of them). It claims the job's next
-mini-batch under a lease, sends it to run() and renews the lease while run() works; a renewal refused (the job
+mini-batch under a lease, sends it to run() and renews the lease while run() works, holding the next one claimed
+so that it goes to the worker as soon as the answer comes, before that answer is recorded; a renewal refused (the job
 is being canceled, or failed on its error threshold) kills the worker and gives the mini-batch back, so a cancel
 takes effect within `Timing.renew_s`. A timed-out run() is a failed attempt and its worker (which exits, as
 Azure's does) is replaced by a new one whose init() runs again; so is a worker that died under run().
@@ -21,7 +22,7 @@ from runtime.batch.executors import BatchTarget, BatchWorker, Executor, worker_k
 from runtime.batch.jobs import CLAIMABLE, Job, MiniBatch
 from runtime.batch.store import BatchStore
 from runtime.errors import ModelyardError, WorkerLost
-from runtime.ipc.messages import MiniBatchDone
+from runtime.ipc.messages import Failure, MiniBatchDone
 
 log = logging.getLogger("modelyard.batch")
 
@@ -37,6 +38,23 @@ class Timing(msgspec.Struct, frozen=True, kw_only=True):
 
 class _Replace(Exception):
     """The slot's worker is gone or stuck; start another."""
+
+
+class _Stop(Exception):
+    """The job is over for the slot's worker (canceled, or failed on its threshold); stop it."""
+
+
+_Run = asyncio.Future[MiniBatchDone | Failure]
+#: A mini-batch sent to a worker, and its run() call.
+_Running = tuple[MiniBatch, _Run]
+
+
+def _fit(run: _Run, alive: bool) -> bool:
+    """Whether the worker can take the next mini-batch right after answering `run` (else it is replaced first)."""
+    if run.cancelled() or run.exception() is not None:
+        return False
+    answer = run.result()
+    return alive and (isinstance(answer, MiniBatchDone) or answer.code != "timeout")
 
 
 class JobRun:
@@ -68,6 +86,15 @@ class JobRun:
         """Run the job until nothing is left for its workers; the workers still fit to serve again."""
         settings = self._target.spec.settings
         instances = self._job.settings.instance_count or settings.instance_count  # the job's --instance-count
+        cap = self._target.max_instances
+        if cap is not None and instances > cap:
+            joblogs.write_note(
+                self._job,
+                f"the job asks for {instances} instances; its compute cluster has max_instances {cap}, so it runs "
+                f"on {cap}",
+                self._clock(),
+            )
+            instances = cap
         slots = [(i, p) for i in range(instances) for p in range(settings.max_concurrency_per_instance)]
         workers: list[BatchWorker] = []
         try:
@@ -130,36 +157,74 @@ class JobRun:
             await self._executor.stop(worker, kill=kill)
 
     def _account(self, worker: BatchWorker, since: float) -> float:
+        # An instance's processes share its cores and GPUs: each adds its share of what the instance holds.
         now = self._clock()
-        self._store.add_usage(self._job.name, max(1, len(worker.cores)) * max(0.0, now - since))
+        held = max(0.0, now - since) / self._target.spec.settings.max_concurrency_per_instance
+        self._store.add_usage(self._job.name, max(1, len(worker.cores)) * held, len(worker.gpus) * held)
         return now
 
+    def _claim(self, worker: BatchWorker) -> MiniBatch | None:
+        return self._store.claim(
+            worker.name,
+            self._clock(),
+            self._timing.lease_s,
+            endpoint=self._job.endpoint,
+            deployment=self._job.deployment,
+            job=self._job.name,
+        )
+
+    def _send(self, worker: BatchWorker, mb: MiniBatch) -> _Running:
+        run = asyncio.ensure_future(self._executor.run(worker, list(mb.files), self._job.settings.timeout_s))
+        return mb, run
+
+    def _give_back(self, running: _Running | MiniBatch | None) -> None:
+        if running is None:
+            return
+        if isinstance(running, tuple):
+            running[1].cancel()
+            running = running[0]
+        self._store.requeue(running, self._clock())
+
     async def _slot(self, worker: BatchWorker, instance: int, process: int) -> BatchWorker | None:
-        """Claim and run mini-batches until the job has none left; the worker, or None once it is stopped."""
+        """Claim and run mini-batches until the job has none left; the worker, or None once it is stopped.
+
+        The slot holds one mini-batch ahead: it is claimed while run() works on the current one and sent the moment
+        that one's answer arrives, before the answer is recorded, so the worker never waits on the database.
+        """
         mark = self._clock()
         current: BatchWorker | None = worker
+        sent: _Running | None = None
+        ahead: MiniBatch | None = None
         try:
             while current is not None:
-                mb = self._store.claim(
-                    current.name,
-                    self._clock(),
-                    self._timing.lease_s,
-                    endpoint=self._job.endpoint,
-                    deployment=self._job.deployment,
-                    job=self._job.name,
-                )
-                if mb is None:
-                    if self._store.job(self._job.name).state not in CLAIMABLE:
-                        break
-                    # The rest are leased by other slots; one may come back for a retry.
-                    self._changed.clear()
-                    with contextlib.suppress(TimeoutError):
-                        async with asyncio.timeout(self._timing.poll_s):
-                            await self._changed.wait()
-                    continue
+                if sent is None:
+                    mb = self._claim(current)
+                    if mb is None:
+                        if self._store.job(self._job.name).state not in CLAIMABLE:
+                            break
+                        # The rest are leased by other slots; one may come back for a retry.
+                        self._changed.clear()
+                        with contextlib.suppress(TimeoutError):
+                            async with asyncio.timeout(self._timing.poll_s):
+                                await self._changed.wait()
+                        continue
+                    sent = self._send(current, mb)
+                (mb, run), sent = sent, None
+                ahead = self._claim(current)
                 try:
-                    kept = await self._run_one(current, mb)
+                    ahead = await self._wait(mb, run, ahead)
+                    if ahead is not None and _fit(run, self._executor.alive(current)):
+                        sent, ahead = self._send(current, ahead), None
+                    self._give_back(ahead)
+                    ahead = None
+                    self._record(current, mb, run)
+                except _Stop:  # the job is over for this worker: canceled, or failed on its threshold
+                    await self._stop(current, kill=True)
+                    mark = self._account(current, mark)
+                    current = None
                 except _Replace:
+                    self._give_back(sent)
+                    sent = None
                     await self._stop(current, kill=True)
                     mark = self._account(current, mark)
                     current = None
@@ -169,13 +234,11 @@ class JobRun:
                 finally:
                     self._changed.set()
                     self._progress()
-                if not kept:
-                    await self._stop(current, kill=True)
-                    mark = self._account(current, mark)
-                    current = None
-                else:  # as it goes, so a job's usage is current while it runs and survives a crash
+                if current is not None:  # as it goes, so a job's usage is current while it runs and survives a crash
                     mark = self._account(current, mark)
         except BaseException:
+            self._give_back(sent)
+            self._give_back(ahead)
             if current is not None:
                 await self._stop(current, kill=True)
             raise
@@ -195,28 +258,35 @@ class JobRun:
         self._hold(worker)
         return worker
 
-    async def _run_one(self, worker: BatchWorker, mb: MiniBatch) -> bool:
-        """Run one mini-batch and record its outcome; False when the worker was stopped (the job ends for it).
+    async def _wait(self, mb: MiniBatch, run: _Run, ahead: MiniBatch | None) -> MiniBatch | None:
+        """Wait for run() on `mb`, renewing its lease and the one held ahead; the one ahead, if still held.
 
-        Raises _Replace when the worker is gone or stuck after a failed attempt.
+        Raises _Stop, both mini-batches given back, when a renewal is refused: the job was canceled or failed on its
+        threshold (or the lease went to another worker), and the worker, which cannot be interrupted inside run(),
+        goes.
         """
-        settings = self._job.settings
-        run = asyncio.ensure_future(self._executor.run(worker, list(mb.files), settings.timeout_s))
         try:
             while True:
                 done, _ = await asyncio.wait({run}, timeout=self._timing.renew_s)
                 if done:
-                    break
-                if not self._store.renew(mb, self._clock(), self._timing.lease_s):
-                    # Canceled, failed on its threshold, or the lease went to another worker: stop waiting; the
-                    # worker cannot be interrupted inside run(), so it goes.
-                    run.cancel()
-                    self._store.requeue(mb, self._clock())
-                    return False
-        except BaseException:
-            run.cancel()
-            self._store.requeue(mb, self._clock())
+                    return ahead
+                now = self._clock()
+                if not self._store.renew(mb, now, self._timing.lease_s):
+                    self._give_back((mb, run))
+                    self._give_back(ahead)
+                    raise _Stop
+                if ahead is not None and not self._store.renew(ahead, now, self._timing.lease_s):
+                    ahead = None  # lost to another worker, or the job is ending: the next renewal of mb says which
+        except _Stop:
             raise
+        except BaseException:
+            self._give_back((mb, run))
+            self._give_back(ahead)
+            raise
+
+    def _record(self, worker: BatchWorker, mb: MiniBatch, run: _Run) -> None:
+        """Record the answer of run() on `mb`; _Replace when the worker is gone or stuck after a failed attempt."""
+        settings = self._job.settings
         now = self._clock()
         try:
             answer = run.result()
@@ -232,11 +302,10 @@ class JobRun:
             raise _Replace from None
         if isinstance(answer, MiniBatchDone):
             self._store.complete(mb, answer.text, answer.rows, now)
-            return True
+            return
         self._failed(worker, mb, answer.message, now)
         if answer.code == "timeout" or not self._executor.alive(worker):
             raise _Replace
-        return True
 
     def _failed(self, worker: BatchWorker, mb: MiniBatch, error: str, now: float) -> None:
         outcome = self._store.fail(mb, error, now)

@@ -70,9 +70,10 @@ def target(snap: Path, script: str = "score_csv.py", **settings: object) -> Batc
 class Bench:
     """A store, the deployment the runner looks up, and a way to run a runner while a test body works."""
 
-    def __init__(self, root: Path, deployment: BatchTarget) -> None:
+    def __init__(self, root: Path, deployment: BatchTarget, machine_gpus: tuple[int, ...] = ()) -> None:
         self.root = root
         self.deployment = deployment
+        self.machine_gpus = machine_gpus
         self.store = BatchStore(root / "state.db")
 
     def lookup(self, endpoint: str, deployment: str) -> BatchTarget:
@@ -82,7 +83,10 @@ class Bench:
 
     def runner(self, idle_s: float = 60.0) -> BatchRunner:
         executor = LocalExecutor(
-            socket_dir=self.root, log_dir=self.root / "logs", machine_cores=sorted(os.sched_getaffinity(0))
+            socket_dir=self.root,
+            log_dir=self.root / "logs",
+            machine_cores=sorted(os.sched_getaffinity(0)),
+            machine_gpus=self.machine_gpus,
         )
         return BatchRunner(store=self.store, lookup=self.lookup, executor=executor, idle_s=idle_s, timing=FAST)
 

@@ -14,6 +14,7 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import msgspec
 import pytest
 from batch_runner_helpers import BATCH, Bench, alive, children, snapshot, target, wait_until
 
@@ -59,23 +60,24 @@ def in_process(files: list[Path], mini_batch_size: int) -> list[str]:
     return lines
 
 
-def test_a_folder_of_csv_files_gives_the_predictions_the_script_gives_in_process(root: Path) -> None:
-    names = [f"part{i:02d}.csv" for i in range(9)]
+def test_200_csv_files_give_one_row_per_input_row_equal_to_what_the_script_gives_in_process(root: Path) -> None:
+    names = [f"part{i:03d}.csv" for i in range(200)]
     data = csv_folder(root / "data", names)
     bench = Bench(root, target(snapshot(root), instance_count=2, max_concurrency_per_instance=2))
-    name = bench.submit(data, mini_batch_size=2)
+    name = bench.submit(data, mini_batch_size=7)  # 29 mini-batches, the last of 4 files
 
     async def body(runner: BatchRunner) -> None:
         job = await bench.until(name)
         assert job.state is JobState.COMPLETED, job.error
-        assert (job.files_done, job.files_failed, job.mini_batches_done) == (9, 0, 5)
+        assert (job.files_done, job.files_failed, job.mini_batches_done) == (200, 0, 29)
         assert job.core_seconds > 0
 
     bench.run(body)
-    expected = in_process([data / n for n in names], 2)
-    assert (root / "out" / "predictions.csv").read_text().splitlines() == expected
+    expected = in_process([data / n for n in names], 7)
+    lines = (root / "out" / "predictions.csv").read_text().splitlines()
+    assert len(lines) == 600 and lines == expected  # three rows per file, in input order, "<file> <row> <sum>"
     logs = root / "out" / "logs" / name
-    assert "Completed: 5 of 5 mini-batches processed, 9 of 9 files succeeded" in (
+    assert "Completed: 29 of 29 mini-batches processed, 200 of 200 files succeeded" in (
         (logs / "job_progress_overview.txt").read_text()
     )
     assert f"job {name} Completed" in (logs / "job_result.txt").read_text()
@@ -301,4 +303,65 @@ def test_a_job_runs_on_the_instance_count_it_was_invoked_with(root: Path) -> Non
         assert max(seen) == 3, seen
 
     bench.run(body, idle_s=0.3)
+    bench.store.close()
+
+
+def test_a_job_runs_on_no_more_instances_than_its_compute_cluster_has(root: Path) -> None:
+    data = csv_folder(root / "data", [f"part{i}.csv" for i in range(6)])
+    bench = Bench(root, msgspec.structs.replace(target(snapshot(root), instance_count=3), max_instances=2))
+    name = bench.submit(data, mini_batch_size=1)
+    seen: list[int] = []
+
+    async def body(runner: BatchRunner) -> None:
+        async def watch() -> None:
+            while True:
+                seen.append(len(runner.workers()))
+                await asyncio.sleep(0.01)
+
+        watcher = asyncio.create_task(watch())
+        runner.wake()
+        try:
+            assert (await bench.until(name)).state is JobState.COMPLETED
+        finally:
+            watcher.cancel()
+        assert max(seen) == 2, seen
+
+    bench.run(body, idle_s=0.3)
+    progress = (root / "out" / "logs" / name / "job_progress_overview.txt").read_text()
+    assert "the job asks for 3 instances; its compute cluster has max_instances 2, so it runs on 2" in progress
+    bench.store.close()
+
+
+#: run() gives, per file, the GPUs its worker was given.
+GPU_SCRIPT = """
+import os, time
+
+def init():
+    pass
+
+def run(mini_batch):
+    time.sleep(0.2)
+    return [os.environ["CUDA_VISIBLE_DEVICES"] or "none" for _ in mini_batch]
+"""
+
+
+@pytest.mark.parametrize(("machine_gpus", "seen"), [((0, 1), "0"), ((), "none")])
+def test_a_gpu_cluster_gives_each_instance_its_gpu_and_the_job_counts_gpu_seconds(
+    root: Path, machine_gpus: tuple[int, ...], seen: str
+) -> None:
+    data = csv_folder(root / "data", ["a.csv", "b.csv", "c.csv"])
+    snap = snapshot(root)
+    (snap / "code" / "code" / "gpu.py").write_text(GPU_SCRIPT)
+    bench = Bench(root, msgspec.structs.replace(target(snap, "gpu.py"), gpus_per_instance=1), machine_gpus)
+    name = bench.submit(data, mini_batch_size=1)
+
+    async def body(runner: BatchRunner) -> None:
+        job = await bench.until(name)
+        assert job.state is JobState.COMPLETED, job.error
+        assert job.core_seconds >= 0.6  # one core held through three run() calls of 0.2 s
+        # One GPU held as long as the one core where the machine has GPUs; none where it has none.
+        assert job.gpu_seconds == (job.core_seconds if machine_gpus else 0.0)
+
+    bench.run(body)
+    assert (root / "out" / "predictions.csv").read_text().split() == [seen] * 3
     bench.store.close()

@@ -80,6 +80,7 @@ def job_view(job: Job, now: float) -> dict[str, Any]:
         },
         "retries": job.retries,
         "core_seconds": round(job.core_seconds, 3),
+        "gpu_seconds": round(job.gpu_seconds, 3),
         "elapsed_s": round(elapsed_s(job, now), 3),
         "eta_s": eta_s(job, now),
         "error": job.error or None,

@@ -25,7 +25,16 @@ from runtime.control.controller.access import AccessTokens
 from runtime.control.controller.batch import BatchOps
 from runtime.control.controller.job_view import job_view
 from runtime.errors import Conflict, NotFound, SpecError
-from runtime.spec import BatchSettings, DataAssetInput, DataType, local_path, override_settings, parse_job_input
+from runtime.spec import (
+    BatchSettings,
+    DataAssetInput,
+    DataType,
+    load_instance_types,
+    local_path,
+    override_settings,
+    parse_job_input,
+    resolve_instance_type,
+)
 
 log = logging.getLogger("modelyard.jobs")
 
@@ -62,6 +71,7 @@ class JobOps(BatchOps):
             socket_dir=self._socket_dir,
             log_dir=self.state.root / "batch-logs",
             machine_cores=self._cores,
+            machine_gpus=self._gpus,
             taken=self._taken,
         )
         self._runner = BatchRunner(store=self.jobs, lookup=self._batch_target, executor=executor)
@@ -100,7 +110,19 @@ class JobOps(BatchOps):
 
     def _batch_target(self, endpoint: str, deployment: str) -> BatchTarget:
         rec = self.batch.deployment(endpoint, deployment)
-        return BatchTarget(endpoint=rec.endpoint, deployment=rec.name, spec=rec.spec, snapshot=Path(rec.snapshot))
+        compute = self.batch.compute(rec.spec.compute).spec  # a compute in use cannot be deleted
+        try:
+            gpus = resolve_instance_type(compute.size, load_instance_types(self.state.instance_types)).gpus
+        except SpecError:  # a size this machine does not know: its instances get no GPU
+            gpus = 0
+        return BatchTarget(
+            endpoint=rec.endpoint,
+            deployment=rec.name,
+            spec=rec.spec,
+            snapshot=Path(rec.snapshot),
+            max_instances=compute.max_instances,
+            gpus_per_instance=gpus,
+        )
 
     def _wake(self) -> None:
         if self._runner is not None:
