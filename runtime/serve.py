@@ -15,6 +15,7 @@ from typing import IO
 from runtime.api.app import build_app
 from runtime.api.limits import Limits
 from runtime.api.server import ServerName, bind, serve
+from runtime.batch.runner import BatchOptions
 from runtime.control.controller import Controller
 from runtime.errors import Conflict, storage_error
 from runtime.metrics.sampler import gpu_indices, usable_cores
@@ -30,6 +31,7 @@ def run(
     server: ServerName,
     token_lifetime_s: int = 3600,
     limits: Limits | None = None,
+    batch: BatchOptions | None = None,
 ) -> int:
     """Run the server in the foreground until SIGINT or SIGTERM; return the exit status."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -46,13 +48,15 @@ def run(
     except ImportError:  # pragma: no cover - uvloop is a dependency on every platform serve supports
         pass
     try:
-        asyncio.run(_main(state, sock, server, token_lifetime_s, limits or Limits()))
+        asyncio.run(_main(state, sock, server, token_lifetime_s, limits or Limits(), batch or BatchOptions()))
     finally:
         lock.close()
     return 0
 
 
-async def _main(state: StateDir, sock: object, server: ServerName, token_lifetime_s: int, limits: Limits) -> None:
+async def _main(
+    state: StateDir, sock: object, server: ServerName, token_lifetime_s: int, limits: Limits, batch: BatchOptions
+) -> None:
     import socket
 
     assert isinstance(sock, socket.socket)
@@ -66,6 +70,7 @@ async def _main(state: StateDir, sock: object, server: ServerName, token_lifetim
             random=random.random,
             gpu_note=gpu_note,
             token_lifetime_s=token_lifetime_s,
+            batch=batch,
         )
     except (OSError, sqlite3.Error) as exc:  # the state database cannot be opened: one line, not a traceback
         error = storage_error(exc)

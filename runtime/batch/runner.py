@@ -7,6 +7,9 @@ max_concurrency_per_instance workers (`runtime.batch.slots`), each claiming mini
 while run() works. A Finalizing job's output file is written in a thread. Workers outlive their job by the idle
 period, in case the next job can use them, then stop: no job, no worker process.
 
+Low-priority jobs wait while a normal one is unfinished and give their cores back to online deployments under
+load (`runtime.batch.priority`): the runner looks at the gate on every tick, and their slots stop at the next look.
+
 On start every lease is released (each was held by a runner that stopped) and every unfinished job picked up.
 """
 
@@ -16,12 +19,15 @@ import asyncio
 import contextlib
 import logging
 import time
-from collections.abc import Callable, Coroutine
+from collections.abc import Callable, Coroutine, Iterable
 from typing import Any
+
+import msgspec
 
 from runtime.batch import joblogs
 from runtime.batch.executors import BatchWorker, Executor, Lookup
-from runtime.batch.jobs import CLAIMABLE, TERMINAL, Job, JobState
+from runtime.batch.jobs import CLAIMABLE, TERMINAL, Job, JobState, Priority
+from runtime.batch.priority import CALM_S, Gate, OnlineLoad, may_run, next_gate
 from runtime.batch.slots import JobRun, Timing
 from runtime.batch.store import BatchStore
 from runtime.errors import ModelyardError
@@ -30,6 +36,13 @@ log = logging.getLogger("modelyard.batch")
 
 #: How long a worker with no job waits for the next one before it stops.
 IDLE_S = 60.0
+
+
+class BatchOptions(msgspec.Struct, frozen=True, kw_only=True):
+    """serve's batch options."""
+
+    idle_s: float = IDLE_S  #: how long a worker with no job waits for the next one before it stops
+    calm_s: float = CALM_S  #: how long the online load must stay calm before low-priority jobs resume
 
 
 class BatchRunner:
@@ -44,6 +57,8 @@ class BatchRunner:
         clock: Callable[[], float] = time.time,
         idle_s: float = IDLE_S,
         timing: Timing | None = None,
+        online: Callable[[], Iterable[OnlineLoad]] = lambda: (),
+        calm_s: float = CALM_S,
     ) -> None:
         self._store = store
         self._lookup = lookup
@@ -59,6 +74,9 @@ class BatchRunner:
         self._busy: dict[int, BatchWorker] = {}
         self._stoppers: set[asyncio.Task[None]] = set()
         self._wake = asyncio.Event()
+        self._online = online
+        self._calm_s = calm_s
+        self._gate = Gate()
 
     def workers(self) -> list[BatchWorker]:
         """Every worker started and not stopped: those serving a job and the idle ones."""
@@ -95,7 +113,12 @@ class BatchRunner:
 
     def _tick(self) -> None:
         now = self._clock()
-        for job in self._store.unfinished():
+        jobs = self._store.unfinished()
+        gate = next_gate(self._gate, jobs, self._online(), now, self._calm_s)
+        if gate.reason != self._gate.reason and any(j.priority is Priority.LOW for j in jobs):
+            log.info("low-priority batch jobs %s", f"wait: {gate.reason}" if gate.reason else "may run")
+        self._gate = gate
+        for job in jobs:
             lane = (job.endpoint, job.deployment)
             if job.name in self._chores or job.name in self._finalizing:
                 continue
@@ -106,7 +129,7 @@ class BatchRunner:
             elif job.state is JobState.CANCEL_REQUESTED and self._current.get(lane) != job.name:
                 self._store.sweep(now)  # a job canceled before it ran holds no lease: it is Canceled now
                 self._ended(self._store.job(job.name))
-            elif job.state in CLAIMABLE and lane not in self._lanes:
+            elif job.state in CLAIMABLE and lane not in self._lanes and may_run(job, gate):
                 task = asyncio.create_task(self._lane(lane), name=f"batch lane {lane[0]}/{lane[1]}")
                 self._lanes[lane] = task
         for key, (worker, since, _) in list(self._idle.items()):
@@ -158,7 +181,10 @@ class BatchRunner:
                     (
                         j
                         for j in self._store.unfinished()
-                        if (j.endpoint, j.deployment) == lane and j.enumerated and j.state in CLAIMABLE
+                        if (j.endpoint, j.deployment) == lane
+                        and j.enumerated
+                        and j.state in CLAIMABLE
+                        and may_run(j, self._gate)
                     ),
                     None,
                 )
@@ -195,6 +221,7 @@ class BatchRunner:
             clock=self._clock,
             timing=self._timing,
             busy=self._busy,
+            preempt=(lambda: self._gate.reason) if job.priority is Priority.LOW else (lambda: None),
         )
         kept = await run.run(reusable)
         now = self._clock()

@@ -44,6 +44,10 @@ class _Stop(Exception):
     """The job is over for the slot's worker (canceled, or failed on its threshold); stop it."""
 
 
+class _Preempted(_Stop):
+    """A low-priority job gives its cores back; the reason is the message."""
+
+
 _Run = asyncio.Future[MiniBatchDone | Failure]
 #: A mini-batch sent to a worker, and its run() call.
 _Running = tuple[MiniBatch, _Run]
@@ -70,6 +74,7 @@ class JobRun:
         clock: Callable[[], float],
         timing: Timing,
         busy: dict[int, BatchWorker],
+        preempt: Callable[[], str | None] = lambda: None,
     ) -> None:
         self._store = store
         self._executor = executor
@@ -78,6 +83,8 @@ class JobRun:
         self._clock = clock
         self._timing = timing
         self._busy = busy
+        self._preempt = preempt  #: why the job must give its cores back now, or None
+        self._preempted = False
         self._changed = asyncio.Event()
         self._last_progress = 0.0
         self._mine: dict[int, BatchWorker] = {}  #: workers this run started or took, not stopped yet
@@ -198,6 +205,8 @@ class JobRun:
         try:
             while current is not None:
                 if sent is None:
+                    if (reason := self._preempt()) is not None:
+                        raise _Preempted(reason)
                     mb = self._claim(current)
                     if mb is None:
                         if self._store.job(self._job.name).state not in CLAIMABLE:
@@ -213,12 +222,19 @@ class JobRun:
                 ahead = self._claim(current)
                 try:
                     ahead = await self._wait(mb, run, ahead)
+                    if (reason := self._preempt()) is not None:
+                        self._give_back(ahead)
+                        ahead = None
+                        self._record(current, mb, run)
+                        raise _Preempted(reason)
                     if ahead is not None and _fit(run, self._executor.alive(current)):
                         sent, ahead = self._send(current, ahead), None
                     self._give_back(ahead)
                     ahead = None
                     self._record(current, mb, run)
-                except _Stop:  # the job is over for this worker: canceled, or failed on its threshold
+                except _Stop as stop:  # the job is over for this worker: canceled, failed or pre-empted
+                    if isinstance(stop, _Preempted):
+                        self._note_preempted(str(stop))
                     await self._stop(current, kill=True)
                     mark = self._account(current, mark)
                     current = None
@@ -236,6 +252,12 @@ class JobRun:
                     self._progress()
                 if current is not None:  # as it goes, so a job's usage is current while it runs and survives a crash
                     mark = self._account(current, mark)
+        except _Preempted as stop:  # between mini-batches: nothing is held
+            self._note_preempted(str(stop))
+            if current is not None:
+                await self._stop(current, kill=True)
+                mark = self._account(current, mark)
+                current = None
         except BaseException:
             self._give_back(sent)
             self._give_back(ahead)
@@ -263,7 +285,7 @@ class JobRun:
 
         Raises _Stop, both mini-batches given back, when a renewal is refused: the job was canceled or failed on its
         threshold (or the lease went to another worker), and the worker, which cannot be interrupted inside run(),
-        goes.
+        goes; _Preempted likewise when the job must give its cores back.
         """
         try:
             while True:
@@ -271,6 +293,10 @@ class JobRun:
                 if done:
                     return ahead
                 now = self._clock()
+                if (reason := self._preempt()) is not None:
+                    self._give_back((mb, run))
+                    self._give_back(ahead)
+                    raise _Preempted(reason)
                 if not self._store.renew(mb, now, self._timing.lease_s):
                     self._give_back((mb, run))
                     self._give_back(ahead)
@@ -306,6 +332,13 @@ class JobRun:
         self._failed(worker, mb, answer.message, now)
         if answer.code == "timeout" or not self._executor.alive(worker):
             raise _Replace
+
+    def _note_preempted(self, reason: str) -> None:
+        if not self._preempted:
+            self._preempted = True
+            note = f"pre-empted: {reason}; its mini-batches in progress go back to the queue, and it resumes later"
+            log.info("job %s %s", self._job.name, note)
+            joblogs.write_note(self._job, note, self._clock())
 
     def _failed(self, worker: BatchWorker, mb: MiniBatch, error: str, now: float) -> None:
         outcome = self._store.fail(mb, error, now)

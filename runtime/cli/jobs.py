@@ -44,7 +44,7 @@ def _local(path: str) -> str:
 
 def _invoke(args: argparse.Namespace) -> Any:
     body: dict[str, Any] = {"input": _local(args.input), "set": args.set or []}
-    for key in ("input_type", "deployment_name", "mini_batch_size", "instance_count", "job_name"):
+    for key in ("input_type", "deployment_name", "mini_batch_size", "instance_count", "priority", "job_name"):
         if getattr(args, key) is not None:
             body[key] = getattr(args, key)
     if args.output_path is not None:
@@ -197,6 +197,12 @@ def add_verbs(endpoint: Any, deployment: Any, groups: Any, common: argparse.Argu
     p.add_argument("--output-path", type=not_blank, help="local output folder (default: one per job)")
     p.add_argument("--mini-batch-size", type=positive, help="files per run() call for this job")
     p.add_argument("--instance-count", type=positive, help="instances this job runs on (default: the deployment's)")
+    p.add_argument(
+        "--priority",
+        choices=["normal", "low"],
+        help="low: run only when no normal job is unfinished, and give the cores back to online deployments under "
+        "load (default: low on a low_priority cluster, else normal)",
+    )
     p.add_argument("--set", action="extend", nargs="+", metavar="PATH=VALUE", help="override a setting for this job")
     p.add_argument("--job-name", help="default: batchjob-<uuid>")
     p = verb(endpoint, "list-jobs", _endpoint_jobs, "list a batch endpoint's jobs")

@@ -19,6 +19,7 @@ def serve_command(args: argparse.Namespace) -> int:
         return _detach(state, args)
     from runtime import serve
     from runtime.api.limits import Limits
+    from runtime.batch.runner import BatchOptions
 
     limits = Limits(
         max_body=args.max_body_mib * 2**20,
@@ -27,7 +28,8 @@ def serve_command(args: argparse.Namespace) -> int:
         header_timeout_s=args.header_timeout,
         body_timeout_s=args.body_timeout,
     )
-    return serve.run(state, args.host, args.port, args.server, args.token_lifetime, limits)
+    batch = BatchOptions(idle_s=args.batch_idle, calm_s=args.low_priority_calm)
+    return serve.run(state, args.host, args.port, args.server, args.token_lifetime, limits, batch)
 
 
 def _detach(state: StateDir, args: argparse.Namespace) -> int:
@@ -38,7 +40,8 @@ def _detach(state: StateDir, args: argparse.Namespace) -> int:
     cmd += ["--port", str(args.port), "--server", args.server, "--token-lifetime", str(args.token_lifetime)]
     cmd += ["--max-body-mib", str(args.max_body_mib), "--max-header-kib", str(args.max_header_kib)]
     cmd += ["--max-headers", str(args.max_headers), "--header-timeout", str(args.header_timeout)]
-    cmd += ["--body-timeout", str(args.body_timeout)]
+    cmd += ["--body-timeout", str(args.body_timeout), "--batch-idle", str(args.batch_idle)]
+    cmd += ["--low-priority-calm", str(args.low_priority_calm)]
     try:
         proc = spawn_detached(cmd, state.serve_log)
     except OSError as exc:
@@ -143,6 +146,20 @@ def add_server_commands(groups: Any, common: argparse.ArgumentParser) -> None:
         default=30,
         metavar="SECONDS",
         help="longest pause inside a request body, 1-3600; then 408 and close (default 30)",
+    )
+    serve.add_argument(
+        "--batch-idle",
+        type=int_in(0, 86400, "0-86400 seconds"),
+        default=60,
+        metavar="SECONDS",
+        help="how long a batch worker with no job waits for the next one before it stops, 0-86400 (default 60)",
+    )
+    serve.add_argument(
+        "--low-priority-calm",
+        type=int_in(0, 3600, "0-3600 seconds"),
+        default=10,
+        metavar="SECONDS",
+        help="how long online load must stay calm before low-priority batch jobs resume, 0-3600 (default 10)",
     )
     serve.set_defaults(handler=serve_command)
     groups.add_parser("stop", parents=[common], help="stop the running server").set_defaults(handler=stop_command)

@@ -43,7 +43,7 @@ class ComputeType(enum.StrEnum):
 
 
 class ComputeTier(enum.StrEnum):
-    """A cluster's VM priority (recorded; there is no preemption on one machine)."""
+    """A cluster's VM priority: a low_priority cluster's jobs run at low priority (runtime.batch.priority)."""
 
     DEDICATED = "dedicated"
     LOW_PRIORITY = "low_priority"

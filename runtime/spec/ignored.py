@@ -6,7 +6,7 @@ from runtime.spec._types import PublicNetworkAccess
 from runtime.spec.batch_deployment import BatchDeploymentFile, BatchDeploymentSpec
 from runtime.spec.batch_endpoint import BatchEndpointSpec
 from runtime.spec.batch_settings import OutputAction
-from runtime.spec.compute import ComputeSpec, ComputeTier
+from runtime.spec.compute import ComputeSpec
 from runtime.spec.data import DataSpec
 from runtime.spec.deployment import InlineEnvironment, OnlineDeploymentSpec, TargetUtilizationScaleSettings
 from runtime.spec.endpoint import OnlineEndpointSpec
@@ -158,8 +158,6 @@ def data_ignored(spec: DataSpec) -> tuple[str, ...]:
 def compute_ignored(spec: ComputeSpec) -> tuple[str, ...]:
     """What a compute file asks for that modelyard does not do."""
     lines: list[str] = []
-    if spec.tier is ComputeTier.LOW_PRIORITY:
-        lines.append("tier low_priority is ignored: nothing preempts instances on one machine")
     if spec.location is not None:
         lines.append(f"location {spec.location} is ignored: the cluster is this machine")
     if spec.ssh_public_access_enabled or spec.ssh_settings is not None:

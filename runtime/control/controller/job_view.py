@@ -79,6 +79,7 @@ def job_view(job: Job, now: float) -> dict[str, Any]:
             "failed": job.mini_batches_failed,
         },
         "retries": job.retries,
+        "priority": job.priority.value,
         "core_seconds": round(job.core_seconds, 3),
         "gpu_seconds": round(job.gpu_seconds, 3),
         "elapsed_s": round(elapsed_s(job, now), 3),

@@ -18,8 +18,9 @@ from typing import Any
 import msgspec
 
 from runtime.batch.executors import BatchTarget, LocalExecutor
-from runtime.batch.jobs import TERMINAL, Job, JobSettings, new_job_name
-from runtime.batch.runner import BatchRunner
+from runtime.batch.jobs import TERMINAL, Job, JobSettings, Priority, new_job_name
+from runtime.batch.priority import OnlineLoad
+from runtime.batch.runner import BatchOptions, BatchRunner
 from runtime.batch.store import BatchStore
 from runtime.control.controller.access import AccessTokens
 from runtime.control.controller.batch import BatchOps
@@ -27,6 +28,7 @@ from runtime.control.controller.job_view import job_view
 from runtime.errors import Conflict, NotFound, SpecError
 from runtime.spec import (
     BatchSettings,
+    ComputeTier,
     DataAssetInput,
     DataType,
     load_instance_types,
@@ -48,6 +50,7 @@ class InvokeRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     output_path: str | None = None  #: a local folder; default: <state>/jobs/<job>/outputs/score
     mini_batch_size: int | None = None
     instance_count: int | None = None
+    priority: Priority | None = None  #: default: low on a cluster of tier low_priority, else normal
     set: list[str] = []  #: per-job overrides of the deployment's settings (override_settings)
     job_name: str | None = None
 
@@ -55,8 +58,9 @@ class InvokeRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 class JobOps(BatchOps):
     """The job verbs, and the runner that runs every job."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, batch: BatchOptions | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self._batch_options = batch or BatchOptions()
         self.jobs = BatchStore(self.state.db)
         self._runner: BatchRunner | None = None
         self._runner_task: asyncio.Task[None] | None = None
@@ -74,7 +78,14 @@ class JobOps(BatchOps):
             machine_gpus=self._gpus,
             taken=self._taken,
         )
-        self._runner = BatchRunner(store=self.jobs, lookup=self._batch_target, executor=executor)
+        self._runner = BatchRunner(
+            store=self.jobs,
+            lookup=self._batch_target,
+            executor=executor,
+            idle_s=self._batch_options.idle_s,
+            online=self._online_load,
+            calm_s=self._batch_options.calm_s,
+        )
         self._runner_task = asyncio.get_running_loop().create_task(self._runner.run(), name="batch runner")
 
     async def stop(self) -> None:
@@ -124,6 +135,14 @@ class JobOps(BatchOps):
             gpus_per_instance=gpus,
         )
 
+    def _online_load(self) -> list[OnlineLoad]:
+        """Each online deployment's requests in flight and ready workers, for low-priority batch jobs to yield to."""
+        return [
+            OnlineLoad(endpoint=ep.name, deployment=d.name, inflight=d.inflight, workers=len(d.workers()))
+            for ep in self.router.endpoints.values()
+            for d in ep.deployments.values()
+        ]
+
     def _wake(self) -> None:
         if self._runner is not None:
             self._runner.wake()
@@ -151,6 +170,11 @@ class JobOps(BatchOps):
         if req.instance_count is not None:
             overrides.append(f"instance_count={req.instance_count}")
         settings = _job_settings(override_settings(dep.spec.settings, overrides))
+        priority = req.priority
+        if priority is None:
+            tier = self.batch.compute(dep.spec.compute).spec.tier
+            priority = Priority.LOW if tier is ComputeTier.LOW_PRIORITY else Priority.NORMAL
+        settings = msgspec.structs.replace(settings, priority=priority)
         name = req.job_name if req.job_name is not None else new_job_name()
         if req.output_path is not None:
             try:

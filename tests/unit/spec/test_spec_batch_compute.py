@@ -103,8 +103,7 @@ def test_cloud_only_keys_are_listed_as_ignored() -> None:
     )
     loaded = load_compute(text, source="compute.yml", overrides=["min_instances=1"])
     assert loaded.spec.tier is ComputeTier.LOW_PRIORITY
-    assert loaded.ignored == (
-        "tier low_priority is ignored: nothing preempts instances on one machine",
+    assert loaded.ignored == (  # tier is not ignored: a low_priority cluster's jobs run at low priority
         "location westus is ignored: the cluster is this machine",
         "ssh_settings are ignored: instances are local processes, not nodes to log in to",
         "network_settings are ignored: there is no network isolation on one machine",
