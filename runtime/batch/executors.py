@@ -8,12 +8,13 @@ says which, so the runner can hand an idle one to the next job that matches.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import itertools
 import os
 from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 import msgspec
 
@@ -73,8 +74,14 @@ class Executor(Protocol):
         """Start a worker for the slot and wait until its init() returned; WorkerStartError when it failed."""
         ...
 
-    async def run(self, worker: BatchWorker, files: list[str], timeout_s: float) -> MiniBatchDone | Failure:
-        """run() on `files`; TimeoutError when the worker cannot answer, WorkerLost when it ended."""
+    async def run(
+        self, worker: BatchWorker, files: list[str], timeout_s: float, after: asyncio.Future[Any] | None = None
+    ) -> MiniBatchDone | Failure:
+        """run() on `files`; TimeoutError when the worker cannot answer, WorkerLost when it ended.
+
+        The frame is on its way once the coroutine has taken its first step. With `after` (the worker's previous
+        mini-batch, not answered yet) it waits behind that one, and its timeout counts from when that is answered.
+        """
         ...
 
     async def stop(self, worker: BatchWorker, *, kill: bool = False) -> None:
@@ -238,9 +245,11 @@ class LocalExecutor:
         worker.pid = handle.pid
         return worker
 
-    async def run(self, worker: BatchWorker, files: list[str], timeout_s: float) -> MiniBatchDone | Failure:
+    async def run(
+        self, worker: BatchWorker, files: list[str], timeout_s: float, after: asyncio.Future[Any] | None = None
+    ) -> MiniBatchDone | Failure:
         """run() on the worker's process; see WorkerHandle.run_mini_batch."""
-        return await _handle(worker).run_mini_batch(files, timeout_s)
+        return await _handle(worker).run_mini_batch(files, timeout_s, after=after)
 
     async def stop(self, worker: BatchWorker, *, kill: bool = False) -> None:
         """Shut the worker down (SIGKILL with `kill`) and free its cores once its instance has no other worker."""

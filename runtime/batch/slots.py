@@ -1,8 +1,8 @@
 """One batch job running on its workers: a loop per slot that claims, runs, renews and records mini-batches.
 
 A slot is one worker process (instance_count x max_concurrency_per_instance of them). It claims the job's next
-mini-batch under a lease, sends it to run() and renews the lease while run() works, holding the next one claimed
-so that it goes to the worker as soon as the answer comes, before that answer is recorded; a renewal refused (the job
+mini-batch under a lease, sends it to run() and renews the lease while run() works, with the next one claimed and
+sent behind it so that the worker never waits on this process between mini-batches; a renewal refused (the job
 is being canceled, or failed on its error threshold) kills the worker and gives the mini-batch back, so a cancel
 takes effect within `Timing.renew_s`. A timed-out run() is a failed attempt and its worker (which exits, as
 Azure's does) is replaced by a new one whose init() runs again; so is a worker that died under run().
@@ -180,8 +180,9 @@ class JobRun:
             job=self._job.name,
         )
 
-    def _send(self, worker: BatchWorker, mb: MiniBatch) -> _Running:
-        run = asyncio.ensure_future(self._executor.run(worker, list(mb.files), self._job.settings.timeout_s))
+    def _send(self, worker: BatchWorker, mb: MiniBatch, after: _Run | None = None) -> _Running:
+        timeout = self._job.settings.timeout_s
+        run = asyncio.ensure_future(self._executor.run(worker, list(mb.files), timeout, after=after))
         return mb, run
 
     def _give_back(self, running: _Running | MiniBatch | None) -> None:
@@ -195,13 +196,13 @@ class JobRun:
     async def _slot(self, worker: BatchWorker, instance: int, process: int) -> BatchWorker | None:
         """Claim and run mini-batches until the job has none left; the worker, or None once it is stopped.
 
-        The slot holds one mini-batch ahead: it is claimed while run() works on the current one and sent the moment
-        that one's answer arrives, before the answer is recorded, so the worker never waits on the database.
+        The slot keeps two mini-batches in its worker: the next is claimed and sent as soon as the current one is,
+        and waits in the worker's queue, so the worker goes from one run() to the next without waiting for this
+        process to record the answer and claim again.
         """
         mark = self._clock()
         current: BatchWorker | None = worker
         sent: _Running | None = None
-        ahead: MiniBatch | None = None
         try:
             while current is not None:
                 if sent is None:
@@ -219,20 +220,25 @@ class JobRun:
                         continue
                     sent = self._send(current, mb)
                 (mb, run), sent = sent, None
-                ahead = self._claim(current)
+                if (ahead := self._claim(current)) is not None:
+                    sent = self._send(current, ahead, after=run)
                 try:
-                    ahead = await self._wait(mb, run, ahead)
+                    if not await self._wait(mb, run, sent):
+                        sent = None  # it lost its lease and was given back
                     if (reason := self._preempt()) is not None:
-                        self._give_back(ahead)
-                        ahead = None
+                        self._give_back(sent)
+                        sent = None
                         self._record(current, mb, run)
                         raise _Preempted(reason)
-                    if ahead is not None and _fit(run, self._executor.alive(current)):
-                        sent, ahead = self._send(current, ahead), None
-                    self._give_back(ahead)
-                    ahead = None
+                    fit = _fit(run, self._executor.alive(current))
+                    if not fit:
+                        self._give_back(sent)  # it waited in a worker that is being replaced: no attempt counted
+                        sent = None
                     self._record(current, mb, run)
+                    if not fit:
+                        raise _Replace  # the worker ended after it answered
                 except _Stop as stop:  # the job is over for this worker: canceled, failed or pre-empted
+                    sent = None  # given back already
                     if isinstance(stop, _Preempted):
                         self._note_preempted(str(stop))
                     await self._stop(current, kill=True)
@@ -260,7 +266,6 @@ class JobRun:
                 current = None
         except BaseException:
             self._give_back(sent)
-            self._give_back(ahead)
             if current is not None:
                 await self._stop(current, kill=True)
             raise
@@ -280,18 +285,20 @@ class JobRun:
         self._hold(worker)
         return worker
 
-    async def _wait(self, mb: MiniBatch, run: _Run, ahead: MiniBatch | None) -> MiniBatch | None:
-        """Wait for run() on `mb`, renewing its lease and the one held ahead; the one ahead, if still held.
+    async def _wait(self, mb: MiniBatch, run: _Run, ahead: _Running | None) -> bool:
+        """Wait for run() on `mb`, renewing its lease and that of the mini-batch sent after it; False when the one
+        after it lost its lease (it was given back; the worker's answer for it will be ignored).
 
         Raises _Stop, both mini-batches given back, when a renewal is refused: the job was canceled or failed on its
         threshold (or the lease went to another worker), and the worker, which cannot be interrupted inside run(),
         goes; _Preempted likewise when the job must give its cores back.
         """
+        kept = True
         try:
             while True:
                 done, _ = await asyncio.wait({run}, timeout=self._timing.renew_s)
                 if done:
-                    return ahead
+                    return kept
                 now = self._clock()
                 if (reason := self._preempt()) is not None:
                     self._give_back((mb, run))
@@ -301,8 +308,10 @@ class JobRun:
                     self._give_back((mb, run))
                     self._give_back(ahead)
                     raise _Stop
-                if ahead is not None and not self._store.renew(ahead, now, self._timing.lease_s):
-                    ahead = None  # lost to another worker, or the job is ending: the next renewal of mb says which
+                if kept and ahead is not None and not self._store.renew(ahead[0], now, self._timing.lease_s):
+                    # Lost to another worker, or the job is ending (the next renewal of mb says which).
+                    self._give_back(ahead)
+                    kept = False
         except _Stop:
             raise
         except BaseException:

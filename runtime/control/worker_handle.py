@@ -17,7 +17,7 @@ import sys
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import cast
+from typing import Any, cast
 
 from runtime.errors import Code, ModelyardError, WorkerLost
 from runtime.ipc.framing import FrameError, control_decoder, encode_frame
@@ -279,13 +279,19 @@ class WorkerHandle:
             del self._pending[rid]
 
     async def run_mini_batch(
-        self, files: list[str], timeout_s: float, grace_s: float = MINI_BATCH_GRACE_S
+        self,
+        files: list[str],
+        timeout_s: float,
+        grace_s: float = MINI_BATCH_GRACE_S,
+        after: asyncio.Future[Any] | None = None,
     ) -> MiniBatchDone | Failure:
         """Have a batch worker call run() on `files` and wait for its rows (MiniBatchDone) or its Failure.
 
         The worker gives up on a run() that outlives `timeout_s` itself: it answers a Failure with code "timeout"
         and the stack run() was stuck in, then exits. TimeoutError comes only if no answer arrives `grace_s`
-        seconds after that (a worker too stuck to answer: kill it); WorkerLost if the worker ends first.
+        seconds after that (a worker too stuck to answer: kill it); WorkerLost if the worker ends first. A
+        mini-batch sent while the worker still works on `after` waits in the worker's queue: its time counts from
+        when `after` is answered.
         """
         if not self.alive:
             raise WorkerLost(f"worker {self.name} is not running")
@@ -293,15 +299,30 @@ class WorkerHandle:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Answer] = loop.create_future()
         self._pending[rid] = fut
-        timer = loop.call_later(timeout_s + grace_s, _expire, fut)
+        timers: list[asyncio.TimerHandle] = []
+
+        def arm(_: object = None) -> None:
+            if not fut.done():
+                timers.append(loop.call_later(timeout_s + grace_s, _expire, fut))
+
+        if after is None or after.done():
+            arm()
+        else:
+            after.add_done_callback(arm)
         try:
-            self._queue(encode_frame(RunMiniBatch(rid, files, timeout_s)), loop)
+            transport = self._open_transport()
+            if transport is None:
+                raise WorkerLost(f"worker {self.name} is not connected")
+            transport.write(encode_frame(RunMiniBatch(rid, files, timeout_s)))  # at once: nothing to coalesce
             return cast(MiniBatchDone | Failure, await fut)
         except (TimeoutError, asyncio.CancelledError):
             self._abandoned.add(rid, None)  # the worker still holds it until it answers or ends
             raise
         finally:
-            timer.cancel()
+            if after is not None:
+                after.remove_done_callback(arm)
+            for timer in timers:
+                timer.cancel()
             del self._pending[rid]
 
     async def ping(self, timeout: float) -> bool:

@@ -365,3 +365,28 @@ def test_a_gpu_cluster_gives_each_instance_its_gpu_and_the_job_counts_gpu_second
     bench.run(body)
     assert (root / "out" / "predictions.csv").read_text().split() == [seen] * 3
     bench.store.close()
+
+
+def test_a_worker_holds_its_next_mini_batch_while_run_works_on_the_current_one(root: Path) -> None:
+    data = root / "data"
+    data.mkdir()
+    for n in ("wait-1.txt", "x-2.txt", "x-3.txt"):
+        (data / n).write_text("x")
+    bench = Bench(root, target(snapshot(root), "behave.py"))
+    name = bench.submit(data, mini_batch_size=1)
+
+    async def body(runner: BatchRunner) -> None:
+        runner.wake()
+        await wait_until(lambda: (root / "out").exists() and bool(runner.workers()))
+        [worker] = runner.workers()
+        # run() waits on the first file; the second mini-batch is already leased to the same worker and sent to it.
+        held = lambda: [bench.store.mini_batch(name, i).worker for i in range(3)]  # noqa: E731
+        await wait_until(lambda: held()[:2] == [worker.name, worker.name])
+        assert held()[2] == "" and worker.handle.inflight == 2  # type: ignore[attr-defined]
+        (root / "out" / "go").write_text("")
+        job = await bench.until(name)
+        assert job.state is JobState.COMPLETED and (job.files_done, job.retries) == (3, 0)
+
+    bench.run(body)
+    assert (root / "out" / "predictions.csv").read_text().split() == [str(data / n) for n in sorted(os.listdir(data))]
+    bench.store.close()

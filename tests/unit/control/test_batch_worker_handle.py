@@ -110,3 +110,19 @@ def test_a_worker_killed_during_run_raises_worker_lost(workdir: Path) -> None:
             await handle.run_mini_batch(["x"], timeout_s=1)
 
     with_worker(workdir, "behave.py", body)
+
+
+def test_a_mini_batch_sent_behind_another_waits_in_the_worker_and_its_timeout_starts_when_that_one_ends(
+    workdir: Path,
+) -> None:
+    async def body(handle: WorkerHandle) -> None:
+        first = asyncio.ensure_future(handle.run_mini_batch(["sleep-0.8"], timeout_s=1.0, grace_s=0.1))
+        # Sent at once and queued in the worker: from its send it waits 0.8 s, then runs 0.5 s, longer than its
+        # own timeout plus the grace; counted from the first one's answer it is well inside them.
+        second = asyncio.ensure_future(handle.run_mini_batch(["sleep-0.5"], timeout_s=1.0, grace_s=0.1, after=first))
+        await asyncio.sleep(0.1)
+        assert handle.inflight == 2
+        one, two = await asyncio.gather(first, second)
+        assert isinstance(one, MiniBatchDone) and isinstance(two, MiniBatchDone) and two.text == b"sleep-0.5\n"
+
+    with_worker(workdir, "behave.py", body)
