@@ -39,7 +39,7 @@ class WorkerInfo(msgspec.Struct, frozen=True):
 
     instance: int
     process: int  #: which of the instance's WORKER_COUNT scoring processes (0 unless WORKER_COUNT is set)
-    state: str  #: Starting, Ready, Unready, Restarting, Failed, Stopped
+    state: str  #: Starting, Ready, Unready, Restarting, Failed, Draining (scaled in), Stopped
     pid: int | None
     cores: tuple[int, ...]
     gpus: tuple[int, ...]
@@ -59,6 +59,7 @@ class _Slot:
         self.process = process
         self.allocation = allocation
         self.handle: WorkerHandle | None = None
+        self.task: asyncio.Task[None] | None = None  #: the loop that keeps this slot's worker running
         self.state = "Starting"
         self.restarts = 0
         self.last_exit = ""
@@ -93,8 +94,7 @@ class DeploymentSupervisor:
         self._on_change = on_change
         # Like gunicorn's workers in Azure's container, an instance's processes share its cores and its log.
         self._slots = [_Slot(i, p, a) for i, a in enumerate(allocations) for p in range(plan.processes)]
-        self._tasks: list[asyncio.Task[None]] = []
-        self._first: list[asyncio.Future[str | None]] = []
+        self._draining: list[_Slot] = []  #: instances scaled away, finishing their requests
         self.ready_workers: list[WorkerHandle] = []
         self._stopping = False
 
@@ -108,36 +108,80 @@ class DeploymentSupervisor:
         """The log file of one instance."""
         return self._log_dir / f"{self.name}-{instance}.log"
 
+    @property
+    def instance_count(self) -> int:
+        """Instances running or starting (not those draining after a scale-in)."""
+        return len(self.allocations)
+
     async def start(self) -> str | None:
         """Start every instance; return None when all loaded, or the first init failure message."""
+        return await self._launch(self._slots)
+
+    async def _launch(self, slots: list[_Slot]) -> str | None:
         loop = asyncio.get_running_loop()
-        self._first = [loop.create_future() for _ in self._slots]
-        self._tasks = [asyncio.create_task(self._run_slot(s, f)) for s, f in zip(self._slots, self._first, strict=True)]
-        for fut in asyncio.as_completed(self._first):
+        firsts: list[asyncio.Future[str | None]] = [loop.create_future() for _ in slots]
+        for slot, first in zip(slots, firsts, strict=True):
+            slot.task = asyncio.create_task(self._run_slot(slot, first))
+        for fut in asyncio.as_completed(firsts):
             error = await fut
             if error is not None:
                 return error
         return None
 
+    async def scale_out(self, more: tuple[Allocation, ...]) -> str | None:
+        """Start one instance per allocation beside the running ones and wait until they serve; None, or the
+        first init failure (the new instances are then stopped again, and the count is as before)."""
+        first = len(self.allocations)
+        slots = [_Slot(first + i, p, a) for i, a in enumerate(more) for p in range(self.plan.processes)]
+        self._slots = [*self._slots, *slots]
+        self.allocations = (*self.allocations, *more)
+        self.spec = msgspec.structs.replace(self.spec, instance_count=len(self.allocations))
+        error = await self._launch(slots)
+        if error is not None:
+            await self.scale_in(first, grace=0.0)
+        return error
+
+    async def scale_in(self, count: int, grace: float) -> None:
+        """Keep the first `count` instances; drain the others: out of rotation at once, so no new request reaches
+        them, then each finishes what it holds (up to `grace` seconds) and stops."""
+        doomed = [s for s in self._slots if s.index >= count]
+        self._slots = [s for s in self._slots if s.index < count]
+        self.allocations = self.allocations[:count]
+        self.spec = msgspec.structs.replace(self.spec, instance_count=count)
+        self._draining.extend(doomed)
+        for slot in doomed:
+            slot.state = "Draining"
+            if slot.handle is not None:
+                self._set_ready(slot.handle, False)
+        try:
+            await self._stop_slots(doomed, grace)
+        finally:
+            self._draining = [s for s in self._draining if s not in doomed]
+            self._on_change()
+
+    async def _stop_slots(self, slots: list[_Slot], grace: float) -> None:
+        tasks = [s.task for s in slots if s.task is not None]
+        for task in tasks:
+            task.cancel()
+        await asyncio.gather(*tasks, return_exceptions=True)
+        # A worker takes Shutdown after the requests sent before it: those are answered, then it exits.
+        handles = [s.handle for s in slots if s.handle is not None]
+        await asyncio.gather(*(h.stop(grace) for h in handles), return_exceptions=True)
+        for slot in slots:
+            slot.state = "Stopped"
+
     async def stop(self, grace: float = 5.0) -> None:
         """Stop probing and replacing, then stop every worker."""
         self._stopping = True
-        for task in self._tasks:
-            task.cancel()
-        for task in self._tasks:
-            with contextlib.suppress(asyncio.CancelledError):
-                await task
-        handles = [s.handle for s in self._slots if s.handle is not None]
+        slots = [*self._slots, *self._draining]
         self.ready_workers = []
-        await asyncio.gather(*(h.stop(grace) for h in handles), return_exceptions=True)
-        for slot in self._slots:
-            slot.state = "Stopped"
+        await self._stop_slots(slots, grace)
         self._on_change()
 
     def workers(self) -> list[WorkerInfo]:
         """The live worker list."""
         out = []
-        for s in self._slots:
+        for s in [*self._slots, *self._draining]:
             pid = s.handle.pid if s.handle is not None and s.handle.alive else None
             rss = rss_bytes(pid) if pid is not None else None
             answered = s.handle.last_answer if s.handle is not None else None

@@ -347,6 +347,8 @@ class WorkerHandle:
         if self._proc is None or self.exited.is_set():
             return
         with contextlib.suppress(Exception):
+            if self._outbox:  # requests queued this turn go first: the worker answers them before it exits
+                self._flush()
             self._send(Shutdown())
         try:
             async with asyncio.timeout(grace):

@@ -132,8 +132,24 @@ class ControllerCore:
         return [a for s in self._sups.values() for a in s.allocations]
 
     def _supervisor(self, rec: DeploymentRecord, taken: list[Allocation]) -> DeploymentSupervisor:
+        plan = worker_plan(rec.spec, Path(rec.snapshot))
+        allocations, notes = self._place(rec, rec.spec.instance_count, taken)
+        return DeploymentSupervisor(
+            name=rec.name,
+            plan=plan,
+            spec=rec.spec,
+            allocations=allocations,
+            notes=notes,
+            socket_dir=self._socket_dir,
+            log_dir=self.state.logs / rec.endpoint / rec.name,
+            on_change=self._rebuild_routes,
+        )
+
+    def _place(
+        self, rec: DeploymentRecord, count: int, taken: list[Allocation]
+    ) -> tuple[tuple[Allocation, ...], tuple[str, ...]]:
+        """Cores (and GPUs) for `count` instances of the deployment next to `taken`, and notes on the placement."""
         spec = rec.spec
-        plan = worker_plan(spec, Path(rec.snapshot))
         extra = load_instance_types(self.state.instance_types)
         if spec.instance_type:
             shape = resolve_instance_type(spec.instance_type, extra)
@@ -144,7 +160,7 @@ class ControllerCore:
         else:
             raise SpecError(f"{rec.source}: $.instance_type: required (e.g. Standard_DS3_v2, or cpu1 locally)")
         result = allocate(
-            count=spec.instance_count,
+            count=count,
             cores_per=shape.cores,
             gpus_per=shape.gpus,
             machine_cores=self._cores,
@@ -156,16 +172,7 @@ class ControllerCore:
         notes = list(result.notes)
         if shape.gpus and not self._gpus and self._gpu_note:
             notes.append(self._gpu_note)
-        return DeploymentSupervisor(
-            name=rec.name,
-            plan=plan,
-            spec=spec,
-            allocations=result.allocations,
-            notes=tuple(notes),
-            socket_dir=self._socket_dir,
-            log_dir=self.state.logs / rec.endpoint / rec.name,
-            on_change=self._rebuild_routes,
-        )
+        return result.allocations, tuple(notes)
 
     async def _bring_up(
         self, endpoint: str, name: str, sup: DeploymentSupervisor, *, all_traffic: bool, restoring: bool = False

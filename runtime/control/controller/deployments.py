@@ -8,22 +8,24 @@ import time
 from pathlib import Path
 from typing import Any
 
+import msgspec
+
 from runtime.control import sources, views
 from runtime.control.controller.core import (
     UPDATE_FAILED,
-    ControllerCore,
     as_yaml,
     set_aside,
     spec_yaml,
     stop_and_remove,
     with_changes,
 )
+from runtime.control.controller.scaling import ScaleOps
 from runtime.control.logfiles import tail
 from runtime.control.plan import current_sources, discard_snapshot, snapshot
 from runtime.control.registry import DeploymentRecord
 from runtime.control.supervisor import DeploymentSupervisor
 from runtime.errors import Conflict, NotFound, SpecError
-from runtime.spec import load_deployment
+from runtime.spec import OnlineDeploymentSpec, load_deployment
 from runtime.spec.ignored import deployment_ignored
 
 #: get-logs --container: the scoring server's log (each instance's), or what was copied into the deployment.
@@ -31,9 +33,11 @@ INFERENCE, STORAGE = "inference-server", "storage-initializer"
 CONTAINERS = (INFERENCE, STORAGE)
 #: What an update that changes nothing says (as `rolled: false` beside it).
 NOTHING_CHANGED = "nothing changed (same spec, same code and model content): the workers were not restarted"
+#: What an update that changes only instance_count says: the count changed in place.
+SCALED = "only instance_count changed: instances were added or drained in place, the others were not restarted"
 
 
-class DeploymentOps(ControllerCore):
+class DeploymentOps(ScaleOps):
     """The online-deployment verbs."""
 
     async def create_deployment(self, endpoint: str, req: views.DeploymentRequest) -> dict[str, Any]:
@@ -118,32 +122,50 @@ class DeploymentOps(ControllerCore):
                 shown = self.get_deployment(endpoint, name)
                 shown.update(rolled=False, note=NOTHING_CHANGED)
                 return shown
-            snap = Path(old.snapshot)
-            if not same_files:
-                snap = await asyncio.to_thread(
-                    snapshot,
-                    spec,
-                    base_dir=loaded.base_dir,
-                    source=source,
-                    into=self.state.snapshots / endpoint / name,
-                    resolve_model=self.models.resolve,
-                )
-            new = with_changes(old, spec=spec, source=source, snapshot=str(snap), state="Updating", error="")
-            taken = [a for k, s in self._sups.items() if k != key for a in s.allocations]
-            try:
-                sup = self._supervisor(new, taken)
-                self.registry.set_deployment_state(endpoint, name, "Updating")
-            except BaseException:
-                if not same_files:
-                    discard_snapshot(snap)
-                raise
-            self._busy.add(key)
+            count_only = msgspec.structs.replace(spec, instance_count=old.spec.instance_count) == old.spec
+            scale = same_files and count_only and old.state == "Succeeded" and key in self._sups
+            if not scale:
+                sup, new = await self._prepare_roll(old, spec, loaded.base_dir, source, same_files)
+        if scale:  # Azure changes the count in place: instances are added or drained, the others serve on
+            task = self._spawn(self.scale_deployment(endpoint, name, spec.instance_count, reason="update"))
+            if req.wait:
+                await asyncio.shield(task)
+            shown = self.get_deployment(endpoint, name)
+            shown.update(rolled=False, note=SCALED)
+            return shown
         task = self._spawn(self._roll(old, new, sup, same_files))
         if req.wait:
             await asyncio.shield(task)
         shown = self.get_deployment(endpoint, name)
         shown["rolled"] = True
         return shown
+
+    async def _prepare_roll(
+        self, old: DeploymentRecord, spec: OnlineDeploymentSpec, base_dir: str, source: str, same_files: bool
+    ) -> tuple[DeploymentSupervisor, DeploymentRecord]:
+        """The new version's supervisor and record, its files copied unless they are the same; the lock is held."""
+        endpoint, name = key = (old.endpoint, old.name)
+        snap = Path(old.snapshot)
+        if not same_files:
+            snap = await asyncio.to_thread(
+                snapshot,
+                spec,
+                base_dir=base_dir,
+                source=source,
+                into=self.state.snapshots / endpoint / name,
+                resolve_model=self.models.resolve,
+            )
+        new = with_changes(old, spec=spec, source=source, snapshot=str(snap), state="Updating", error="")
+        taken = [a for k, s in self._sups.items() if k != key for a in s.allocations]
+        try:
+            sup = self._supervisor(new, taken)
+            self.registry.set_deployment_state(endpoint, name, "Updating")
+        except BaseException:
+            if not same_files:
+                discard_snapshot(snap)
+            raise
+        self._busy.add(key)
+        return sup, new
 
     async def _roll(self, old: DeploymentRecord, new: DeploymentRecord, sup: DeploymentSupervisor, same: bool) -> None:
         """Bring the new version up beside the old one, then swap them; keep the old one if the new one fails."""
