@@ -203,3 +203,4 @@ def add_verbs(groups: Any, common: argparse.ArgumentParser) -> None:
     rule_verb("list", _rule_list, "list the rules, with their indexes")
     p = rule_verb("delete", _rule_delete, "remove rules by index")
     p.add_argument("--index", nargs="+", required=True, help="indexes from `rule list`, or '*' for every rule")
+    p.add_argument("-y", "--yes", action="store_true", help="accepted; the delete does not ask, as in az")
