@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import httpx
 from live import FIXTURES, Server
 
 ARM_ID = (
@@ -69,6 +70,22 @@ def test_settings_and_rules_as_azure_ml_scripts_write_them(server: Server) -> No
     updated = server.json("monitor", "autoscale", "update", "-n", "my-scale", "--max-count", "6", "--enabled", "false")
     assert isinstance(updated, dict) and updated["enabled"] is False
     assert updated["profiles"][0]["capacity"] == {"default": "1", "maximum": "6", "minimum": "1"}
+
+    # API clients get the same checks, in the API's error shape, and a refused call changes nothing.
+    token = (server.state / "admin-token").read_text().strip()
+    with httpx.Client(base_url=server.url, headers={"Authorization": f"Bearer {token}"}, timeout=30) as api:
+        before = api.get("/api/autoscale-settings/my-scale").json()
+        r = api.patch("/api/autoscale-settings/my-scale", json={"max": 9})
+        assert r.status_code == 400 and "unknown field `max`" in r.json()["error"]["message"]
+        assert "max_count" in r.json()["error"]["message"]
+        r = api.patch("/api/autoscale-settings/my-scale", json={"count": "two"})
+        assert r.status_code == 400 and "Expected `int | null`" in r.json()["error"]["message"]
+        r = api.post("/api/autoscale-settings/my-scale/rules", json={"condition": "Cpu >", "scale": "out 1"})
+        assert r.status_code == 400 and r.json()["error"]["message"].startswith("--condition")
+        r = api.delete("/api/autoscale-settings/my-scale/rules")
+        assert r.status_code == 400 and "'*' for all" in r.json()["error"]["message"]
+        assert api.get("/api/autoscale-settings/nope").status_code == 404
+        assert api.get("/api/autoscale-settings/my-scale").json() == before
 
     # Kept in the state database across a restart.
     server.stop()
