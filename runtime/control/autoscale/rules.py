@@ -84,7 +84,8 @@ def decide_rules(
     endpoint: Sequence[LoadSample] | None = None,
     previous: Decision | None = None,
 ) -> Decision:
-    """The count the profile's rules want now. `deployment` are the deployment's samples, `endpoint` its endpoint's
+    """The count the profile's rules want now. `deployment` are the deployment's samples (oldest first, as a Window
+    holds them), `endpoint` its endpoint's
     (for rules whose --resource is the endpoint; the deployment's own when None, as for an endpoint with one
     deployment); `previous` is the last decision, whose cooldown still holds."""
     cap = profile.capacity

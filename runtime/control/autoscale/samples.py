@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import bisect
 from collections import deque
 from collections.abc import Iterable, Sequence
 
@@ -55,6 +56,11 @@ class Window:
         return len(self._samples)
 
 
-def within(samples: Sequence[LoadSample], now: float, span_s: float) -> list[LoadSample]:
-    """The samples of the last `span_s` seconds up to `now`: `now - span_s < at <= now`."""
-    return [s for s in samples if now - span_s < s.at <= now]
+def within(samples: Sequence[LoadSample], now: float, span_s: float) -> Sequence[LoadSample]:
+    """The samples of the last `span_s` seconds up to `now` (`now - span_s < at <= now`) of samples oldest first."""
+    low = bisect.bisect_right(samples, now - span_s, key=_at)
+    return samples[low : bisect.bisect_right(samples, now, lo=low, key=_at)]
+
+
+def _at(sample: LoadSample) -> float:
+    return sample.at

@@ -79,7 +79,7 @@ def _wanted(policy: TargetPolicy, samples: Sequence[LoadSample], current: int) -
 
 
 def decide_target(policy: TargetPolicy, samples: Sequence[LoadSample], *, now: float, current: int) -> Decision:
-    """The count the policy wants now; `samples` should reach `policy.horizon_s` back."""
+    """The count the policy wants now; `samples` are oldest first (a Window's) and reach `policy.horizon_s` back."""
     low, high = policy.min_instances, policy.max_instances
     if current < low:
         return scale(now, "target_utilization", current, low, f"below min_instances {low}")
