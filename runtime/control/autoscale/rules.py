@@ -84,10 +84,11 @@ def decide_rules(
     endpoint: Sequence[LoadSample] | None = None,
     previous: Decision | None = None,
 ) -> Decision:
-    """The count the profile's rules want now. `deployment` are the deployment's samples (oldest first, as a Window
-    holds them), `endpoint` its endpoint's
-    (for rules whose --resource is the endpoint; the deployment's own when None, as for an endpoint with one
-    deployment); `previous` is the last decision, whose cooldown still holds."""
+    """The count the profile's rules want now.
+
+    `deployment` are the deployment's samples (oldest first, as a Window holds them), `endpoint` its endpoint's (for
+    rules whose --resource is the endpoint; the deployment's own when None, as for an endpoint with one deployment);
+    `previous` is the last decision, whose cooldown still holds."""
     cap = profile.capacity
     if current < cap.minimum:
         return scale(now, "azure_monitor", current, cap.minimum, f"below the profile's minimum of {cap.minimum}")
