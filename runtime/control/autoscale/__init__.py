@@ -2,7 +2,7 @@
 `scale_settings: target_utilization` (`target`); `choose` says which applies to a deployment. Applying a
 decision to the workers is the supervisor's business, not this package's."""
 
-from runtime.control.autoscale.choose import FixedPolicy, Policy, decide, policy_for
+from runtime.control.autoscale.choose import FixedPolicy, Policy, decide, horizon_s, policy_for
 from runtime.control.autoscale.decision import Decision, decision_view
 from runtime.control.autoscale.rules import decide_rules
 from runtime.control.autoscale.samples import LoadSample, Window
@@ -26,6 +26,7 @@ __all__ = [
     "decide_rules",
     "decide_target",
     "decision_view",
+    "horizon_s",
     "policy_for",
     "target_policy",
 ]

@@ -36,6 +36,16 @@ def policy_for(spec: OnlineDeploymentSpec, setting: AutoscaleSetting | None) -> 
     return FixedPolicy(instances=spec.instance_count)
 
 
+def horizon_s(policy: Policy) -> float:
+    """How far back the policy reads samples: the window the autoscaler loop must keep for it."""
+    if isinstance(policy, AutoscaleSetting):
+        windows = [r.metric_trigger.time_window_s for p in policy.profiles for r in p.rules]
+        return max(windows, default=0.0)
+    if isinstance(policy, TargetPolicy):
+        return policy.horizon_s
+    return 0.0
+
+
 def decide(
     policy: Policy,
     *,

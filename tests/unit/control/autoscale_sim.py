@@ -10,7 +10,8 @@ from collections.abc import Callable, Sequence
 
 import msgspec
 
-from runtime.control.autoscale import Decision, LoadSample, Window
+from runtime.control.autoscale import Decision, LoadSample, ScaleRule, Window
+from runtime.control.autoscale.grammar import parse_condition, parse_cooldown, parse_scale, parse_timegrain
 
 T0 = 1_800_000_000.0  #: the clock starts here (a UNIX time), so decisions read as dates
 Decide = Callable[[Sequence[LoadSample], float, int, Decision | None], Decision]
@@ -64,3 +65,15 @@ def replay(
             count = previous.target
         counts.append((t, count))
     return Run(counts, decisions)
+
+
+def rule(
+    condition: str, scale: str, cooldown: str = "1", grain: str = "avg 10s", source: str = "deployment"
+) -> ScaleRule:
+    """A rule from rule create's flags (cooldown in minutes, a 10 s grain unless given)."""
+    statistic, grain_s = parse_timegrain(grain)
+    trigger = parse_condition(condition, source, "/x")  # type: ignore[arg-type]
+    return ScaleRule(
+        metric_trigger=msgspec.structs.replace(trigger, statistic=statistic, time_grain_s=grain_s),
+        scale_action=msgspec.structs.replace(parse_scale(scale), cooldown_s=parse_cooldown(cooldown)),
+    )

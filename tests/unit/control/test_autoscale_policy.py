@@ -4,6 +4,7 @@ from pathlib import Path
 
 import msgspec
 import pytest
+from autoscale_sim import rule
 
 from runtime.control.autoscale import (
     AutoscaleSetting,
@@ -16,6 +17,7 @@ from runtime.control.autoscale import (
     Window,
     decide,
     decision_view,
+    horizon_s,
     policy_for,
 )
 from runtime.control.autoscale_registry import AutoscaleRegistry
@@ -49,6 +51,22 @@ def test_an_enabled_azure_monitor_setting_wins_over_scale_settings() -> None:
     assert isinstance(policy_for(target, None), TargetPolicy)
     assert policy_for(plain, None) == FixedPolicy(instances=2)
     assert isinstance(policy_for(plain, setting()), AutoscaleSetting)
+
+
+def test_the_history_each_policy_reads() -> None:
+    long = rule("CpuUtilizationPercentage < 10 avg 10m", "in 1")
+    ruled = msgspec.structs.replace(
+        setting(),
+        profiles=(
+            Profile(
+                capacity=Capacity(minimum=1, maximum=4, default=1),
+                rules=(rule("CpuUtilizationPercentage > 70 avg 1m", "out 1"), long),
+            ),
+        ),
+    )
+    assert horizon_s(ruled) == 600 and horizon_s(setting()) == 0
+    assert horizon_s(policy_for(load_deployment(TARGET, source="t.yml").spec, None)) == 315
+    assert horizon_s(FixedPolicy(instances=1)) == 0
 
 
 def test_decide_dispatches_on_the_policy() -> None:

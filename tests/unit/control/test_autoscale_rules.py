@@ -2,23 +2,10 @@
 
 import random
 
-import msgspec
 import pytest
-from autoscale_sim import T0, replay
+from autoscale_sim import T0, replay, rule
 
 from runtime.control.autoscale import Capacity, Decision, LoadSample, Profile, ScaleRule, decide_rules
-from runtime.control.autoscale.grammar import parse_condition, parse_cooldown, parse_scale, parse_timegrain
-
-
-def rule(
-    condition: str, scale: str, cooldown: str = "1", grain: str = "avg 10s", source: str = "deployment"
-) -> ScaleRule:
-    statistic, grain_s = parse_timegrain(grain)
-    trigger = parse_condition(condition, source, "/x")  # type: ignore[arg-type]
-    return ScaleRule(
-        metric_trigger=msgspec.structs.replace(trigger, statistic=statistic, time_grain_s=grain_s),
-        scale_action=msgspec.structs.replace(parse_scale(scale), cooldown_s=parse_cooldown(cooldown)),
-    )
 
 
 def profile(*rules: ScaleRule, low: int = 1, high: int = 4, default: int = 1) -> Profile:
