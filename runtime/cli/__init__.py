@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from runtime.cli import batch, output, progress
+from runtime.cli import batch, monitor, output, progress
 from runtime.cli.args import (
     endpoint_name,
     header_name,
@@ -428,4 +428,5 @@ def _parser() -> argparse.ArgumentParser:
         p.add_argument("-v", "--version", type=model_name, required=True)
     p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     batch.add_verbs(groups, common)
+    monitor.add_verbs(groups, common)
     return parser
