@@ -24,12 +24,11 @@ from runtime.cli.args import (
     path_name,
     positive,
 )
+from runtime.cli.calls import api, quoted
 from runtime.cli.confirm import confirm
 from runtime.cli.server import add_server_commands
 from runtime.cli.specfile import check_file, model_path, name_from_file, spec_body
-from runtime.client import Client
 from runtime.errors import ModelyardError, SpecError
-from runtime.statedir import StateDir
 
 Handler = Callable[[argparse.Namespace], Any]
 
@@ -87,26 +86,18 @@ def _describe(exc: OSError | ValueError) -> str:
 # --- commands ----------------------------------------------------------------------------------------------
 
 
-def _client(args: argparse.Namespace) -> Client:
-    return Client(StateDir(args.state_dir))
-
-
-def _q(name: str) -> str:
-    return urllib.parse.quote(name, safe="")
-
-
 def _endpoint_create(args: argparse.Namespace) -> Any:
     # A bad file is reported whether or not a server runs; -n alone makes a key-auth endpoint, as az ml does.
     body = spec_body(args, required=args.name is None)
-    return progress.call(_client(args), "POST", "/api/endpoints", body, what="online-endpoint create")
+    return progress.call(api(args), "POST", "/api/endpoints", body, what="online-endpoint create")
 
 
 def _endpoint_show(args: argparse.Namespace) -> Any:
-    return _client(args).call("GET", f"/api/endpoints/{_q(args.name)}")
+    return api(args).call("GET", f"/api/endpoints/{quoted(args.name)}")
 
 
 def _endpoint_list(args: argparse.Namespace) -> Any:
-    return _client(args).call("GET", "/api/endpoints")
+    return api(args).call("GET", "/api/endpoints")
 
 
 def _endpoint_update(args: argparse.Namespace) -> Any:
@@ -121,43 +112,43 @@ def _endpoint_update(args: argparse.Namespace) -> Any:
     else:
         name = name_from_file(body, "name", "-n/--name", "endpoint")
         check_file(body, "endpoint", name=name)
-    return progress.call(_client(args), "PATCH", f"/api/endpoints/{_q(name)}", body, what="online-endpoint update")
+    return progress.call(api(args), "PATCH", f"/api/endpoints/{quoted(name)}", body, what="online-endpoint update")
 
 
 def _endpoint_delete(args: argparse.Namespace) -> Any:
-    _waiting_call(args, "DELETE", f"/api/endpoints/{_q(args.name)}", what="online-endpoint delete")
+    _waiting_call(args, "DELETE", f"/api/endpoints/{quoted(args.name)}", what="online-endpoint delete")
     return None
 
 
 def _waiting_call(args: argparse.Namespace, method: str, path: str, *, what: str) -> Any:
     """A delete that waits (with progress on a terminal), or with --no-wait one that returns at once."""
     if args.no_wait:
-        return _client(args).call(method, f"{path}?wait=false")
-    return progress.call(_client(args), method, path, what=what)
+        return api(args).call(method, f"{path}?wait=false")
+    return progress.call(api(args), method, path, what=what)
 
 
 def _endpoint_credentials(args: argparse.Namespace) -> Any:
-    return _client(args).call("GET", f"/api/endpoints/{_q(args.name)}/keys")
+    return api(args).call("GET", f"/api/endpoints/{quoted(args.name)}/keys")
 
 
 def _endpoint_regenerate(args: argparse.Namespace) -> Any:
     body = {"keyType": args.key_type.capitalize(), "keyValue": args.key_value}
-    _client(args).call("POST", f"/api/endpoints/{_q(args.name)}/regenerate-keys", body)
+    api(args).call("POST", f"/api/endpoints/{quoted(args.name)}/regenerate-keys", body)
     return None
 
 
 def _endpoint_invoke(args: argparse.Namespace) -> int:
-    client = _client(args)
+    client = api(args)
     try:
         body = Path(args.request_file).read_bytes()
     except OSError as exc:
         raise SpecError(f"cannot read {args.request_file}: {exc.strerror}") from None
-    creds = client.call("GET", f"/api/endpoints/{_q(args.name)}/keys")
+    creds = client.call("GET", f"/api/endpoints/{quoted(args.name)}/keys")
     secret = creds.get("primaryKey") or creds["accessToken"]  # key endpoints, or aml_token endpoints
     status, headers, answer = client.score(args.name, body, secret, args.deployment_name)
     text = answer.decode(errors="replace")
     if status == 404:  # Triton endpoints have no /score: say how they are called
-        _refuse_oip(client.call("GET", f"/api/endpoints/{_q(args.name)}"))
+        _refuse_oip(client.call("GET", f"/api/endpoints/{quoted(args.name)}"))
     if status != 200:
         original = headers.get("ms-azureml-model-error-statuscode")
         extra = f" (the scoring script answered {original})" if original else ""
@@ -212,7 +203,7 @@ def _deployment_create(args: argparse.Namespace) -> Any:
     endpoint = _deployment_endpoint(args, body)
     if args.endpoint_name is None:
         check_file(body, "deployment", name=args.name, endpoint_name=endpoint)
-    result = progress.create_deployment(_client(args), endpoint, body)
+    result = progress.create_deployment(api(args), endpoint, body)
     return _unless_failed(result, "deployment")
 
 
@@ -223,8 +214,8 @@ def _deployment_update(args: argparse.Namespace) -> Any:
     if args.name is None or args.endpoint_name is None:
         check_file(body, "deployment", name=name, endpoint_name=endpoint)
     body["wait"] = not args.no_wait
-    path = f"/api/endpoints/{_q(endpoint)}/deployments/{_q(name)}"
-    result = progress.call(_client(args), "PATCH", path, body, what="online-deployment update", deployment=path)
+    path = f"/api/endpoints/{quoted(endpoint)}/deployments/{quoted(name)}"
+    result = progress.call(api(args), "PATCH", path, body, what="online-deployment update", deployment=path)
     if result.get("rolled") is False:
         print(f"modelyard: note: {result.get('note', 'nothing changed')}", file=sys.stderr)
     return _unless_failed(result, "update of deployment")
@@ -238,23 +229,23 @@ def _unless_failed(result: Any, what: str) -> Any:
 
 
 def _deployment_show(args: argparse.Namespace) -> Any:
-    return _client(args).call("GET", f"/api/endpoints/{_q(args.endpoint_name)}/deployments/{_q(args.name)}")
+    return api(args).call("GET", f"/api/endpoints/{quoted(args.endpoint_name)}/deployments/{quoted(args.name)}")
 
 
 def _deployment_list(args: argparse.Namespace) -> Any:
-    return _client(args).call("GET", f"/api/endpoints/{_q(args.endpoint_name)}/deployments")
+    return api(args).call("GET", f"/api/endpoints/{quoted(args.endpoint_name)}/deployments")
 
 
 def _deployment_delete(args: argparse.Namespace) -> Any:
-    path = f"/api/endpoints/{_q(args.endpoint_name)}/deployments/{_q(args.name)}"
+    path = f"/api/endpoints/{quoted(args.endpoint_name)}/deployments/{quoted(args.name)}"
     _waiting_call(args, "DELETE", path, what="online-deployment delete")
     return None
 
 
 def _deployment_logs(args: argparse.Namespace) -> int:
-    path = f"/api/endpoints/{_q(args.endpoint_name)}/deployments/{_q(args.name)}/logs"
+    path = f"/api/endpoints/{quoted(args.endpoint_name)}/deployments/{quoted(args.name)}/logs"
     query = urllib.parse.urlencode({"lines": args.lines, "instance": args.instance, "container": args.container})
-    text = _client(args).call("GET", f"{path}?{query}")
+    text = api(args).call("GET", f"{path}?{query}")
     sys.stdout.write(text or "")
     return 0
 
@@ -268,7 +259,7 @@ def _model_create(args: argparse.Namespace) -> Any:
         body["path"] = str(model_path(args.path))
     if args.type is not None:
         body["type"] = args.type
-    return _client(args).call("POST", "/api/models", body)
+    return api(args).call("POST", "/api/models", body)
 
 
 def _model_list(args: argparse.Namespace) -> Any:
@@ -276,22 +267,22 @@ def _model_list(args: argparse.Namespace) -> Any:
     if args.include_archived:
         query["include_archived"] = "true"
     suffix = f"?{urllib.parse.urlencode(query)}" if query else ""
-    return _client(args).call("GET", f"/api/models{suffix}")
+    return api(args).call("GET", f"/api/models{suffix}")
 
 
 def _model_show(args: argparse.Namespace) -> Any:
     if args.version is not None:
-        return _client(args).call("GET", f"/api/models/{_q(args.name)}/versions/{_q(args.version)}")
+        return api(args).call("GET", f"/api/models/{quoted(args.name)}/versions/{quoted(args.version)}")
     label = args.label or "latest"  # az ml shows the latest version when neither is given
-    return _client(args).call("GET", f"/api/models/{_q(args.name)}?{urllib.parse.urlencode({'label': label})}")
+    return api(args).call("GET", f"/api/models/{quoted(args.name)}?{urllib.parse.urlencode({'label': label})}")
 
 
 def _model_archive(args: argparse.Namespace) -> Any:
-    return _client(args).call("POST", f"/api/models/{_q(args.name)}/versions/{_q(args.version)}/archive")
+    return api(args).call("POST", f"/api/models/{quoted(args.name)}/versions/{quoted(args.version)}/archive")
 
 
 def _model_delete(args: argparse.Namespace) -> Any:
-    _client(args).call("DELETE", f"/api/models/{_q(args.name)}/versions/{_q(args.version)}")
+    api(args).call("DELETE", f"/api/models/{quoted(args.name)}/versions/{quoted(args.version)}")
     return None
 
 

@@ -13,20 +13,11 @@ from typing import Any
 
 from runtime.cli import jobs, progress
 from runtime.cli.args import endpoint_name, header_name, model_name, non_negative, not_blank, path_name, positive
+from runtime.cli.calls import api, quoted
 from runtime.cli.specfile import name_from_file, spec_body
-from runtime.client import Client
 from runtime.errors import SpecError
-from runtime.statedir import StateDir
 
 Handler = Callable[[argparse.Namespace], Any]
-
-
-def _client(args: argparse.Namespace) -> Client:
-    return Client(StateDir(args.state_dir))
-
-
-def _q(name: str) -> str:
-    return urllib.parse.quote(name, safe="")
 
 
 # --- batch endpoints ---------------------------------------------------------------------------------------
@@ -34,15 +25,15 @@ def _q(name: str) -> str:
 
 def _endpoint_create(args: argparse.Namespace) -> Any:
     body = spec_body(args, required=args.name is None)
-    return _client(args).call("POST", "/api/batch-endpoints", body)
+    return api(args).call("POST", "/api/batch-endpoints", body)
 
 
 def _endpoint_show(args: argparse.Namespace) -> Any:
-    return _client(args).call("GET", f"/api/batch-endpoints/{_q(args.name)}")
+    return api(args).call("GET", f"/api/batch-endpoints/{quoted(args.name)}")
 
 
 def _endpoint_list(args: argparse.Namespace) -> Any:
-    return _client(args).call("GET", "/api/batch-endpoints")
+    return api(args).call("GET", "/api/batch-endpoints")
 
 
 def _endpoint_update(args: argparse.Namespace) -> Any:
@@ -53,7 +44,7 @@ def _endpoint_update(args: argparse.Namespace) -> Any:
     else:
         name = name_from_file(body, "name", "-n/--name", "endpoint")
         _check_file(body, "endpoint", name=name)
-    return _client(args).call("PATCH", f"/api/batch-endpoints/{_q(name)}", body)
+    return api(args).call("PATCH", f"/api/batch-endpoints/{quoted(name)}", body)
 
 
 def _check_file(body: dict[str, Any], kind: str, **flags: str | None) -> None:
@@ -68,10 +59,10 @@ def _check_file(body: dict[str, Any], kind: str, **flags: str | None) -> None:
 
 
 def _endpoint_delete(args: argparse.Namespace) -> Any:
-    path = f"/api/batch-endpoints/{_q(args.name)}"
+    path = f"/api/batch-endpoints/{quoted(args.name)}"
     if args.no_wait:
-        return _client(args).call("DELETE", f"{path}?wait=false")
-    progress.call(_client(args), "DELETE", path, what="batch-endpoint delete")
+        return api(args).call("DELETE", f"{path}?wait=false")
+    progress.call(api(args), "DELETE", path, what="batch-endpoint delete")
     return None
 
 
@@ -93,7 +84,7 @@ def _deployment_create(args: argparse.Namespace) -> Any:
     endpoint, body = _deployment_body(args, required=True)
     if args.endpoint_name is None:
         _check_file(body, "deployment", name=args.name, endpoint_name=endpoint)
-    return _client(args).call("POST", f"/api/batch-endpoints/{_q(endpoint)}/deployments", body)
+    return api(args).call("POST", f"/api/batch-endpoints/{quoted(endpoint)}/deployments", body)
 
 
 def _deployment_update(args: argparse.Namespace) -> Any:
@@ -102,20 +93,20 @@ def _deployment_update(args: argparse.Namespace) -> Any:
     if args.name is None or args.endpoint_name is None:
         _check_file(body, "deployment", name=name, endpoint_name=endpoint)
     body.pop("name", None)
-    return _client(args).call("PATCH", f"/api/batch-endpoints/{_q(endpoint)}/deployments/{_q(name)}", body)
+    return api(args).call("PATCH", f"/api/batch-endpoints/{quoted(endpoint)}/deployments/{quoted(name)}", body)
 
 
 def _deployment_show(args: argparse.Namespace) -> Any:
-    return _client(args).call("GET", f"/api/batch-endpoints/{_q(args.endpoint_name)}/deployments/{_q(args.name)}")
+    return api(args).call("GET", f"/api/batch-endpoints/{quoted(args.endpoint_name)}/deployments/{quoted(args.name)}")
 
 
 def _deployment_list(args: argparse.Namespace) -> Any:
-    return _client(args).call("GET", f"/api/batch-endpoints/{_q(args.endpoint_name)}/deployments")
+    return api(args).call("GET", f"/api/batch-endpoints/{quoted(args.endpoint_name)}/deployments")
 
 
 def _deployment_delete(args: argparse.Namespace) -> Any:
-    path = f"/api/batch-endpoints/{_q(args.endpoint_name)}/deployments/{_q(args.name)}"
-    _client(args).call("DELETE", f"{path}?wait=false" if args.no_wait else path)
+    path = f"/api/batch-endpoints/{quoted(args.endpoint_name)}/deployments/{quoted(args.name)}"
+    api(args).call("DELETE", f"{path}?wait=false" if args.no_wait else path)
     return None
 
 
@@ -134,19 +125,19 @@ def _data_create(args: argparse.Namespace) -> Any:
         body["type"] = args.type
     if args.description is not None:
         body["description"] = args.description
-    return _client(args).call("POST", "/api/data", body)
+    return api(args).call("POST", "/api/data", body)
 
 
 def _data_show(args: argparse.Namespace) -> Any:
     if args.version is not None:
-        return _client(args).call("GET", f"/api/data/{_q(args.name)}/versions/{_q(args.version)}")
+        return api(args).call("GET", f"/api/data/{quoted(args.name)}/versions/{quoted(args.version)}")
     label = args.label or "latest"  # az ml shows the latest version when neither is given
-    return _client(args).call("GET", f"/api/data/{_q(args.name)}?{urllib.parse.urlencode({'label': label})}")
+    return api(args).call("GET", f"/api/data/{quoted(args.name)}?{urllib.parse.urlencode({'label': label})}")
 
 
 def _data_list(args: argparse.Namespace) -> Any:
     suffix = f"?{urllib.parse.urlencode({'name': args.name})}" if args.name is not None else ""
-    return _client(args).call("GET", f"/api/data{suffix}")
+    return api(args).call("GET", f"/api/data{suffix}")
 
 
 def _compute_create(args: argparse.Namespace) -> Any:
@@ -154,19 +145,19 @@ def _compute_create(args: argparse.Namespace) -> Any:
     for key in ("type", "size", "min_instances", "max_instances"):
         if getattr(args, key) is not None:
             body[key] = getattr(args, key)
-    return _client(args).call("POST", "/api/computes", body)
+    return api(args).call("POST", "/api/computes", body)
 
 
 def _compute_show(args: argparse.Namespace) -> Any:
-    return _client(args).call("GET", f"/api/computes/{_q(args.name)}")
+    return api(args).call("GET", f"/api/computes/{quoted(args.name)}")
 
 
 def _compute_list(args: argparse.Namespace) -> Any:
-    return _client(args).call("GET", "/api/computes")
+    return api(args).call("GET", "/api/computes")
 
 
 def _compute_delete(args: argparse.Namespace) -> Any:
-    _client(args).call("DELETE", f"/api/computes/{_q(args.name)}")
+    api(args).call("DELETE", f"/api/computes/{quoted(args.name)}")
     return None
 
 

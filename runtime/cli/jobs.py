@@ -7,16 +7,15 @@ import argparse
 import shutil
 import sys
 import time
-import urllib.parse
 from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from runtime.cli import progress
 from runtime.cli.args import not_blank, path_name, positive
+from runtime.cli.calls import api, quoted
 from runtime.client import Client
 from runtime.errors import NotFound, SpecError
-from runtime.statedir import StateDir
 
 Handler = Callable[[argparse.Namespace], Any]
 #: Statuses a job never leaves (Azure's names).
@@ -25,14 +24,6 @@ TERMINAL = ("Completed", "Failed", "Canceled")
 POLL_S = 0.5
 #: The resource tokens are issued for (runtime.control.controller.access.AUDIENCE).
 AUDIENCE = "https://ml.azure.com"
-
-
-def _client(args: argparse.Namespace) -> Client:
-    return Client(StateDir(args.state_dir))
-
-
-def _q(name: str) -> str:
-    return urllib.parse.quote(name, safe="")
 
 
 def _local(path: str) -> str:
@@ -49,28 +40,28 @@ def _invoke(args: argparse.Namespace) -> Any:
             body[key] = getattr(args, key)
     if args.output_path is not None:
         body["output_path"] = _local(args.output_path)
-    return _client(args).call("POST", f"/api/batch-endpoints/{_q(args.name)}/jobs", body)
+    return api(args).call("POST", f"/api/batch-endpoints/{quoted(args.name)}/jobs", body)
 
 
 def _endpoint_jobs(args: argparse.Namespace) -> Any:
-    return _client(args).call("GET", f"/api/batch-endpoints/{_q(args.name)}/jobs")
+    return api(args).call("GET", f"/api/batch-endpoints/{quoted(args.name)}/jobs")
 
 
 def _deployment_jobs(args: argparse.Namespace) -> Any:
-    path = f"/api/batch-endpoints/{_q(args.endpoint_name)}/deployments/{_q(args.name)}/jobs"
-    return _client(args).call("GET", path)
+    path = f"/api/batch-endpoints/{quoted(args.endpoint_name)}/deployments/{quoted(args.name)}/jobs"
+    return api(args).call("GET", path)
 
 
 def _show(args: argparse.Namespace) -> Any:
-    return _client(args).call("GET", f"/api/jobs/{_q(args.name)}")
+    return api(args).call("GET", f"/api/jobs/{quoted(args.name)}")
 
 
 def _list(args: argparse.Namespace) -> Any:
-    return _client(args).call("GET", "/api/jobs")
+    return api(args).call("GET", "/api/jobs")
 
 
 def _cancel(args: argparse.Namespace) -> Any:
-    return _client(args).call("POST", f"/api/jobs/{_q(args.name)}/cancel")
+    return api(args).call("POST", f"/api/jobs/{quoted(args.name)}/cancel")
 
 
 # --- stream ------------------------------------------------------------------------------------------------
@@ -98,8 +89,8 @@ def summary(job: dict[str, Any]) -> str:
 
 
 def _stream(args: argparse.Namespace) -> int:
-    client = _client(args)
-    path = f"/api/jobs/{_q(args.name)}"
+    client = api(args)
+    path = f"/api/jobs/{quoted(args.name)}"
     job = client.call("GET", path)
     if progress.interactive():
         job = _stream_bar(client, path, job)
@@ -142,7 +133,7 @@ def _stream_bar(client: Client, path: str, job: dict[str, Any]) -> dict[str, Any
 
 
 def _download(args: argparse.Namespace) -> Any:
-    job = _client(args).call("GET", f"/api/jobs/{_q(args.name)}")
+    job = api(args).call("GET", f"/api/jobs/{quoted(args.name)}")
     into = Path(args.download_path).expanduser()
     names = [args.output_name] if args.output_name else []
     if args.all:
@@ -175,7 +166,7 @@ def _copy_output(output: dict[str, Any], dest: Path) -> None:
 def _access_token(args: argparse.Namespace) -> Any:
     if args.resource is not None and args.resource.rstrip("/") != AUDIENCE:
         raise SpecError(f"--resource {args.resource!r}: tokens are issued only for {AUDIENCE} (batch endpoint jobs)")
-    return _client(args).call("POST", "/api/access-token")
+    return api(args).call("POST", "/api/access-token")
 
 
 # --- parser ------------------------------------------------------------------------------------------------

@@ -18,19 +18,10 @@ from collections.abc import Callable
 from typing import Any
 
 from runtime.cli.args import not_blank, path_name, positive
-from runtime.client import Client
-from runtime.statedir import StateDir
+from runtime.cli.calls import api, quoted
 
 Handler = Callable[[argparse.Namespace], Any]
 _BASE = "/api/autoscale-settings"
-
-
-def _client(args: argparse.Namespace) -> Client:
-    return Client(StateDir(args.state_dir))
-
-
-def _q(name: str) -> str:
-    return urllib.parse.quote(name, safe="")
 
 
 def _warn(message: str) -> None:
@@ -52,7 +43,7 @@ def _create(args: argparse.Namespace) -> Any:
             body[key] = getattr(args, key)
     if args.tags is not None:
         body["tags"] = _tags(args.tags)
-    result = _client(args).call("POST", _BASE, body)
+    result = api(args).call("POST", _BASE, body)
     low = args.min_count if args.min_count is not None else args.count
     high = args.max_count if args.max_count is not None else args.count
     if not low == args.count == high:
@@ -61,11 +52,11 @@ def _create(args: argparse.Namespace) -> Any:
 
 
 def _show(args: argparse.Namespace) -> Any:
-    return _client(args).call("GET", f"{_BASE}/{_q(args.name)}")
+    return api(args).call("GET", f"{_BASE}/{quoted(args.name)}")
 
 
 def _list(args: argparse.Namespace) -> Any:
-    return _client(args).call("GET", _BASE)
+    return api(args).call("GET", _BASE)
 
 
 def _update(args: argparse.Namespace) -> Any:
@@ -75,17 +66,17 @@ def _update(args: argparse.Namespace) -> Any:
             body[key] = getattr(args, key)
     if args.tags is not None:
         body["tags"] = _tags(args.tags)
-    return _client(args).call("PATCH", f"{_BASE}/{_q(args.name)}", body)
+    return api(args).call("PATCH", f"{_BASE}/{quoted(args.name)}", body)
 
 
 def _delete(args: argparse.Namespace) -> Any:
-    _client(args).call("DELETE", f"{_BASE}/{_q(args.name)}")
+    api(args).call("DELETE", f"{_BASE}/{quoted(args.name)}")
     return None
 
 
 def _rules_path(args: argparse.Namespace, **query: Any) -> str:
     query = {"profile": args.profile_name, **query}
-    return f"{_BASE}/{_q(args.autoscale_name)}/rules?{urllib.parse.urlencode(query, doseq=True)}"
+    return f"{_BASE}/{quoted(args.autoscale_name)}/rules?{urllib.parse.urlencode(query, doseq=True)}"
 
 
 def _rule_create(args: argparse.Namespace) -> Any:
@@ -102,8 +93,8 @@ def _rule_create(args: argparse.Namespace) -> Any:
         body["resource"] = args.resource
     if args.resource_type is not None:
         body["resource_type"] = args.resource_type
-    client = _client(args)
-    rule = client.call("POST", f"{_BASE}/{_q(args.autoscale_name)}/rules", body)
+    client = api(args)
+    rule = client.call("POST", f"{_BASE}/{quoted(args.autoscale_name)}/rules", body)
     # az's advice after each rule: a profile that only scales one way never comes back.
     directions = [r["scaleAction"]["direction"] for r in client.call("GET", _rules_path(args))]
     outs, ins = directions.count("Increase"), directions.count("Decrease")
@@ -121,11 +112,11 @@ def _rule_create(args: argparse.Namespace) -> Any:
 
 
 def _rule_list(args: argparse.Namespace) -> Any:
-    return _client(args).call("GET", _rules_path(args))
+    return api(args).call("GET", _rules_path(args))
 
 
 def _rule_delete(args: argparse.Namespace) -> Any:
-    _client(args).call("DELETE", _rules_path(args, index=args.index))
+    api(args).call("DELETE", _rules_path(args, index=args.index))
     return None
 
 

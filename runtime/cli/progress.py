@@ -10,11 +10,11 @@ from __future__ import annotations
 import sys
 import threading
 import time
-import urllib.parse
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any, Protocol, TypeVar
 
+from runtime.cli.calls import quoted
 from runtime.client import Client
 from runtime.errors import ModelyardError
 
@@ -109,10 +109,6 @@ def terminal() -> Iterator[Progress]:
         yield Progress(line)
 
 
-def _q(name: str) -> str:
-    return urllib.parse.quote(name, safe="")
-
-
 def _deployment_sample(client: Client, path: str) -> Sample:
     """State and last log line of the deployment at `path`; what cannot be read yet shows as unknown."""
 
@@ -138,13 +134,13 @@ def _last_log(client: Client, path: str) -> str:
 
 def create_deployment(client: Client, endpoint: str, body: dict[str, Any]) -> Any:
     """POST a deployment; on a terminal, without waiting, then poll it until it is Succeeded or Failed."""
-    path = f"/api/endpoints/{_q(endpoint)}/deployments"
+    path = f"/api/endpoints/{quoted(endpoint)}/deployments"
     if not body.get("wait", True) or not interactive():
         return client.call("POST", path, body)
     with terminal() as progress:
         first = progress.during("online-deployment create", lambda: client.call("POST", path, {**body, "wait": False}))
         name = first["name"]
-        where = f"{path}/{_q(name)}"
+        where = f"{path}/{quoted(name)}"
         return progress.until_done(
             f"deployment {name}", lambda: client.call("GET", where), lambda: _last_log(client, where)
         )
