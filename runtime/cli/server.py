@@ -27,7 +27,7 @@ def serve_command(args: argparse.Namespace) -> int:
         header_timeout_s=args.header_timeout,
         body_timeout_s=args.body_timeout,
     )
-    return serve.run(state, args.host, args.port, args.server, args.token_lifetime, limits)
+    return serve.run(state, args.host, args.port, args.server, args.token_lifetime, limits, args.ray_address)
 
 
 def _detach(state: StateDir, args: argparse.Namespace) -> int:
@@ -39,6 +39,8 @@ def _detach(state: StateDir, args: argparse.Namespace) -> int:
     cmd += ["--max-body-mib", str(args.max_body_mib), "--max-header-kib", str(args.max_header_kib)]
     cmd += ["--max-headers", str(args.max_headers), "--header-timeout", str(args.header_timeout)]
     cmd += ["--body-timeout", str(args.body_timeout)]
+    if args.ray_address is not None:
+        cmd += ["--ray-address", args.ray_address]
     try:
         proc = spawn_detached(cmd, state.serve_log)
     except OSError as exc:
@@ -94,6 +96,17 @@ def _running_server(state: StateDir) -> ServerInfo:
     return info
 
 
+def ray_address(text: str) -> str:
+    """A Ray head's HOST:PORT, checked when the arguments are parsed."""
+    from runtime.batch.ray_executor import split_address
+
+    try:
+        split_address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
+
+
 def add_server_commands(groups: Any, common: argparse.ArgumentParser) -> None:
     """The `serve` and `stop` commands and their options, as subparsers of `groups`."""
     serve = groups.add_parser("serve", parents=[common], help="run the server (foreground, or --detach)")
@@ -143,6 +156,12 @@ def add_server_commands(groups: Any, common: argparse.ArgumentParser) -> None:
         default=30,
         metavar="SECONDS",
         help="longest pause inside a request body, 1-3600; then 408 and close (default 30)",
+    )
+    serve.add_argument(
+        "--ray-address",
+        type=ray_address,
+        metavar="HOST:PORT",
+        help="the head of the Ray cluster that batch deployments with settings.executor=ray run on (default: none)",
     )
     serve.set_defaults(handler=serve_command)
     groups.add_parser("stop", parents=[common], help="stop the running server").set_defaults(handler=stop_command)

@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+from runtime.batch.dispatch import DispatchExecutor, ray_factory
 from runtime.batch.executors import BatchTarget, LocalExecutor
 from runtime.batch.jobs import TERMINAL, Job, JobSettings, new_job_name
 from runtime.batch.runner import BatchRunner
@@ -46,8 +47,9 @@ class InvokeRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
 class JobOps(BatchOps):
     """The job verbs, and the runner that runs every job."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
+    def __init__(self, *args: Any, ray_address: str | None = None, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        self.ray_address = ray_address  #: HOST:PORT of the Ray cluster `settings.executor: ray` deployments use
         self.jobs = BatchStore(self.state.db)
         self._runner: BatchRunner | None = None
         self._runner_task: asyncio.Task[None] | None = None
@@ -58,12 +60,13 @@ class JobOps(BatchOps):
     async def start(self) -> None:
         """Start as the batch resources do, then the runner, which resumes every unfinished job."""
         await super().start()
-        executor = LocalExecutor(
+        local = LocalExecutor(
             socket_dir=self._socket_dir,
             log_dir=self.state.root / "batch-logs",
             machine_cores=self._cores,
             taken=self._taken,
         )
+        executor = DispatchExecutor(local=local, ray_address=self.ray_address, ray_factory=ray_factory(local.log_path))
         self._runner = BatchRunner(store=self.jobs, lookup=self._batch_target, executor=executor)
         self._runner_task = asyncio.get_running_loop().create_task(self._runner.run(), name="batch runner")
 
