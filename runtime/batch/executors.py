@@ -1,9 +1,10 @@
 """Where a batch job's workers run: the `Executor` seam, and `LocalExecutor`, pinned worker subprocesses here.
 
 The runner asks an executor to start one worker per slot (instance_count x max_concurrency_per_instance of them),
-to run mini-batches on it and to stop it; what a worker is (a local process, later a Ray actor) is the executor's
-business. A worker serves one job's output folder and one deployment snapshot: its identity (`BatchWorker.key`)
-says which, so the runner can hand an idle one to the next job that matches.
+to run mini-batches on it and to stop it; what a worker is (a local process here, a Ray actor in
+runtime.batch.ray_executor) is the executor's business. A worker serves one job's output folder and one deployment
+snapshot: its identity (`BatchWorker.key`) says which, so the runner can hand an idle one to the next job that
+matches.
 """
 
 from __future__ import annotations

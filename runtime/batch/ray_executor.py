@@ -100,7 +100,8 @@ class RayExecutor:
                     writer.close()
                 except (OSError, TimeoutError) as exc:
                     # ray.init would retry an unreachable cluster for minutes; say so now.
-                    why = getattr(exc, "strerror", None) or "no answer"
+                    errno = getattr(exc, "errno", None)
+                    why = os.strerror(errno) if errno else "no answer"
                     raise WorkerStartError(
                         f"cannot reach the Ray cluster at {self._address} ({why}); start it (`ray start --head`) "
                         "or restart serve with the --ray-address of a running one"
