@@ -1,8 +1,9 @@
 """`DispatchExecutor`: each deployment's workers on the executor its `settings.executor` names.
 
-`local` deployments run on the local executor; `ray` ones on a Ray executor made on first use, so Ray is imported
-only when a Ray deployment's job starts, and serve starts and works without it. A Ray deployment on a server that
-names no Ray cluster fails its jobs up front, saying how to name one: serve never starts a Ray of its own.
+`local` deployments run on the local executor; `ray` ones on a Ray executor made on first use (Ray itself is
+imported only by the worker processes that drive its actors, so serve starts and works without it). A Ray
+deployment on a server that names no Ray cluster fails its jobs up front, saying how to name one: serve never
+starts a Ray of its own.
 """
 
 from __future__ import annotations
@@ -21,13 +22,13 @@ from runtime.spec import ExecutorKind
 RayFactory = Callable[[str], Executor]
 
 
-def ray_factory(log_path: Callable[[str, str, int], Path]) -> RayFactory:
+def ray_factory(socket_dir: Path, log_path: Callable[[str, str, int], Path]) -> RayFactory:
     """Ray executors whose workers log to `log_path(endpoint, deployment, instance)`, as local ones do."""
 
     def make(address: str) -> Executor:
-        from runtime.batch.ray_executor import RayExecutor  # here: a server without Ray deployments never loads it
+        from runtime.batch.ray_executor import RayExecutor
 
-        return RayExecutor(address=address, log_path=log_path)
+        return RayExecutor(address=address, socket_dir=socket_dir, log_path=log_path)
 
     return make
 

@@ -98,10 +98,10 @@ def _running_server(state: StateDir) -> ServerInfo:
 
 def ray_address(text: str) -> str:
     """A Ray head's HOST:PORT, checked when the arguments are parsed."""
-    from runtime.batch.ray_executor import split_address
+    from runtime.spec import split_ray_address
 
     try:
-        split_address(text)
+        split_ray_address(text)
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
     return text

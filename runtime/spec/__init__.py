@@ -25,6 +25,7 @@ from runtime.spec.batch_settings import (
     LoggingLevel,
     OutputAction,
     override_settings,
+    split_ray_address,
 )
 from runtime.spec.compute import (
     ComputeSpec,
@@ -198,6 +199,7 @@ __all__ = [
     "parse_yaml",
     "resolve_instance_type",
     "shape_from_resources",
+    "split_ray_address",
     "validate_mirror",
     "validate_name",
     "validate_traffic",

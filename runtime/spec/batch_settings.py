@@ -81,6 +81,19 @@ class BatchSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     executor: ExecutorKind = ExecutorKind.LOCAL
 
 
+def split_ray_address(address: str) -> tuple[str, int]:
+    """HOST:PORT of a Ray cluster's head (its GCS) as host and port; ValueError says the form."""
+    if "://" in address:
+        raise ValueError(
+            f"{address!r}: give the Ray head's own HOST:PORT (as `ray start --head` prints it), not a client URL"
+        )
+    host, sep, port = address.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{address!r} is not HOST:PORT; give the Ray head's address, e.g. 127.0.0.1:6379")
+    return host, int(port)
+
+
 def check_output_file_name(name: str, *, where: str) -> None:
     """The predictions file is written in the job's output folder, so its name must be a plain file name."""
     if not name.strip() or name in {".", ".."} or "/" in name or "\\" in name or "\0" in name:

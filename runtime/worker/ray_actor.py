@@ -1,16 +1,16 @@
 """A batch worker as a Ray actor: init() when the actor is made, then run(mini_batch) per method call.
 
-The same scoring-script contract as the subprocess worker (runtime.worker.batch_script runs init() and run() on a
-thread of their own under the timeout watchdog, runtime.worker.batch_rows turns results into append_row lines), in
-a process Ray started. Answers leave as msgpack bytes of `MiniBatchDone` or `Failure`, as they leave the worker
-socket: errors cross as data, never as pickled exceptions. Ray is not imported here: the executor wraps the class
-with `ray.remote`, and Ray imports this module by name in its worker.
+Made by runtime.worker.ray_proxy, the local worker process that stands for it. The same scoring-script contract
+as the subprocess worker (runtime.worker.batch_script runs init() and run() on a thread of their own under the
+timeout watchdog, runtime.worker.batch_rows turns results into append_row lines), in a process Ray started.
+Answers leave as msgpack bytes of `MiniBatchDone` or `Failure`, as they leave the worker socket: errors cross as
+data, never as pickled exceptions. Ray is not imported here: the proxy wraps the class with `ray.remote`, and Ray
+imports this module by name in its worker.
 """
 
 from __future__ import annotations
 
 import faulthandler
-import itertools
 import logging
 import os
 import queue
@@ -39,7 +39,6 @@ class BatchActor:
         self._name = name
         self._flush = _log_to(name, log_path)
         self._answers: queue.SimpleQueue[msgspec.Struct] = queue.SimpleQueue()
-        self._ids = itertools.count(1)
         self._overran = False
         self._error: str | None = None
         self._script: batch_script.BatchScript | None = None
@@ -55,13 +54,14 @@ class BatchActor:
         """This process's id, and why init() failed (None when it returned)."""
         return os.getpid(), self._error
 
-    def run(self, files: list[str], timeout_s: float) -> bytes:
+    def run(self, request_id: int, files: list[str], timeout_s: float) -> bytes:
         """run() on `files`: msgpack of MiniBatchDone, or Failure (code "timeout" when run() overran)."""
         if self._script is None or self._overran:
             why = "its run() overran and is still stuck" if self._overran else "its init() failed"
-            answer: msgspec.Struct = Failure(0, Code.UNAVAILABLE.value, f"worker {self._name} cannot run: {why}")
+            message = f"worker {self._name} cannot run: {why}"
+            answer: msgspec.Struct = Failure(request_id, Code.UNAVAILABLE.value, message)
         else:
-            self._script.submit(RunMiniBatch(next(self._ids), files, timeout_s))
+            self._script.submit(RunMiniBatch(request_id, files, timeout_s))
             answer = self._answers.get()
         self._flush()
         return msgspec.msgpack.encode(answer)

@@ -251,3 +251,17 @@ def test_serve_refuses_a_ray_address_that_is_not_host_port(tmp_path: Path) -> No
     assert (
         run.returncode == 2 and "argument --ray-address: 'ray://h:1': give the Ray head's own HOST:PORT" in run.stderr
     )
+
+
+def test_a_cluster_that_is_not_there_fails_the_job_before_ray_would_retry_for_minutes(tmp_path: Path) -> None:
+    srv = Server(tmp_path / "state")
+    srv.state.mkdir()
+    srv.start("--ray-address", f"127.0.0.1:{_free_port()}")  # nothing listens there
+    try:
+        deploy(srv, fixture(srv, tmp_path), "on-ray", "score_csv.py", "settings.executor=ray")
+        job = finished(srv, invoke(srv, "on-ray", BATCH / "data"))
+        assert job["status"] == "Failed"
+        assert "cannot reach the Ray cluster at 127.0.0.1:" in str(job["error"]), job
+        assert "(Connection refused); start it (`ray start --head`)" in str(job["error"])
+    finally:
+        srv.stop()

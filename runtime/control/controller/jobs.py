@@ -66,7 +66,9 @@ class JobOps(BatchOps):
             machine_cores=self._cores,
             taken=self._taken,
         )
-        executor = DispatchExecutor(local=local, ray_address=self.ray_address, ray_factory=ray_factory(local.log_path))
+        executor = DispatchExecutor(
+            local=local, ray_address=self.ray_address, ray_factory=ray_factory(self._socket_dir, local.log_path)
+        )
         self._runner = BatchRunner(store=self.jobs, lookup=self._batch_target, executor=executor)
         self._runner_task = asyncio.get_running_loop().create_task(self._runner.run(), name="batch runner")
 
