@@ -117,6 +117,17 @@ def load_for(target: BatchTarget, job: Job, threads: int) -> tuple[Load, dict[st
     return load, env
 
 
+def worker_env(target: BatchTarget, job: Job, cores: int) -> tuple[Load, dict[str, str]]:
+    """load_for, with the thread-pool variables sized to `cores` (unless the deployment sets them) and no GPU."""
+    load, env = load_for(target, job, max(1, cores))
+    user = target.spec.settings.environment_variables
+    for var in THREAD_VARS:
+        if var not in user:
+            env[var] = str(max(1, cores))
+    env["CUDA_VISIBLE_DEVICES"] = ""
+    return load, env
+
+
 class LocalExecutor:
     """Batch workers as pinned local subprocesses, through WorkerHandle, on cores the allocator gives.
 
@@ -187,16 +198,11 @@ class LocalExecutor:
         alloc = self._place(target.endpoint, target.deployment, instance)
         slot = (target.endpoint, target.deployment, instance)
         try:
-            load, extra = load_for(target, job, max(1, len(alloc.cores)))
+            load, extra = worker_env(target, job, len(alloc.cores))
         except BaseException:
             self._unplace(slot)
             raise
         env = {**os.environ, **extra}
-        user = target.spec.settings.environment_variables
-        for var in THREAD_VARS:
-            if var not in user:
-                env[var] = str(max(1, len(alloc.cores)))
-        env["CUDA_VISIBLE_DEVICES"] = ""
         name = f"{target.deployment}-{instance}" + (f".{process}" if process else "")
         handle = WorkerHandle(
             name=name,

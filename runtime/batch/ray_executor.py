@@ -7,10 +7,10 @@ worker, so timeouts, kills, WorkerLost and restarts are the local executor's, an
 core worker ends a driver whose cluster went away) can end that worker but never serve, which does not import
 Ray at all. The queue, the leases and the exactly-once bookkeeping stay in modelyard; Ray supplies the processes.
 
-An actor asks for the instance's cores as `num_cpus` and gets the environment a local worker gets (load_for,
-thread counts); it is not pinned (Ray's CPUs are a count). A run() past its timeout is answered with the stack it
-hung in, the actor killed (`ray.kill`) and the worker replaced; one too stuck to answer is a TimeoutError and its
-worker is killed, which ends the actor with it (Ray kills an actor whose owner died).
+An actor asks for the instance's cores as `num_cpus` and gets the environment a local worker gets (worker_env);
+it is not pinned (Ray's CPUs are a count). A run() past its timeout is answered with the stack it hung in, the
+actor killed (`ray.kill`) and the worker replaced; one too stuck to answer is a TimeoutError and its worker is
+killed, which ends the actor with it (Ray kills an actor whose owner died).
 """
 
 from __future__ import annotations
@@ -22,9 +22,8 @@ from pathlib import Path
 
 import msgspec
 
-from runtime.batch.executors import START_TIMEOUT_S, BatchTarget, BatchWorker, load_for, worker_key
+from runtime.batch.executors import START_TIMEOUT_S, BatchTarget, BatchWorker, worker_env, worker_key
 from runtime.batch.jobs import Job
-from runtime.control.plan import THREAD_VARS
 from runtime.control.worker_handle import WorkerHandle
 from runtime.ipc.messages import Failure, MiniBatchDone, RayPlacement
 from runtime.spec import split_ray_address
@@ -63,13 +62,7 @@ class RayExecutor:
     async def start(self, target: BatchTarget, job: Job, instance: int, process: int) -> BatchWorker:
         """Start the slot's worker and its actor, and wait for the actor's init(); WorkerStartError when it fails."""
         cores = self._cores_per
-        load, extra = load_for(target, job, cores)
-        actor_env = dict(extra)
-        user = target.spec.settings.environment_variables
-        for var in THREAD_VARS:
-            if var not in user:
-                actor_env[var] = str(cores)
-        actor_env["CUDA_VISIBLE_DEVICES"] = ""
+        load, actor_env = worker_env(target, job, cores)
         name = f"{target.deployment}-{instance}" + (f".{process}" if process else "")
         log_path = self._log_path(target.endpoint, target.deployment, instance)
         placement = RayPlacement(self._address, cores, actor_env, str(log_path), name)

@@ -13,6 +13,7 @@ import socket
 import subprocess
 import sys
 import tempfile
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -53,6 +54,23 @@ def run(mini_batch):
         open(os.path.join(out, f"hung-{os.getpid()}"), "w").close()
         while True:
             time.sleep(0.05)
+    return [os.path.basename(p) for p in mini_batch]
+"""
+
+#: A script whose first run() writes its process id and sleeps, to be killed; later ones give one row per file.
+SLEEP_FIRST = """
+import os, time
+
+def init():
+    pass
+
+def run(mini_batch):
+    first = os.path.join(os.environ["AZUREML_BI_OUTPUT_PATH"], "first-attempt")
+    if not os.path.exists(first):
+        with open(first + ".tmp", "w") as f:
+            f.write(str(os.getpid()))
+        os.rename(first + ".tmp", first)
+        time.sleep(60)
     return [os.path.basename(p) for p in mini_batch]
 """
 
@@ -204,6 +222,28 @@ def test_a_mini_batch_that_hangs_is_killed_retried_and_counted_failed(server: Se
     assert psutil.wait_procs([psutil.Process(p) for p in hung if psutil.pid_exists(p)], timeout=10)[1] == []
     errors = (out / "logs" / str(job["name"]) / "job_error.txt").read_text()
     assert errors.count("run() did not return within the mini-batch timeout of 1 s") == 2
+
+
+def test_an_actor_killed_under_run_is_a_failed_attempt_retried_on_a_new_actor(server: Server, tmp_path: Path) -> None:
+    yml = fixture(server, tmp_path, sleep_first=SLEEP_FIRST)
+    deploy(server, yml, "dies", "sleep_first.py", "settings.executor=ray")
+    name = invoke(server, "dies", BATCH / "data", "--mini-batch-size", "3")
+    out = Path(wait_job(server, name, lambda j: True)["outputs"]["score"]["path"])  # type: ignore[index]
+    first = out / "first-attempt"
+    deadline = time.monotonic() + 60
+    while not first.exists():
+        assert time.monotonic() < deadline, "run() never started"
+        time.sleep(0.05)
+    victim = int(first.read_text())
+    os.kill(victim, signal.SIGKILL)
+    job = finished(server, name)
+    assert job["status"] == "Completed", job
+    assert (job["files"], job["retries"]) == ({"total": 3, "done": 3, "failed": 0}, 1)
+    assert (out / "predictions.csv").read_text().splitlines() == ["first.csv", "second.csv", "third.csv"]
+    errors = (out / "logs" / name / "job_error.txt").read_text()
+    assert "(while run() worked on this mini-batch)" in errors
+    log = (server.state / "batch-logs" / "heart" / "dies" / "dies-0.log").read_text()
+    assert "The Ray actor died under mini-batch" in log
 
 
 def test_a_job_on_ray_survives_serve_killed_mid_job_with_each_row_once(
