@@ -1,9 +1,10 @@
 """Where a batch job's workers run: the `Executor` seam, and `LocalExecutor`, pinned worker subprocesses here.
 
 The runner asks an executor to start one worker per slot (instance_count x max_concurrency_per_instance of them),
-to run mini-batches on it and to stop it; what a worker is (a local process, later a Ray actor) is the executor's
-business. A worker serves one job's output folder and one deployment snapshot: its identity (`BatchWorker.key`)
-says which, so the runner can hand an idle one to the next job that matches.
+to run mini-batches on it and to stop it; what a worker is (a local process here, a Ray actor in
+runtime.batch.ray_executor) is the executor's business. A worker serves one job's output folder and one deployment
+snapshot: its identity (`BatchWorker.key`) says which, so the runner can hand an idle one to the next job that
+matches.
 """
 
 from __future__ import annotations
@@ -135,6 +136,18 @@ def load_for(target: BatchTarget, job: Job, threads: int) -> tuple[Load, dict[st
     return load, env
 
 
+def worker_env(target: BatchTarget, job: Job, cores: int, gpus: Sequence[int] = ()) -> tuple[Load, dict[str, str]]:
+    """load_for, with the thread-pool variables sized to `cores` (unless the deployment sets them) and only `gpus`
+    visible (none: every GPU hidden)."""
+    load, env = load_for(target, job, max(1, cores))
+    user = target.spec.settings.environment_variables
+    for var in THREAD_VARS:
+        if var not in user:
+            env[var] = str(max(1, cores))
+    env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in gpus)
+    return load, env
+
+
 class LocalExecutor:
     """Batch workers as pinned local subprocesses, through WorkerHandle, on cores the allocator gives.
 
@@ -208,16 +221,11 @@ class LocalExecutor:
         alloc = self._place(target, instance)
         slot = (target.endpoint, target.deployment, instance)
         try:
-            load, extra = load_for(target, job, max(1, len(alloc.cores)))
+            load, extra = worker_env(target, job, len(alloc.cores), alloc.gpus)
         except BaseException:
             self._unplace(slot)
             raise
         env = {**os.environ, **extra}
-        user = target.spec.settings.environment_variables
-        for var in THREAD_VARS:
-            if var not in user:
-                env[var] = str(max(1, len(alloc.cores)))
-        env["CUDA_VISIBLE_DEVICES"] = ",".join(str(g) for g in alloc.gpus)
         name = f"{target.deployment}-{instance}" + (f".{process}" if process else "")
         handle = WorkerHandle(
             name=name,

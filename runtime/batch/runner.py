@@ -43,6 +43,7 @@ class BatchOptions(msgspec.Struct, frozen=True, kw_only=True):
 
     idle_s: float = IDLE_S  #: how long a worker with no job waits for the next one before it stops
     calm_s: float = CALM_S  #: how long the online load must stay calm before low-priority jobs resume
+    ray_address: str | None = None  #: HOST:PORT of the Ray cluster `settings.executor: ray` deployments use
 
 
 class BatchRunner:

@@ -28,7 +28,7 @@ def serve_command(args: argparse.Namespace) -> int:
         header_timeout_s=args.header_timeout,
         body_timeout_s=args.body_timeout,
     )
-    batch = BatchOptions(idle_s=args.batch_idle, calm_s=args.low_priority_calm)
+    batch = BatchOptions(idle_s=args.batch_idle, calm_s=args.low_priority_calm, ray_address=args.ray_address)
     return serve.run(state, args.host, args.port, args.server, args.token_lifetime, limits, batch)
 
 
@@ -42,6 +42,8 @@ def _detach(state: StateDir, args: argparse.Namespace) -> int:
     cmd += ["--max-headers", str(args.max_headers), "--header-timeout", str(args.header_timeout)]
     cmd += ["--body-timeout", str(args.body_timeout), "--batch-idle", str(args.batch_idle)]
     cmd += ["--low-priority-calm", str(args.low_priority_calm)]
+    if args.ray_address is not None:
+        cmd += ["--ray-address", args.ray_address]
     try:
         proc = spawn_detached(cmd, state.serve_log)
     except OSError as exc:
@@ -95,6 +97,17 @@ def _running_server(state: StateDir) -> ServerInfo:
             f"{state.root} (the holder of {state.serve_lock.name}); nothing was signalled"
         )
     return info
+
+
+def ray_address(text: str) -> str:
+    """A Ray head's HOST:PORT, checked when the arguments are parsed."""
+    from runtime.spec import split_ray_address
+
+    try:
+        split_ray_address(text)
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def add_server_commands(groups: Any, common: argparse.ArgumentParser) -> None:
@@ -160,6 +173,12 @@ def add_server_commands(groups: Any, common: argparse.ArgumentParser) -> None:
         default=10,
         metavar="SECONDS",
         help="how long online load must stay calm before low-priority batch jobs resume, 0-3600 (default 10)",
+    )
+    serve.add_argument(
+        "--ray-address",
+        type=ray_address,
+        metavar="HOST:PORT",
+        help="the head of the Ray cluster that batch deployments with settings.executor=ray run on (default: none)",
     )
     serve.set_defaults(handler=serve_command)
     groups.add_parser("stop", parents=[common], help="stop the running server").set_defaults(handler=stop_command)

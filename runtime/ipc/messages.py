@@ -23,6 +23,16 @@ class _Msg(msgspec.Struct, frozen=True, tag=True, array_like=True, gc=False):
     pass
 
 
+class RayPlacement(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """A batch worker that drives a Ray actor instead of running the script itself (settings.executor: ray)."""
+
+    address: str  #: HOST:PORT of the Ray cluster's head
+    num_cpus: int = 1  #: the actor's CPUs: the instance's cores
+    env: dict[str, str] = {}  #: the environment the script gets, as a local worker's (the actor's runtime_env)
+    log_path: str = ""  #: the instance's log file, which the actor appends to as well
+    name: str = ""  #: the worker's name, which the actor's log lines carry
+
+
 class Load(_Msg, frozen=True):
     """What the worker must load. Environment variables and pinning were applied at spawn."""
 
@@ -35,6 +45,7 @@ class Load(_Msg, frozen=True):
     threads: int = 1  #: intra-op threads for onnxruntime, sized to the worker's core set
     output_path: str | None = None  #: AZUREML_BI_OUTPUT_PATH: the batch job's output folder (kind == "batch")
     logging_level: str = "info"  #: the batch deployment's logging_level: warning, info or debug (kind == "batch")
+    ray: RayPlacement | None = None  #: run the mini-batches on a Ray actor (kind == "batch")
 
 
 class Infer(_Msg, frozen=True):

@@ -21,9 +21,11 @@ from runtime.spec.batch_settings import (
     JOB_OVERRIDABLE,
     BatchRetrySettings,
     BatchSettings,
+    ExecutorKind,
     LoggingLevel,
     OutputAction,
     override_settings,
+    split_ray_address,
 )
 from runtime.spec.compute import (
     ComputeSpec,
@@ -140,6 +142,7 @@ __all__ = [
     "DefaultScaleSettings",
     "DeploymentCollection",
     "DeploymentType",
+    "ExecutorKind",
     "IdentitySpec",
     "IdentityType",
     "InferenceConfig",
@@ -196,6 +199,7 @@ __all__ = [
     "parse_yaml",
     "resolve_instance_type",
     "shape_from_resources",
+    "split_ray_address",
     "validate_mirror",
     "validate_name",
     "validate_traffic",

@@ -19,6 +19,7 @@ from runtime.spec.batch_settings import (
     BatchSettings,
     Concurrency,
     ErrorThreshold,
+    ExecutorKind,
     InstanceCount,
     LoggingLevel,
     MiniBatchSize,
@@ -58,6 +59,7 @@ class _SettingKeys(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fie
     output_file_name: str | None = None
     logging_level: LoggingLevel | None = None
     environment_variables: dict[str, ScalarStr] | None = None
+    executor: ExecutorKind | None = None
 
 
 _SETTING_KEYS = tuple(_SettingKeys.__struct_fields__)

@@ -51,6 +51,13 @@ class LoggingLevel(enum.StrEnum):
     DEBUG = "debug"
 
 
+class ExecutorKind(enum.StrEnum):
+    """Where a deployment's mini-batches run: pinned local worker processes, or actors on a Ray cluster."""
+
+    LOCAL = "local"
+    RAY = "ray"
+
+
 class BatchRetrySettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     """How often a failed or timed-out mini-batch is retried, and how long one run() may take (seconds)."""
 
@@ -70,6 +77,21 @@ class BatchSettings(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     output_file_name: str = "predictions.csv"
     logging_level: LoggingLevel = LoggingLevel.INFO
     environment_variables: dict[str, ScalarStr] = msgspec.field(default_factory=dict)
+    #: not an Azure key: modelyard's choice of where the workers run (`serve --ray-address` names the cluster)
+    executor: ExecutorKind = ExecutorKind.LOCAL
+
+
+def split_ray_address(address: str) -> tuple[str, int]:
+    """HOST:PORT of a Ray cluster's head (its GCS) as host and port; ValueError says the form."""
+    if "://" in address:
+        raise ValueError(
+            f"{address!r}: give the Ray head's own HOST:PORT (as `ray start --head` prints it), not a client URL"
+        )
+    host, sep, port = address.rpartition(":")
+    host = host.strip("[]")
+    if not sep or not host or not port.isdigit() or not 0 < int(port) < 65536:
+        raise ValueError(f"{address!r} is not HOST:PORT; give the Ray head's address, e.g. 127.0.0.1:6379")
+    return host, int(port)
 
 
 def check_output_file_name(name: str, *, where: str) -> None:

@@ -49,9 +49,7 @@ def serve_batch(conn: Connection, load: Load, pending: list[ToWorker]) -> int:
     send = _Sender(conn)
 
     def overran(request: RunMiniBatch, stack: str) -> None:
-        message = f"run() did not return within the mini-batch timeout of {request.timeout_s:g} s; it was at:\n{stack}"
-        logger.error("Mini-batch %d timed out; the worker exits. %s", request.id, message)
-        send(Failure(request.id, Code.TIMEOUT.value, message))
+        send(batch_script.timeout_failure(request, stack))
         conn.idle()
         sys.stdout.flush()
         sys.stderr.flush()

@@ -186,6 +186,13 @@ class _Watchdog:
             self._expired(request)
 
 
+def timeout_failure(request: RunMiniBatch, stack: str) -> Failure:
+    """The answer to a mini-batch whose run() overran its timeout: where run() was stuck; logged at ERROR too."""
+    message = f"run() did not return within the mini-batch timeout of {request.timeout_s:g} s; it was at:\n{stack}"
+    logger.error("Mini-batch %d timed out; the worker exits. %s", request.id, message)
+    return Failure(request.id, Code.TIMEOUT.value, message)
+
+
 def load(load: Load, answer: Answer, on_timeout: OnTimeout) -> BatchScript:
     """Import the batch script the Load names and run its init(); LoadError (details in the log) if either fails.
 

@@ -80,6 +80,10 @@ def serve(sock: socket.socket, flush_logs: Callable[[], None] = lambda: None) ->
         logger.error("The control process sent no Load before closing or sending requests")
         conn.send([encode_frame(Failure(0, Code.INVALID_ARGUMENT.value, "the first message must be a Load"))])
         return EXIT_LOAD_FAILED
+    if messages[0].kind == "batch" and messages[0].ray is not None:
+        from runtime.worker.ray_proxy import serve_ray  # here: it imports Ray, which only Ray deployments need
+
+        return serve_ray(conn, messages[0], messages[1:])
     if messages[0].kind == "batch":
         from runtime.worker.batch_loop import serve_batch  # here: batch_loop builds on this module
 

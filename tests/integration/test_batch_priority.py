@@ -21,7 +21,7 @@ ENDED = ("Completed", "Failed", "Canceled")
 def server(tmp_path: Path) -> Iterator[Server]:
     srv = Server(tmp_path / "state")
     srv.state.mkdir()
-    srv.start("--low-priority-calm", "1", "--batch-idle", "0")
+    srv.start("--low-priority-calm", "3", "--batch-idle", "0")
     try:
         yield srv
     finally:

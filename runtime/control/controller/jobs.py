@@ -17,6 +17,7 @@ from typing import Any
 
 import msgspec
 
+from runtime.batch.dispatch import DispatchExecutor, ray_factory
 from runtime.batch.executors import BatchTarget, LocalExecutor
 from runtime.batch.jobs import TERMINAL, Job, JobSettings, Priority, new_job_name
 from runtime.batch.priority import OnlineLoad
@@ -71,12 +72,17 @@ class JobOps(BatchOps):
     async def start(self) -> None:
         """Start as the batch resources do, then the runner, which resumes every unfinished job."""
         await super().start()
-        executor = LocalExecutor(
+        local = LocalExecutor(
             socket_dir=self._socket_dir,
             log_dir=self.state.root / "batch-logs",
             machine_cores=self._cores,
             machine_gpus=self._gpus,
             taken=self._taken,
+        )
+        executor = DispatchExecutor(
+            local=local,
+            ray_address=self._batch_options.ray_address,
+            ray_factory=ray_factory(self._socket_dir, local.log_path),
         )
         self._runner = BatchRunner(
             store=self.jobs,

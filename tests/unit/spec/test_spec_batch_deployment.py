@@ -13,6 +13,7 @@ from runtime.spec import (
     BatchRetrySettings,
     BatchSettings,
     CodeConfiguration,
+    ExecutorKind,
     InlineModel,
     LoggingLevel,
     ModelType,
@@ -404,3 +405,17 @@ def test_summary_only_sample_with_settings_environment_variables() -> None:
         "OPENAI_API_VERSION": "2023-03-15-preview",
     }
     assert not any(line.startswith("output_file_name") for line in loaded.ignored)
+
+
+def test_executor_is_local_unless_the_deployment_says_ray() -> None:
+    assert load(TORCH).settings.executor is ExecutorKind.LOCAL
+    assert load(TORCH, overrides=["settings.executor=ray"]).settings.executor is ExecutorKind.RAY
+    assert load(LEGACY + "executor: ray\n").settings.executor is ExecutorKind.RAY
+    assert load(MINIMAL + "executor: Ray\n").settings.executor is ExecutorKind.RAY
+
+
+def test_a_wrong_executor_names_the_allowed_ones() -> None:
+    assert error(TORCH, overrides=["settings.executor=dask"]) == (
+        "deployment.yml: $.settings.executor: 'dask' is not one of: local, ray (from --set settings.executor=dask)"
+    )
+    assert error(LEGACY + "executor: spark\n") == "deployment.yml: $.executor: 'spark' is not one of: local, ray"
