@@ -30,6 +30,7 @@ def run(
     server: ServerName,
     token_lifetime_s: int = 3600,
     limits: Limits | None = None,
+    sample_period_s: float = 1.0,
 ) -> int:
     """Run the server in the foreground until SIGINT or SIGTERM; return the exit status."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -46,13 +47,15 @@ def run(
     except ImportError:  # pragma: no cover - uvloop is a dependency on every platform serve supports
         pass
     try:
-        asyncio.run(_main(state, sock, server, token_lifetime_s, limits or Limits()))
+        asyncio.run(_main(state, sock, server, token_lifetime_s, limits or Limits(), sample_period_s))
     finally:
         lock.close()
     return 0
 
 
-async def _main(state: StateDir, sock: object, server: ServerName, token_lifetime_s: int, limits: Limits) -> None:
+async def _main(
+    state: StateDir, sock: object, server: ServerName, token_lifetime_s: int, limits: Limits, sample_period_s: float
+) -> None:
     import socket
 
     assert isinstance(sock, socket.socket)
@@ -66,6 +69,7 @@ async def _main(state: StateDir, sock: object, server: ServerName, token_lifetim
             random=random.random,
             gpu_note=gpu_note,
             token_lifetime_s=token_lifetime_s,
+            sample_period_s=sample_period_s,
         )
     except (OSError, sqlite3.Error) as exc:  # the state database cannot be opened: one line, not a traceback
         error = storage_error(exc)

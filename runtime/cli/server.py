@@ -7,7 +7,7 @@ import sys
 import time
 from typing import Any
 
-from runtime.cli.args import int_in, port
+from runtime.cli.args import float_in, int_in, port
 from runtime.errors import Unavailable
 from runtime.statedir import ServerInfo, StateDir
 
@@ -27,7 +27,9 @@ def serve_command(args: argparse.Namespace) -> int:
         header_timeout_s=args.header_timeout,
         body_timeout_s=args.body_timeout,
     )
-    return serve.run(state, args.host, args.port, args.server, args.token_lifetime, limits)
+    return serve.run(
+        state, args.host, args.port, args.server, args.token_lifetime, limits, sample_period_s=args.sample_interval
+    )
 
 
 def _detach(state: StateDir, args: argparse.Namespace) -> int:
@@ -38,7 +40,7 @@ def _detach(state: StateDir, args: argparse.Namespace) -> int:
     cmd += ["--port", str(args.port), "--server", args.server, "--token-lifetime", str(args.token_lifetime)]
     cmd += ["--max-body-mib", str(args.max_body_mib), "--max-header-kib", str(args.max_header_kib)]
     cmd += ["--max-headers", str(args.max_headers), "--header-timeout", str(args.header_timeout)]
-    cmd += ["--body-timeout", str(args.body_timeout)]
+    cmd += ["--body-timeout", str(args.body_timeout), "--sample-interval", str(args.sample_interval)]
     try:
         proc = spawn_detached(cmd, state.serve_log)
     except OSError as exc:
@@ -143,6 +145,13 @@ def add_server_commands(groups: Any, common: argparse.ArgumentParser) -> None:
         default=30,
         metavar="SECONDS",
         help="longest pause inside a request body, 1-3600; then 408 and close (default 30)",
+    )
+    serve.add_argument(
+        "--sample-interval",
+        type=float_in(0.1, 60, "0.1-60 seconds"),
+        default=1.0,
+        metavar="SECONDS",
+        help="how often workers' CPU, memory and GPUs are sampled for status and /metrics, 0.1-60 (default 1)",
     )
     serve.set_defaults(handler=serve_command)
     groups.add_parser("stop", parents=[common], help="stop the running server").set_defaults(handler=stop_command)

@@ -134,12 +134,12 @@ class DeploymentSupervisor:
             slot.state = "Stopped"
         self._on_change()
 
-    def workers(self) -> list[WorkerInfo]:
-        """The live worker list."""
+    def workers(self, measure: bool = True) -> list[WorkerInfo]:
+        """The live worker list; `measure=False` leaves rss_mib out (the sampler reads memory itself)."""
         out = []
         for s in self._slots:
             pid = s.handle.pid if s.handle is not None and s.handle.alive else None
-            rss = rss_bytes(pid) if pid is not None else None
+            rss = rss_bytes(pid) if pid is not None and measure else None
             answered = s.handle.last_answer if s.handle is not None else None
             out.append(
                 WorkerInfo(

@@ -1,7 +1,8 @@
 """The control process's brain: applies management requests to the registry, supervisors and router tables.
 
 The verbs live beside the state they share: `core` (registry, supervisors, lock, routes), `endpoints` and
-`deployments`, and for batch `assets` (data, computes), `batch` and `jobs` (with the batch runner); `Controller`
+`deployments`, for batch `assets` (data, computes), `batch` and `jobs` (with the batch runner), and `status`
+(the sampler loop and the status snapshot); `Controller`
 is all of them, the one object the API and `serve` hold.
 """
 
@@ -13,7 +14,8 @@ from typing import Any
 from runtime.control import views
 from runtime.control.controller.deployments import DeploymentOps
 from runtime.control.controller.endpoints import EndpointOps
-from runtime.control.controller.jobs import InvokeRequest, JobOps
+from runtime.control.controller.jobs import InvokeRequest
+from runtime.control.controller.status import StatusOps
 from runtime.control.plan import model_ref_path
 from runtime.errors import SpecError
 from runtime.spec import load_model
@@ -21,7 +23,7 @@ from runtime.spec import load_model
 __all__ = ["Controller", "InvokeRequest"]
 
 
-class Controller(EndpointOps, DeploymentOps, JobOps):
+class Controller(EndpointOps, DeploymentOps, StatusOps):
     """Owns the registry, one supervisor per deployment, and the router's tables."""
 
     async def create_model(self, req: views.ModelRequest) -> dict[str, Any]:

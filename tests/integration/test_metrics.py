@@ -1,0 +1,180 @@
+"""/metrics, /api/status and `modelyard status` against a real server: request counts, histograms, worker samples."""
+
+from __future__ import annotations
+
+import json
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+from live import SAMPLE, Server, worker_pids
+from prometheus_client.parser import text_string_to_metric_families
+
+from runtime.status import Status
+
+
+def _admin(server: Server) -> dict[str, str]:
+    return {"Authorization": f"Bearer {(server.state / 'admin-token').read_text().strip()}"}
+
+
+def _status(server: Server) -> Status:
+    with server.client() as http:
+        r = http.get("/api/status", headers=_admin(server))
+    assert r.status_code == 200, r.text
+    return msgspec.json.decode(r.content, type=Status)
+
+
+def _samples(text: str) -> dict[str, list[Any]]:
+    """Samples by name, from the exposition parsed back with prometheus-client's own parser."""
+    out: dict[str, list[Any]] = {}
+    for family in text_string_to_metric_families(text):
+        for sample in family.samples:
+            out.setdefault(sample.name, []).append(sample)
+    return out
+
+
+def _wait_for(check: Any, what: str, timeout: float = 30) -> Any:
+    deadline = time.monotonic() + timeout
+    while True:
+        value = check()
+        if value:
+            return value
+        assert time.monotonic() < deadline, what
+        time.sleep(0.1)
+
+
+def test_metrics_count_every_request_by_status_and_status_shows_the_worker(server: Server) -> None:
+    server.cli("online-endpoint", "create", "-f", str(SAMPLE / "endpoint.yml"))
+    server.cli("online-deployment", "create", "-f", str(SAMPLE / "blue-deployment.yml"), "--all-traffic")
+    body = (SAMPLE / "sample-request.json").read_bytes()
+    auth = {"Authorization": f"Bearer {server.key('digits')}", "Content-Type": "application/json"}
+    ok, bad_key, no_deployment = 25, 3, 2
+    with server.client() as http:
+        for _ in range(ok):
+            assert http.post("/endpoints/digits/score", content=body, headers=auth).status_code == 200
+        for _ in range(bad_key):
+            r = http.post("/endpoints/digits/score", content=body, headers={"Authorization": "Bearer nope"})
+            assert r.status_code == 401
+        for _ in range(no_deployment):
+            r = http.post(
+                "/endpoints/digits/score", content=body, headers={**auth, "azureml-model-deployment": "nosuch"}
+            )
+            assert r.status_code == 404
+        assert http.post("/endpoints/nosuch/score", content=body, headers=auth).status_code == 404
+        # From this machine a scraper needs no token; the text is Prometheus's.
+        scraped = http.get("/metrics")
+    assert scraped.status_code == 200 and scraped.headers["content-type"].startswith("text/plain")
+    samples = _samples(scraped.text)
+
+    counts = {
+        (s.labels["endpoint"], s.labels["deployment"], s.labels["status"]): s.value
+        for s in samples["modelyard_requests_total"]
+    }
+    assert counts == {
+        ("digits", "blue", "200"): ok,
+        ("digits", "", "401"): bad_key,
+        ("digits", "", "404"): 2,
+        ("", "", "404"): 1,
+    }
+    blue = {"endpoint": "digits", "deployment": "blue"}
+    (count,) = [s.value for s in samples["modelyard_request_duration_seconds_count"] if s.labels == blue]
+    assert count == ok
+    inf = [s for s in samples["modelyard_request_duration_seconds_bucket"] if s.labels == {**blue, "le": "+Inf"}]
+    assert inf[0].value == ok
+    (waited,) = [s.value for s in samples["modelyard_request_queue_wait_seconds_count"] if s.labels == blue]
+    assert waited == ok
+    (in_flight,) = [s.value for s in samples["modelyard_requests_in_flight"] if s.labels == blue]
+    assert in_flight == 0
+    assert not any(name.startswith("modelyard_gpu_") for name in samples)  # no GPU here: no GPU metrics
+
+    # /api/status: the worker's pid and cores, and a sample of its CPU and memory, once the sampler has run twice.
+    (pid,) = worker_pids(server, "digits", "blue")
+
+    def sampled() -> Status | None:
+        status = _status(server)
+        dep = next(d for d in status.deployments if d.name == "blue")
+        return status if dep.workers and dep.workers[0].cpu_percent is not None else None
+
+    status = _wait_for(sampled, "no CPU sample of the worker")
+    dep = next(d for d in status.deployments if d.name == "blue")
+    (worker,) = dep.workers
+    assert worker.pid == pid and len(worker.cores) == 1 and worker.state == "Ready"
+    assert worker.rss_bytes is not None and worker.rss_bytes > 10 * 2**20
+    assert worker.cpu_percent is not None and 0 <= worker.cpu_percent <= 110
+    assert dep.requests == ok + no_deployment - 2  # the header's unknown deployment was refused by the front end
+    assert dep.errors_by_status == {} and dep.throttled == 0 and dep.in_flight == 0
+    assert dep.p99_ms is not None or dep.requests_per_s == 0.0
+    endpoint = next(e for e in status.endpoints if e.name == "digits")
+    assert endpoint.traffic == {"blue": 100} and endpoint.refused == {"401": bad_key, "404": no_deployment}
+    assert status.machine.gpus == () and status.machine.cores
+    raw = json.loads(msgspec.json.encode(status))
+    assert "gpu_memory_bytes" not in raw["deployments"][0]["workers"][0]  # no GPU: no GPU fields at all
+
+    # The same snapshot through the CLI, with az's -o and --query.
+    out = server.cli("status", "--query", "deployments[0].workers[0].pid", "-o", "tsv")
+    assert out.stdout.strip() == str(pid)
+    table = server.cli("status", "-o", "table").stdout
+    assert "blue" in table and "digits" in table
+
+
+_SPIN = """
+import os
+import time
+
+
+def init():
+    pass
+
+
+def run(raw_data):
+    # Busy until the test creates the stop file: one core's worth of CPU, however long the test takes to look.
+    deadline = time.monotonic() + 120
+    while not os.path.exists(os.environ["STOP_FILE"]) and time.monotonic() < deadline:
+        for _ in range(10000):
+            pass
+    return "done"
+"""
+
+
+def test_a_spinning_worker_shows_about_all_of_its_one_core(server: Server, tmp_path: Path) -> None:
+    code = tmp_path / "spin"
+    code.mkdir()
+    (code / "score.py").write_text(_SPIN)
+    stop = tmp_path / "stop"
+    deployment = tmp_path / "spin.yml"
+    deployment.write_text(
+        "name: spin\nendpoint_name: spinner\ncode_configuration:\n  code: ./spin\n  scoring_script: score.py\n"
+        "environment:\n  image: mcr.microsoft.com/azureml/openmpi4.1.0-ubuntu20.04:latest\n"
+        f"instance_type: cpu1\ninstance_count: 1\nenvironment_variables:\n  STOP_FILE: {stop}\n"
+    )
+    server.cli("online-endpoint", "create", "-n", "spinner")
+    server.cli("online-deployment", "create", "-f", str(deployment), "--all-traffic")
+    headers = {"Authorization": f"Bearer {server.key('spinner')}"}
+    answers: list[int] = []
+
+    def call() -> None:
+        with httpx.Client(base_url=server.url, timeout=150) as http:
+            answers.append(http.post("/endpoints/spinner/score", json={}, headers=headers).status_code)
+
+    caller = threading.Thread(target=call)
+    caller.start()
+    try:
+        # Wait until a full sample period fell inside run(): the reading then covers spinning only.
+        def busy() -> Any:
+            dep = next(d for d in _status(server).deployments if d.name == "spin")
+            readings = [w.cpu_percent for w in dep.workers if w.cpu_percent is not None]
+            return dep.in_flight == 1 and readings and readings[0] > 50 and readings
+
+        readings = _wait_for(busy, "the spinning worker never showed over half a core", timeout=60)
+        # A 2-core machine shared with other work may not give it the whole core; it never shows more than one.
+        assert 50 < readings[0] <= 110, readings
+        status = _status(server)
+        dep = next(d for d in status.deployments if d.name == "spin")
+        assert dep.core_seconds > 0
+    finally:
+        stop.touch()
+        caller.join()
+    assert answers == [200]
