@@ -1,8 +1,9 @@
-"""`modelyard status`: the server's status snapshot (GET /api/status) through az's output formats."""
+"""`modelyard status`: the server's status snapshot (GET /api/status) through az's output formats; `metrics`."""
 
 from __future__ import annotations
 
 import argparse
+import sys
 from collections import OrderedDict
 from typing import Any
 
@@ -20,6 +21,8 @@ def add_commands(groups: Any, common: argparse.ArgumentParser) -> None:
         "yaml and --query see the whole snapshot, as GET /api/status answers it.",
     )
     p.set_defaults(handler=status_command)
+    p = groups.add_parser("metrics", parents=[common], help="print /metrics, the Prometheus text a scraper reads")
+    p.set_defaults(handler=metrics_command)
 
 
 def status_command(args: argparse.Namespace) -> Any:
@@ -28,6 +31,13 @@ def status_command(args: argparse.Namespace) -> Any:
     if args.output == "table" and args.query is None and isinstance(snapshot, dict):
         return [_row(d) for d in snapshot.get("deployments", [])]
     return snapshot
+
+
+def metrics_command(args: argparse.Namespace) -> int:
+    """Print /metrics as it is (text, whatever -o says)."""
+    text = Client(StateDir(args.state_dir)).call("GET", "/metrics")
+    sys.stdout.write(text or "")
+    return 0
 
 
 def _row(dep: dict[str, Any]) -> OrderedDict[str, Any]:

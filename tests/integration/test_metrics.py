@@ -10,7 +10,7 @@ from typing import Any
 
 import httpx
 import msgspec
-from live import SAMPLE, Server, worker_pids
+from live import FIXTURES, SAMPLE, Server, worker_pids
 from prometheus_client.parser import text_string_to_metric_families
 
 from runtime.status import Status
@@ -116,8 +116,11 @@ def test_metrics_count_every_request_by_status_and_status_shows_the_worker(serve
     # The same snapshot through the CLI, with az's -o and --query.
     out = server.cli("status", "--query", "deployments[0].workers[0].pid", "-o", "tsv")
     assert out.stdout.strip() == str(pid)
-    table = server.cli("status", "-o", "table").stdout
-    assert "blue" in table and "digits" in table
+    table = server.cli("status", "-o", "table").stdout.splitlines()
+    assert table[0].split()[:4] == ["Endpoint", "Deployment", "Kind", "State"]
+    assert table[2].split()[:4] == ["digits", "blue", "online", "Succeeded"]
+    text = server.cli("metrics").stdout
+    assert f'modelyard_requests_total{{deployment="blue",endpoint="digits",status="200"}} {ok}.0' in text
 
 
 _SPIN = """
@@ -178,3 +181,20 @@ def test_a_spinning_worker_shows_about_all_of_its_one_core(server: Server, tmp_p
         stop.touch()
         caller.join()
     assert answers == [200]
+
+
+def test_core_seconds_keep_counting_across_a_restart_of_serve(server: Server) -> None:
+    server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
+    server.deploy_echo("--all-traffic")
+
+    def counted() -> float:
+        dep = next(d for d in _status(server).deployments if d.name == "echo")
+        return dep.core_seconds
+
+    before = _wait_for(lambda: counted() >= 1.0, "no core-seconds counted") and counted()
+    server.stop()  # saves the cost basis
+    server.start()
+    after = counted()
+    assert after >= before  # picked up where it was, not from zero
+    dep = next(d for d in _status(server).deployments if d.name == "echo")
+    assert dep.gpu_seconds == 0.0  # cpu1 holds no GPU
