@@ -99,15 +99,21 @@ class DeploymentStats:
         self.mirrored = 0  #: mirror copies sent to this deployment
         self.mirror_failures = 0
 
+    # Both run once per request: Histogram.observe is inlined to save a call each.
+
     def finished(self, status: int, seconds: float) -> None:
         """One request answered with `status` after `seconds`."""
         statuses = self.statuses
         statuses[status] = statuses.get(status, 0) + 1
-        self.duration.observe(seconds)
+        h = self.duration
+        h.counts[bisect_left(h.bounds, seconds)] += 1
+        h.sum += seconds
 
     def took(self, seconds: float) -> None:
         """A worker was handed a request `seconds` after it arrived."""
-        self.queue_wait.observe(seconds)
+        h = self.queue_wait
+        h.counts[bisect_left(h.bounds, seconds)] += 1
+        h.sum += seconds
 
     @property
     def requests(self) -> int:
