@@ -94,7 +94,7 @@ class Monitor:
         self._wall = wall
         self._procs = ProcessSampler()
         self._gpu = GpuSampler(gpus)
-        self._notes = tuple(n for n in (*notes, self._gpu.note) if n)
+        self._notes = tuple(notes)
         self._usage: Usage = usage.load()
         self._windows: dict[tuple[str, str], Window] = {}
         self._last: float | None = None
@@ -165,7 +165,8 @@ class Monitor:
             machine=MachineStatus(
                 cores=tuple(self._cores),
                 gpus=tuple(_gpu(g) for g in self.gpus),
-                notes=self._notes if not self.gpus else (),
+                # the GPU sampler's note changes when a query fails (a GPU lost, a driver reset)
+                notes=tuple(n for n in (*self._notes, self._gpu.note) if n),
             ),
             endpoints=tuple(_endpoint(e) for e in endpoints),
             deployments=tuple(deployments),

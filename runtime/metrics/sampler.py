@@ -156,6 +156,7 @@ class GpuSampler:
         """One reading per GPU; a GPU whose query fails is reported without figures."""
         nvml = self._nvml
         out: list[GpuReading] = []
+        failed = ""
         for index, handle, name in self._handles:
             util = used = total = None
             processes: dict[int, int] = {}
@@ -167,10 +168,12 @@ class GpuSampler:
                     held = proc.usedGpuMemory
                     processes[int(proc.pid)] = int(held) if isinstance(held, int) else 0
             except Exception as exc:  # a GPU that fell off the bus, a driver reset: keep the rest going
-                if not self.note:
+                if not self.note:  # once per spell of failures, not once a second
                     log.warning("NVML query of GPU %d failed: %s", index, exc)
-                self.note = f"NVML query of GPU {index} failed ({exc})"
+                failed = f"NVML query of GPU {index} failed ({exc})"
             out.append(GpuReading(index, name, util, used, total, processes))
+        if self._handles:
+            self.note = failed  # cleared once the GPUs answer again
         return out
 
     def close(self) -> None:
