@@ -9,9 +9,12 @@ from pathlib import Path
 
 import msgspec
 
-from runtime.control.monitor import EndpointInput, Monitor, OnlineInput
+from runtime.batch.executors import BatchWorker
+from runtime.batch.jobs import Job, JobSettings, JobState
+from runtime.control.monitor import BatchInput, EndpointInput, Monitor, OnlineInput
 from runtime.control.supervisor import WorkerInfo
 from runtime.control.usage import UsageStore
+from runtime.metrics import prometheus
 from runtime.metrics.sampler import GpuSampler, ProcessSampler
 from runtime.metrics.stats import DeploymentStats
 from runtime.routing.router import DeploymentRoute
@@ -146,3 +149,44 @@ def test_no_gpus_or_no_nvml_means_no_readings_and_never_an_error() -> None:
     sampler = GpuSampler([999])
     assert sampler.sample() == [] and sampler.note
     sampler.close()
+
+
+def test_batch_deployments_show_their_workers_jobs_eta_and_the_jobs_core_seconds(tmp_path: Path) -> None:
+    clock = Clock()
+    mon = monitor(tmp_path / "state.db", clock)
+
+    def job(name: str, state: JobState, done: int, failed: int, core_seconds: float) -> Job:
+        return Job(
+            name=name,
+            endpoint="be",
+            deployment="score",
+            inputs=("/in",),
+            output_folder="/out",
+            settings=JobSettings(),
+            state=state,
+            enumerated=True,
+            created_at=clock.now - 20,
+            started_at=clock.now - 10,
+            files_total=100,
+            files_done=done,
+            files_failed=failed,
+            core_seconds=core_seconds,
+        )
+
+    batch_worker = BatchWorker(name="score-0", key="k", instance=0, cores=(1,), handle=None)
+    batch_worker.pid = os.getpid()
+    jobs = (job("j1", JobState.RUNNING, 15, 5, 4.0), job("j0", JobState.COMPLETED, 100, 0, 30.0))
+    dep = BatchInput(endpoint="be", name="score", instance_count=1, jobs=jobs, workers=(batch_worker,))
+    mon.tick([], [dep])
+    status = mon.snapshot([], [], [dep])
+    (shown,) = status.deployments
+    assert shown.kind == "batch" and shown.core_seconds == 34.0
+    assert [w.pid for w in shown.workers] == [os.getpid()] and shown.workers[0].rss_bytes
+    running, finished = status.jobs
+    assert running.eta_s == 40.0  # 20 files in 10 s, 80 to go
+    assert finished.eta_s is None
+
+    text = prometheus.render(prometheus.registry(lambda: status, lambda: [])).decode()
+    assert 'modelyard_batch_files_done_total{deployment="score",endpoint="be"} 115.0' in text
+    assert 'modelyard_batch_files_failed_total{deployment="score",endpoint="be"} 5.0' in text
+    mon.close()
