@@ -198,3 +198,43 @@ def test_core_seconds_keep_counting_across_a_restart_of_serve(server: Server) ->
     assert after >= before  # picked up where it was, not from zero
     dep = next(d for d in _status(server).deployments if d.name == "echo")
     assert dep.gpu_seconds == 0.0  # cpu1 holds no GPU
+
+
+def test_in_flight_and_429s_show_in_status_and_metrics(server: Server, tmp_path: Path) -> None:
+    server.cli("online-endpoint", "create", "-f", str(FIXTURES / "endpoint.yml"))
+    server.deploy_echo("--all-traffic")  # one instance, max_concurrent_requests_per_instance 1: 2 admitted
+    headers = {"Authorization": f"Bearer {server.key('fix')}"}
+    release = tmp_path / "release"
+    answers: list[int] = []
+
+    def held() -> None:
+        with httpx.Client(base_url=server.url, timeout=60) as http:
+            answers.append(
+                http.post("/endpoints/fix/score", json={"wait_for": str(release)}, headers=headers).status_code
+            )
+
+    callers = [threading.Thread(target=held) for _ in range(2)]
+    for caller in callers:
+        caller.start()
+    try:
+
+        def echo() -> Any:
+            return next(d for d in _status(server).deployments if d.name == "echo")
+
+        _wait_for(lambda: echo().in_flight == 2, "the two held requests never showed in flight")
+        with server.client() as http:
+            r = http.post("/endpoints/fix/score", json={}, headers=headers)
+        assert r.status_code == 429
+    finally:
+        release.touch()
+        for caller in callers:
+            caller.join()
+    assert answers == [200, 200]
+    dep = echo()
+    assert dep.in_flight == 0 and dep.throttled == 1 and dep.errors_by_status == {"429": 1} and dep.requests == 3
+    with server.client() as http:
+        samples = _samples(http.get("/metrics").text)
+    counts = {s.labels["status"]: s.value for s in samples["modelyard_requests_total"] if s.labels["deployment"]}
+    assert counts == {"200": 2, "429": 1}
+    fix = {"endpoint": "fix", "deployment": "echo"}
+    assert [s.value for s in samples["modelyard_request_duration_seconds_count"] if s.labels == fix] == [3]
