@@ -77,7 +77,7 @@ class DeploymentStatus(_Snap, frozen=True, kw_only=True):
     in_flight: int = 0  #: requests held now (admitted and not yet answered)
     p50_ms: float | None = None  #: median request duration over the window (None without requests)
     p99_ms: float | None = None
-    queue_wait_p99_ms: float | None = None  #: arrival until a worker was handed the request, over the window
+    queue_wait_p99_ms: float | None = None  #: arrival until a worker began the request, over the window
     errors_by_status: dict[str, int] = {}  #: responses other than 200 since serve started, by HTTP status
     throttled: int = 0  #: 429 "Too many pending requests" since serve started
     mirrored: int = 0  #: mirror copies it received

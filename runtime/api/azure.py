@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
-from time import perf_counter
+from time import monotonic
 from typing import Any
 
 from runtime.api.errors import data_plane_body, status_for
@@ -56,7 +56,7 @@ class DataPlane:
             if name == DEPLOYMENT_HEADER:
                 target = value
             headers.append((name, value))
-        started = perf_counter()
+        started = monotonic()
         request_id = self.router.new_request_id()
         route: EndpointRoute | None = None
         try:
@@ -64,7 +64,7 @@ class DataPlane:
             self.router.authenticate(route, authorization)
             body = await _read_body(receive, self.max_body)
         except ModelyardError as exc:
-            self.router.refused(route, exc.code, perf_counter() - started)
+            self.router.refused(route, exc.code, monotonic() - started)
             await _refuse(send, exc, request_id)
             return
         except _ClientGone:

@@ -63,7 +63,7 @@ def _requests(all_stats: list[DeploymentStats]) -> Iterator[Metric]:
     )
     wait = HistogramMetricFamily(
         f"{PREFIX}_request_queue_wait_seconds",
-        "Arrival at the router until a worker was handed the request",
+        "Arrival at the router until a worker began the request",
         labels=_DEP,
     )
     mirrored = CounterMetricFamily(f"{PREFIX}_mirror_requests", "Mirror copies sent to a deployment", labels=_DEP)

@@ -95,7 +95,7 @@ class DeploymentStats:
         self.deployment = deployment  #: "" for requests refused before a deployment was chosen
         self.statuses: dict[int, int] = {}  #: responses by HTTP status
         self.duration = Histogram()  #: seconds from arrival at the router to the answer
-        self.queue_wait = Histogram()  #: seconds from arrival until a worker was handed the request
+        self.queue_wait = Histogram()  #: seconds from arrival until a worker began the request
         self.mirrored = 0  #: mirror copies sent to this deployment
         self.mirror_failures = 0
 
@@ -110,7 +110,7 @@ class DeploymentStats:
         h.sum += seconds
 
     def took(self, seconds: float) -> None:
-        """A worker was handed a request `seconds` after it arrived."""
+        """A worker began a request `seconds` after it arrived."""
         h = self.queue_wait
         h.counts[bisect_left(h.bounds, seconds)] += 1
         h.sum += seconds

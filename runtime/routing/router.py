@@ -14,7 +14,7 @@ import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from random import getrandbits
-from time import perf_counter
+from time import monotonic
 from typing import Protocol
 
 import msgspec
@@ -192,10 +192,10 @@ class Router:
 
         `request_id` is the front end's id for the request (see `new_request_id`); one is made when it is not given.
         `max_body` is the server's body limit, which a compressed body may not inflate past in the worker.
-        `started` is the request's arrival (perf_counter), from which its duration and queue wait are counted.
+        `started` is the request's arrival (time.monotonic), from which its duration and queue wait are counted.
         """
         if started is None:
-            started = perf_counter()
+            started = monotonic()
         dep: DeploymentRoute | None = None
         try:
             dep, shadow = self._choose(route, path, target)
@@ -216,9 +216,9 @@ class Router:
                 raise
             response = _relayed(route, dep, answer)
         except ModelyardError as exc:
-            (dep.stats if dep is not None else route.front).finished(self.status_of(exc.code), perf_counter() - started)
+            (dep.stats if dep is not None else route.front).finished(self.status_of(exc.code), monotonic() - started)
             raise
-        dep.stats.finished(response.status, perf_counter() - started)
+        dep.stats.finished(response.status, monotonic() - started)
         return response
 
     def _choose(
@@ -279,11 +279,16 @@ class Router:
         if worker is None:
             raise Unavailable(f"deployment {dep.name!r} has no ready instance")
         dep.inflight += 1
-        if started is not None:  # mirror copies are not the client's requests and count apart
-            dep.stats.took(perf_counter() - started)
+        sent = monotonic()
         late = False
         try:
-            return await worker.infer(method, path, query, headers, body, dep.timeout_s, max_body, dep.release)
+            answer = await worker.infer(method, path, query, headers, body, dep.timeout_s, max_body, dep.release)
+            if started is not None:  # mirror copies are not the client's requests and count apart
+                # The worker took it when it began it (a request sent to a busy worker waits there), or, when the
+                # answer does not say, when it was sent.
+                took = answer.started if type(answer) is Result and answer.started else sent
+                dep.stats.took(max(0.0, took - started))
+            return answer
         except TimeoutError:
             # The worker still runs it: its slot stays taken until the late answer, when the worker calls release.
             late = True

@@ -222,10 +222,12 @@ def test_in_flight_and_429s_show_in_status_and_metrics(server: Server, tmp_path:
             return next(d for d in _status(server).deployments if d.name == "echo")
 
         _wait_for(lambda: echo().in_flight == 2, "the two held requests never showed in flight")
+        both_in = time.monotonic()
         with server.client() as http:
             r = http.post("/endpoints/fix/score", json={}, headers=headers)
         assert r.status_code == 429
     finally:
+        released = time.monotonic()
         release.touch()
         for caller in callers:
             caller.join()
@@ -238,3 +240,7 @@ def test_in_flight_and_429s_show_in_status_and_metrics(server: Server, tmp_path:
     assert counts == {"200": 2, "429": 1}
     fix = {"endpoint": "fix", "deployment": "echo"}
     assert [s.value for s in samples["modelyard_request_duration_seconds_count"] if s.labels == fix] == [3]
+    # The worker runs one request at a time: the second held one waited in it from before `both_in` until the
+    # first was released, and that wait is queue wait, not work.
+    (waited,) = [s.value for s in samples["modelyard_request_queue_wait_seconds_sum"] if s.labels == fix]
+    assert waited >= released - both_in

@@ -1,6 +1,9 @@
 import asyncio
+import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
+import msgspec
 import pytest
 
 from runtime.api.errors import status_for
@@ -308,3 +311,18 @@ def test_mirror_copies_are_counted_on_the_shadow_and_not_as_client_requests() ->
     green = route.deployments["green"].stats
     assert (green.mirrored, green.mirror_failures, green.requests, green.queue_wait.count) == (1, 1, 0, 0)
     assert route.deployments["blue"].stats.statuses == {200: 1}
+
+
+def test_queue_wait_ends_when_the_worker_began_the_request() -> None:
+    class Busy(FakeWorker):
+        async def infer(self, *args: Any, **kwargs: Any) -> Result | Failure:
+            answer = await super().infer(*args, **kwargs)
+            assert isinstance(answer, Result)
+            # As a worker busy with an earlier request answers: it began this one 30 ms after it was sent.
+            return msgspec.structs.replace(answer, started=time.monotonic() + 0.03)
+
+    route = endpoint({"blue": [Busy()]}, {"blue": 100})
+    router = Router(lambda: 0.5)
+    run(router.forward(route, "POST", "/score", "", [], b"{}", None))
+    wait = route.deployments["blue"].stats.queue_wait
+    assert wait.count == 1 and wait.sum >= 0.03
