@@ -174,17 +174,22 @@ class Monitor:
         )
 
     def _worker(self, w: WorkerInfo) -> WorkerStatus:
-        reading = self.readings.get(w.pid) if w.pid is not None else None
+        return self._measured(w.instance, w.process, w.state, w.pid, w.cores, w.gpus)
+
+    def _measured(
+        self, instance: int, process: int, state: str, pid: int | None, cores: tuple[int, ...], gpus: tuple[int, ...]
+    ) -> WorkerStatus:
+        reading = self.readings.get(pid) if pid is not None else None
         return WorkerStatus(
-            instance=w.instance,
-            process=w.process,
-            state=w.state,
-            pid=w.pid,
-            cores=w.cores,
-            gpus=w.gpus,
+            instance=instance,
+            process=process,
+            state=state,
+            pid=pid,
+            cores=cores,
+            gpus=gpus,
             cpu_percent=reading.cpu_percent if reading is not None else None,
             rss_bytes=reading.rss_bytes if reading is not None else None,
-            gpu_memory_bytes=self._gpu_memory(w.pid),
+            gpu_memory_bytes=self._gpu_memory(pid),
         )
 
     def _gpu_memory(self, pid: int | None) -> int | None:
@@ -196,26 +201,9 @@ class Monitor:
     def _online(self, dep: OnlineInput) -> DeploymentStatus:
         key = (dep.endpoint, dep.name)
         _, cores, gpus = self._usage.get(key, (0.0, 0.0, 0.0))
-        route = dep.route
         window = self._windows.get(key)
-        fields: dict[str, object] = {}
-        if route is not None:
-            stats = route.stats
-            wait = window.queue_wait_p99_s if window is not None else None
-            fields = {
-                "requests": stats.requests,
-                "in_flight": route.inflight,
-                "errors_by_status": {str(s): n for s, n in sorted(stats.statuses.items()) if s != 200},
-                "throttled": stats.statuses.get(429, 0),
-                "mirrored": stats.mirrored,
-                "queue_wait_p99_ms": _ms(wait),
-            }
-            if window is not None:
-                fields |= {
-                    "requests_per_s": round(window.requests_per_s, 3),
-                    "p50_ms": _ms(window.p50_s),
-                    "p99_ms": _ms(window.p99_s),
-                }
+        # A deployment that does not serve (it failed, or is still coming up) has no router entry: no counts yet.
+        stats = dep.route.stats if dep.route is not None else DeploymentStats(dep.endpoint, dep.name)
         return DeploymentStatus(
             endpoint=dep.endpoint,
             name=dep.name,
@@ -223,39 +211,33 @@ class Monitor:
             state=dep.state,
             instance_count=dep.instance_count,
             workers=tuple(self._worker(w) for w in dep.workers),
+            requests=stats.requests,
+            requests_per_s=round(window.requests_per_s, 3) if window is not None else 0.0,
+            in_flight=dep.route.inflight if dep.route is not None else 0,
+            p50_ms=_ms(window.p50_s) if window is not None else None,
+            p99_ms=_ms(window.p99_s) if window is not None else None,
+            queue_wait_p99_ms=_ms(window.queue_wait_p99_s) if window is not None else None,
+            errors_by_status={str(s): n for s, n in sorted(stats.statuses.items()) if s != 200},
+            throttled=stats.statuses.get(429, 0),
+            mirrored=stats.mirrored,
             core_seconds=round(cores, 3),
             gpu_seconds=round(gpus, 3),
             autoscale=self.autoscale.get(key),
-            **fields,  # type: ignore[arg-type]
         )
 
     def _batch(self, dep: BatchInput) -> DeploymentStatus:
-        workers = [
-            WorkerInfo(
-                instance=w.instance,
-                process=0,
-                state="Running" if w.pid is not None else "Starting",
-                pid=w.pid,
-                cores=w.cores,
-                gpus=(),
-                shared=False,
-                restarts=0,
-                inflight=0,
-                last_exit="",
-                rss_mib=None,
-                liveness_failures=0,
-                readiness_failures=0,
-                last_answer=None,
-            )
+        workers = tuple(
+            # Batch workers run on CPU cores only (the executor hides GPUs from them).
+            self._measured(w.instance, 0, "Running" if w.pid is not None else "Starting", w.pid, w.cores, ())
             for w in dep.workers
-        ]
+        )
         return DeploymentStatus(
             endpoint=dep.endpoint,
             name=dep.name,
             kind="batch",
             state="Succeeded",
             instance_count=dep.instance_count,
-            workers=tuple(self._worker(w) for w in workers),
+            workers=workers,
             core_seconds=round(sum(j.core_seconds for j in dep.jobs), 3),
             gpu_seconds=round(sum(j.gpu_seconds for j in dep.jobs), 3),
         )
