@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 import threading
 import time
 from pathlib import Path
@@ -10,7 +11,7 @@ from typing import Any
 
 import httpx
 import msgspec
-from live import FIXTURES, SAMPLE, Server, worker_pids
+from live import FIXTURES, ROOT, SAMPLE, Server, worker_pids
 from prometheus_client.parser import text_string_to_metric_families
 
 from runtime.status import Status
@@ -244,3 +245,49 @@ def test_in_flight_and_429s_show_in_status_and_metrics(server: Server, tmp_path:
     # first was released, and that wait is queue wait, not work.
     (waited,) = [s.value for s in samples["modelyard_request_queue_wait_seconds_sum"] if s.labels == fix]
     assert waited >= released - both_in
+
+
+BATCH = ROOT / "tests" / "fixtures" / "batch"
+
+
+def test_a_batch_jobs_worker_and_progress_show_in_status_and_metrics(server: Server, tmp_path: Path) -> None:
+    release = tmp_path / "release"
+    fixture = tmp_path / "fixture"
+    shutil.copytree(BATCH, fixture)
+    (fixture / "code" / "held_csv.py").write_text(
+        "import os, time\nfrom score_csv import init, run as _run\n\n\n"
+        f"def run(mini_batch):\n    while not os.path.exists({str(release)!r}):\n        time.sleep(0.05)\n"
+        "    return _run(mini_batch)\n"
+    )
+    server.cli("batch-endpoint", "create", "-n", "heart", "-f", str(BATCH / "endpoint.yml"))
+    server.cli("compute", "create", "--name", "batch-cluster", "--type", "amlcompute")
+    dep = ["-f", str(fixture / "deployment.yml"), "--endpoint-name", "heart", "--set-default"]
+    server.cli("batch-deployment", "create", *dep, "--set", "code_configuration.scoring_script=held_csv.py")
+    invoke = ["batch-endpoint", "invoke", "-n", "heart", "--input", str(BATCH / "data"), "--query", "name", "-o", "tsv"]
+    name = server.cli(*invoke).stdout.strip()
+    try:
+
+        def batch() -> Any:
+            return next(d for d in _status(server).deployments if d.kind == "batch")
+
+        # The held run() keeps its worker up: it shows under its deployment, sampled like an online one.
+        dep_status = _wait_for(lambda: (d := batch()).workers and d.workers[0].rss_bytes and d, "no batch worker")
+        (worker,) = dep_status.workers
+        assert (dep_status.endpoint, dep_status.name) == ("heart", "csv-sum")
+        assert worker.pid and worker.cores and worker.state == "Running"
+        status = _status(server)
+        (job,) = status.jobs
+        assert (job.name, job.state, job.files_total, job.files_done) == (name, "Running", 3, 0)
+        assert next(e for e in status.endpoints if e.name == "heart").traffic == {"csv-sum": 100}
+    finally:
+        release.touch()
+    _wait_for(lambda: _status(server).jobs[0].state == "Completed", "the job did not complete")
+    status = _status(server)
+    (job,) = status.jobs
+    assert (job.files_done, job.files_failed, job.eta_s) == (3, 0, None)
+    assert next(d for d in status.deployments if d.kind == "batch").core_seconds == job.core_seconds > 0
+    with server.client() as http:
+        samples = _samples(http.get("/metrics").text)
+    heart = {"endpoint": "heart", "deployment": "csv-sum"}
+    assert [s.value for s in samples["modelyard_batch_files_done_total"] if s.labels == heart] == [3]
+    assert [s.value for s in samples["modelyard_batch_files_failed_total"] if s.labels == heart] == [0]
