@@ -50,6 +50,8 @@ class WorkerStatus(_Snap, frozen=True, kw_only=True, omit_defaults=True):
     cpu_percent: float | None
     rss_bytes: int | None  #: resident memory at the last sample
     gpu_memory_bytes: int | None = None  #: GPU memory its process holds (NVML's compute-process list); GPUs only
+    #: its share of the GPU's SM time over the last sample period (NVML's process samples); GPUs that keep them only
+    gpu_utilization_percent: float | None = None
 
 
 class AutoscaleStatus(_Snap, frozen=True, kw_only=True):

@@ -190,7 +190,14 @@ class Monitor:
             cpu_percent=reading.cpu_percent if reading is not None else None,
             rss_bytes=reading.rss_bytes if reading is not None else None,
             gpu_memory_bytes=self._gpu_memory(pid),
+            gpu_utilization_percent=self._gpu_utilization(pid),
         )
+
+    def _gpu_utilization(self, pid: int | None) -> float | None:
+        if pid is None or not self.gpus:
+            return None
+        busy = [g.process_utilization[pid] for g in self.gpus if pid in g.process_utilization]
+        return round(sum(busy), 1) if busy else None
 
     def _gpu_memory(self, pid: int | None) -> int | None:
         if pid is None or not self.gpus:

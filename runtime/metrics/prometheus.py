@@ -90,6 +90,7 @@ def _snapshot(status: Status) -> Iterator[Metric]:
     cpu = g(f"{PREFIX}_worker_cpu_percent", "Worker CPU time over the last sample, % of its own cores", labels=_WORKER)
     rss = g(f"{PREFIX}_worker_memory_rss_bytes", "Worker resident memory", labels=_WORKER)
     gpu_mem = g(f"{PREFIX}_worker_gpu_memory_bytes", "GPU memory a worker process holds", labels=_WORKER)
+    gpu_busy = g(f"{PREFIX}_worker_gpu_utilization_percent", "A worker's share of GPU SM time", labels=_WORKER)
     cores = CounterMetricFamily(
         f"{PREFIX}_deployment_core_seconds", "Cores held x seconds alive since the deployment was created", labels=_DEP
     )
@@ -115,6 +116,8 @@ def _snapshot(status: Status) -> Iterator[Metric]:
                 rss.add_metric(wl, w.rss_bytes)
             if w.gpu_memory_bytes is not None:
                 gpu_mem.add_metric(wl, w.gpu_memory_bytes)
+            if w.gpu_utilization_percent is not None:
+                gpu_busy.add_metric(wl, w.gpu_utilization_percent)
         for state, n in sorted(by_state.items()):
             workers.add_metric([*labels, d.kind, state], n)
         cores.add_metric(labels, d.core_seconds)
@@ -140,7 +143,7 @@ def _snapshot(status: Status) -> Iterator[Metric]:
                 used.add_metric(gl, gpu.memory_used_bytes)
             if gpu.memory_total_bytes is not None:
                 size.add_metric(gl, gpu.memory_total_bytes)
-        yield from (util, used, size, gpu_mem)
+        yield from (util, used, size, gpu_mem, gpu_busy)
 
 
 def _batch_files(status: Status) -> dict[tuple[str, str], tuple[int, int]]:

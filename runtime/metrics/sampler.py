@@ -126,6 +126,9 @@ class GpuReading(msgspec.Struct, frozen=True):
     memory_used_bytes: int | None
     memory_total_bytes: int | None
     processes: dict[int, int]  #: pid -> GPU memory in bytes (NVML's compute-process list)
+    #: pid -> mean SM utilization % of its samples since the last reading (NVML's process utilization samples;
+    #: empty where the GPU does not keep them)
+    process_utilization: dict[int, float] = {}
 
 
 class GpuSampler:
@@ -138,6 +141,7 @@ class GpuSampler:
         self.note = ""
         self._nvml: Any = None
         self._handles: list[tuple[int, Any, str]] = []
+        self._seen: dict[int, int] = {}  #: GPU index -> timestamp (µs) of the newest process sample read
         if not indices:
             return
         try:
@@ -171,10 +175,21 @@ class GpuSampler:
                 if not self.note:  # once per spell of failures, not once a second
                     log.warning("NVML query of GPU %d failed: %s", index, exc)
                 failed = f"NVML query of GPU {index} failed ({exc})"
-            out.append(GpuReading(index, name, util, used, total, processes))
+            out.append(GpuReading(index, name, util, used, total, processes, self._process_utilization(index, handle)))
         if self._handles:
             self.note = failed  # cleared once the GPUs answer again
         return out
+
+    def _process_utilization(self, index: int, handle: Any) -> dict[int, float]:
+        try:
+            samples = self._nvml.nvmlDeviceGetProcessUtilization(handle, self._seen.get(index, 0))
+        except Exception:  # not supported by this GPU or driver, or no new samples (NVML reports both as errors)
+            return {}
+        by_pid: dict[int, list[float]] = {}
+        for sample in samples:
+            by_pid.setdefault(int(sample.pid), []).append(float(sample.smUtil))
+            self._seen[index] = max(self._seen.get(index, 0), int(sample.timeStamp))
+        return {pid: round(sum(v) / len(v), 1) for pid, v in by_pid.items()}
 
     def close(self) -> None:
         """Let go of NVML."""

@@ -37,6 +37,19 @@ def fake_nvml(worker_pid: int, fail_util: bool = False) -> types.ModuleType:
 
     nvml.nvmlDeviceGetUtilizationRates = util
     nvml.nvmlDeviceGetMemoryInfo = lambda h: types.SimpleNamespace(used=3 * 2**30, total=141 * 2**30, free=0)
+    seen: list[int] = []
+
+    def process_samples(h: int, since: int) -> list[Any]:
+        seen.append(since)
+        if since:  # nothing new since the last call: NVML reports it as an error
+            raise NVMLError("Not Found")
+        return [
+            types.SimpleNamespace(pid=worker_pid, timeStamp=10, smUtil=20, memUtil=1),
+            types.SimpleNamespace(pid=worker_pid, timeStamp=30, smUtil=40, memUtil=1),
+        ]
+
+    nvml.nvmlDeviceGetProcessUtilization = process_samples
+    nvml.seen = seen
     nvml.nvmlDeviceGetComputeRunningProcesses = lambda h: [
         types.SimpleNamespace(pid=worker_pid, usedGpuMemory=2**30),
         types.SimpleNamespace(pid=1, usedGpuMemory=None),  # not available (e.g. another container's process)
@@ -64,7 +77,8 @@ def worker(pid: int) -> WorkerInfo:
 
 
 def test_gpu_utilization_memory_and_each_workers_gpu_memory(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
-    monkeypatch.setitem(sys.modules, "pynvml", fake_nvml(os.getpid()))
+    nvml: Any = fake_nvml(os.getpid())
+    monkeypatch.setitem(sys.modules, "pynvml", nvml)
     mon = Monitor(UsageStore(tmp_path / "db"), cores=[0, 1], gpus=[0])
     dep = OnlineInput(
         endpoint="ep", name="green", state="Succeeded", instance_count=1, created_at=1.0, workers=(worker(os.getpid()),)
@@ -73,7 +87,8 @@ def test_gpu_utilization_memory_and_each_workers_gpu_memory(monkeypatch: pytest.
     status = mon.snapshot([], [dep], [])
     (gpu,) = status.machine.gpus
     assert (gpu.index, gpu.name, gpu.utilization_percent, gpu.memory_used_bytes) == (0, "NVIDIA H200", 37.0, 3 * 2**30)
-    assert status.deployments[0].workers[0].gpu_memory_bytes == 2**30
+    (w,) = status.deployments[0].workers
+    assert (w.gpu_memory_bytes, w.gpu_utilization_percent) == (2**30, 30.0)  # the mean of its two samples
     assert status.machine.notes == ()
 
     text = prometheus.render(prometheus.registry(lambda: status, lambda: [])).decode()
@@ -81,6 +96,11 @@ def test_gpu_utilization_memory_and_each_workers_gpu_memory(monkeypatch: pytest.
     assert samples["modelyard_gpu_utilization_percent"].labels == {"gpu": "0", "name": "NVIDIA H200"}
     assert samples["modelyard_gpu_utilization_percent"].value == 37
     assert samples["modelyard_worker_gpu_memory_bytes"].value == 2**30
+    assert samples["modelyard_worker_gpu_utilization_percent"].value == 30
+
+    mon.tick([dep], [])  # only samples newer than those read are asked for; none is no figure, not an error
+    assert nvml.seen == [0, 30]
+    assert mon.snapshot([], [dep], []).deployments[0].workers[0].gpu_utilization_percent is None
     mon.close()
 
 
