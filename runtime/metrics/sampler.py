@@ -87,8 +87,8 @@ class ProcessReading(msgspec.Struct, frozen=True):
 class ProcessSampler:
     """CPU % of each worker's own core set and its RSS, from cpu_times deltas between calls.
 
-    The psutil.Process objects are kept between calls, so a pid reused by another process is told apart by its
-    start time, as psutil does.
+    The psutil.Process objects are kept between calls (one /proc read per worker and sample); a pid that stops
+    being asked for is forgotten, so a later process that reuses it starts afresh.
     """
 
     def __init__(self) -> None:
@@ -109,7 +109,7 @@ class ProcessSampler:
                 continue
             cpu = times.user + times.system
             percent = None
-            if known is not None and now > known[2]:
+            if known is not None and now > known[2] and cpu >= known[1]:
                 percent = round(100.0 * (cpu - known[1]) / ((now - known[2]) * max(cores, 1)), 1)
             kept[pid] = (proc, cpu, now)
             out[pid] = ProcessReading(percent, rss)
