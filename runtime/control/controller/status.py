@@ -41,11 +41,15 @@ class StatusOps(JobOps):
         self.monitor.close()
 
     async def _sample_loop(self) -> None:
+        failures = 0
         while True:
             try:
                 self.monitor.tick(self._online(), self._batch_inputs(with_jobs=False))
+                failures = 0
             except Exception:  # a reading that fails must not end sampling for the life of the server
-                log.exception("sampling the workers failed; trying again in %.1f s", self.monitor.period_s)
+                failures += 1
+                if failures == 1 or failures % 600 == 0:  # the traceback once, not once a second
+                    log.exception("sampling the workers failed %d time(s) in a row; trying on", failures)
             await asyncio.sleep(self.monitor.period_s)
 
     def status(self) -> Status:
