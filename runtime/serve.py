@@ -32,6 +32,7 @@ def run(
     token_lifetime_s: int = 3600,
     limits: Limits | None = None,
     batch: BatchOptions | None = None,
+    sample_period_s: float = 1.0,
 ) -> int:
     """Run the server in the foreground until SIGINT or SIGTERM; return the exit status."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -48,14 +49,22 @@ def run(
     except ImportError:  # pragma: no cover - uvloop is a dependency on every platform serve supports
         pass
     try:
-        asyncio.run(_main(state, sock, server, token_lifetime_s, limits or Limits(), batch or BatchOptions()))
+        asyncio.run(
+            _main(state, sock, server, token_lifetime_s, limits or Limits(), batch or BatchOptions(), sample_period_s)
+        )
     finally:
         lock.close()
     return 0
 
 
 async def _main(
-    state: StateDir, sock: object, server: ServerName, token_lifetime_s: int, limits: Limits, batch: BatchOptions
+    state: StateDir,
+    sock: object,
+    server: ServerName,
+    token_lifetime_s: int,
+    limits: Limits,
+    batch: BatchOptions,
+    sample_period_s: float,
 ) -> None:
     import socket
 
@@ -71,6 +80,7 @@ async def _main(
             gpu_note=gpu_note,
             token_lifetime_s=token_lifetime_s,
             batch=batch,
+            sample_period_s=sample_period_s,
         )
     except (OSError, sqlite3.Error) as exc:  # the state database cannot be opened: one line, not a traceback
         error = storage_error(exc)

@@ -61,6 +61,9 @@ def routes(ctl: Controller) -> list[Route]:
     async def health(request: Request) -> Response:
         return JSON({"status": "ok"})
 
+    async def status(request: Request) -> Response:
+        return JSON(ctl.status())
+
     async def endpoints(request: Request) -> Response:
         if request.method == "GET":
             return JSON(ctl.list_endpoints())
@@ -137,6 +140,7 @@ def routes(ctl: Controller) -> list[Route]:
 
     return [
         Route("/api/health", health, methods=["GET"]),
+        Route("/api/status", status, methods=["GET"]),
         Route("/api/endpoints", endpoints, methods=["GET", "POST"]),
         Route("/api/endpoints/{name}", endpoint, methods=["GET", "PATCH", "DELETE"]),
         Route("/api/endpoints/{name}/keys", keys, methods=["GET"]),

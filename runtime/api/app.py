@@ -3,13 +3,15 @@
 /endpoints/<name>/<rest>      Azure data plane (score; OIP v2 for Triton deployments)
 Host: <name>.localhost        the same, with the whole path as <rest>
 /batch-endpoints/<name>/jobs  Azure's batch invoke (Bearer token from `account get-access-token`)
-/api/...                      management API (admin token)
+/api/...                      management API (admin token); /api/status is the whole status snapshot
+/metrics                      Prometheus text (no token from loopback clients, the admin token from others)
 /                             liveness of the server itself
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import logging
 
 from starlette.applications import Starlette
@@ -27,6 +29,7 @@ from runtime.api.errors import admin_body, status_for
 from runtime.api.limits import Limits
 from runtime.control.controller import Controller
 from runtime.errors import Code, ModelyardError, storage_error
+from runtime.metrics import prometheus
 
 _PREFIX = "/endpoints/"
 
@@ -97,6 +100,13 @@ async def _routing_error(request: Request, exc: Exception) -> Response:
     return Response(admin_body(code, message), status_for(code), headers=exc.headers, media_type="application/json")
 
 
+def _loopback(host: str) -> bool:
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
 async def _error(send: Send, code: Code, message: str) -> None:
     body = admin_body(code, message)
     headers = [(b"content-type", b"application/json"), (b"content-length", str(len(body)).encode())]
@@ -110,9 +120,22 @@ def build_app(ctl: Controller, admin_token: str, limits: Limits | None = None) -
     async def root(request: Request) -> Response:
         return Response(f"modelyard {__version__}\n", media_type="text/plain")
 
+    scraped = prometheus.registry(ctl.status, ctl.request_stats)
+
+    async def metrics(request: Request) -> Response:
+        # Scrapers (Prometheus, as Triton's and Ray's /metrics are scraped) send no credentials; a client that is
+        # not on this machine must show the admin token, since the names of endpoints and deployments show.
+        client = request.client.host if request.client is not None else ""
+        auth = request.headers.get("authorization", "").encode()
+        if not _loopback(client) and not hmac.compare_digest(auth, b"Bearer " + admin_token.encode()):
+            body = admin_body(Code.UNAUTHENTICATED, "/metrics from another machine needs the admin token")
+            return Response(body, status_for(Code.UNAUTHENTICATED), media_type="application/json")
+        return Response(prometheus.render(scraped), headers={"content-type": prometheus.CONTENT_TYPE})
+
     management = Starlette(
         routes=[
             Route("/", root, methods=["GET"]),
+            Route("/metrics", metrics, methods=["GET"]),
             *admin.routes(ctl),
             *batch_admin.routes(ctl),
             *jobs.routes(ctl),

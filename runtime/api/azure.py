@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Awaitable, Callable, MutableMapping
+from time import monotonic
 from typing import Any
 
 from runtime.api.errors import data_plane_body, status_for
@@ -15,7 +16,7 @@ from runtime.api.limits import DEFAULT_MAX_BODY
 from runtime.errors import Code, ModelyardError
 from runtime.ipc.messages import Headers
 from runtime.routing.admission import RETRY_AFTER_S
-from runtime.routing.router import DEPLOYMENT_HEADER, Router
+from runtime.routing.router import DEPLOYMENT_HEADER, EndpointRoute, Router
 
 Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
@@ -39,6 +40,8 @@ class DataPlane:
     def __init__(self, router: Router, max_body: int = DEFAULT_MAX_BODY) -> None:
         self.router = router
         self.max_body = max_body
+        # The request counts are kept by HTTP status; the code-to-status table stays the one in api/errors.py.
+        router.status_of = status_for
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send, endpoint: str, path: str) -> None:
         """Serve one request for `endpoint`; `path` is the part after the endpoint (e.g. "/score")."""
@@ -53,26 +56,37 @@ class DataPlane:
             if name == DEPLOYMENT_HEADER:
                 target = value
             headers.append((name, value))
+        started = monotonic()
         request_id = self.router.new_request_id()
+        route: EndpointRoute | None = None
         try:
             route = self.router.route(endpoint)
             self.router.authenticate(route, authorization)
             body = await _read_body(receive, self.max_body)
-            query = scope["query_string"].decode("latin-1")
-            response = await self.router.forward(
-                route, scope["method"], path, query, headers, body, target, request_id, self.max_body
-            )
         except ModelyardError as exc:
-            # The front end's own answers carry its request id too, so a refused request can be traced like any other.
-            out = [*_JSON, (b"x-request-id", request_id.encode())]
-            if exc.code is Code.OVERLOADED:
-                out.append(_RETRY_AFTER)
-            await _respond(send, status_for(exc.code), out, data_plane_body(exc.message))
+            self.router.refused(route, exc.code, monotonic() - started)
+            await _refuse(send, exc, request_id)
             return
         except _ClientGone:
             return  # a partial body must never reach the scoring script
+        try:
+            query = scope["query_string"].decode("latin-1")
+            response = await self.router.forward(
+                route, scope["method"], path, query, headers, body, target, request_id, self.max_body, started
+            )
+        except ModelyardError as exc:  # counted by the router, which knows the deployment
+            await _refuse(send, exc, request_id)
+            return
         out = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers if k.lower() not in _HOP_BY_HOP]
         await _respond(send, response.status, out, response.body)
+
+
+async def _refuse(send: Send, exc: ModelyardError, request_id: str) -> None:
+    # The front end's own answers carry its request id too, so a refused request can be traced like any other.
+    out = [*_JSON, (b"x-request-id", request_id.encode())]
+    if exc.code is Code.OVERLOADED:
+        out.append(_RETRY_AFTER)
+    await _respond(send, status_for(exc.code), out, data_plane_body(exc.message))
 
 
 async def _read_body(receive: Receive, limit: int) -> bytes:

@@ -15,6 +15,7 @@ from pathlib import Path
 from typing import Any, NoReturn
 
 from runtime.cli import batch, monitor, output, progress
+from runtime.cli import status as status_cli
 from runtime.cli.args import (
     endpoint_name,
     header_name,
@@ -302,6 +303,7 @@ def _parser() -> argparse.ArgumentParser:
     groups = parser.add_subparsers(dest="group", metavar="COMMAND")
 
     add_server_commands(groups, common)
+    status_cli.add_commands(groups, common)
 
     def verbs(name: str, help: str) -> argparse._SubParsersAction[_Parser]:
         group = groups.add_parser(name, help=help)

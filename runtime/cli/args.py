@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import math
 from collections.abc import Callable
 
 
@@ -48,6 +49,21 @@ def model_name(value: str) -> str:
     if not is_asset_name(not_blank(value)):
         raise argparse.ArgumentTypeError(f"{value!r} is not a valid model name or version; use {ASSET_RULE}")
     return value
+
+
+def float_in(low: float, high: float, rule: str) -> Callable[[str], float]:
+    """An argparse type for a number in [low, high]; `rule` says what is allowed."""
+
+    def parse(text: str) -> float:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        if not low <= value <= high:  # NaN fails both comparisons
+            raise argparse.ArgumentTypeError(f"must be {rule}, got {text!r}")
+        return value
+
+    return parse
 
 
 def int_in(low: int, high: int | None, rule: str) -> Callable[[str], int]:

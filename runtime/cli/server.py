@@ -7,7 +7,7 @@ import sys
 import time
 from typing import Any
 
-from runtime.cli.args import int_in, port
+from runtime.cli.args import float_in, int_in, port
 from runtime.errors import Unavailable
 from runtime.statedir import ServerInfo, StateDir
 
@@ -29,7 +29,16 @@ def serve_command(args: argparse.Namespace) -> int:
         body_timeout_s=args.body_timeout,
     )
     batch = BatchOptions(idle_s=args.batch_idle, calm_s=args.low_priority_calm, ray_address=args.ray_address)
-    return serve.run(state, args.host, args.port, args.server, args.token_lifetime, limits, batch)
+    return serve.run(
+        state,
+        args.host,
+        args.port,
+        args.server,
+        args.token_lifetime,
+        limits,
+        batch,
+        sample_period_s=args.sample_interval,
+    )
 
 
 def _detach(state: StateDir, args: argparse.Namespace) -> int:
@@ -41,7 +50,7 @@ def _detach(state: StateDir, args: argparse.Namespace) -> int:
     cmd += ["--max-body-mib", str(args.max_body_mib), "--max-header-kib", str(args.max_header_kib)]
     cmd += ["--max-headers", str(args.max_headers), "--header-timeout", str(args.header_timeout)]
     cmd += ["--body-timeout", str(args.body_timeout), "--batch-idle", str(args.batch_idle)]
-    cmd += ["--low-priority-calm", str(args.low_priority_calm)]
+    cmd += ["--low-priority-calm", str(args.low_priority_calm), "--sample-interval", str(args.sample_interval)]
     if args.ray_address is not None:
         cmd += ["--ray-address", args.ray_address]
     try:
@@ -179,6 +188,13 @@ def add_server_commands(groups: Any, common: argparse.ArgumentParser) -> None:
         type=ray_address,
         metavar="HOST:PORT",
         help="the head of the Ray cluster that batch deployments with settings.executor=ray run on (default: none)",
+    )
+    serve.add_argument(
+        "--sample-interval",
+        type=float_in(0.1, 60, "0.1-60 seconds"),
+        default=1.0,
+        metavar="SECONDS",
+        help="how often workers' CPU, memory and GPUs are sampled for status and /metrics, 0.1-60 (default 1)",
     )
     serve.set_defaults(handler=serve_command)
     groups.add_parser("stop", parents=[common], help="stop the running server").set_defaults(handler=stop_command)

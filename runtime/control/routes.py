@@ -6,6 +6,7 @@ from collections.abc import Mapping
 
 from runtime.control.registry import EndpointRecord
 from runtime.control.supervisor import DeploymentSupervisor
+from runtime.metrics.stats import DeploymentStats
 from runtime.routing.balance import WeightedTable
 from runtime.routing.router import DeploymentRoute, EndpointRoute
 from runtime.spec import AuthMode
@@ -19,7 +20,7 @@ def build_routes(
     """One EndpointRoute per endpoint, keyed by its name in lower case (host names and Azure names ignore case).
 
     A deployment keeps its DeploymentRoute object across rebuilds: requests in flight decrement the object they
-    incremented, so admission counts stay exact however often the tables change.
+    incremented, so admission counts stay exact however often the tables change; its request counts stay too.
     """
     routes: dict[str, EndpointRoute] = {}
     for ep in endpoints:
@@ -33,7 +34,10 @@ def build_routes(
             max_inflight = 2 * rs.max_concurrent_requests_per_instance * sup.spec.instance_count
             route = old.deployments.get(name) if old else None
             if route is None:
-                route = DeploymentRoute(name, _ready_workers(sup), rs.request_timeout_ms, max_inflight, sup.plan.kind)
+                stats = DeploymentStats(ep.name, name)
+                route = DeploymentRoute(
+                    name, _ready_workers(sup), rs.request_timeout_ms, max_inflight, sup.plan.kind, stats
+                )
             else:
                 route.workers = _ready_workers(sup)
                 route.timeout_s = rs.request_timeout_ms / 1000
@@ -50,6 +54,7 @@ def build_routes(
             traffic=WeightedTable(ep.traffic),
             mirror=next(iter(ep.mirror.items()), None),
             deployments=deps,
+            front=old.front if old else DeploymentStats(ep.name, ""),
         )
     return routes
 

@@ -178,12 +178,12 @@ class DeploymentSupervisor:
         await self._stop_slots(slots, grace)
         self._on_change()
 
-    def workers(self) -> list[WorkerInfo]:
-        """The live worker list."""
+    def workers(self, measure: bool = True) -> list[WorkerInfo]:
+        """The live worker list; `measure=False` leaves rss_mib out (the sampler reads memory itself)."""
         out = []
         for s in [*self._slots, *self._draining]:
             pid = s.handle.pid if s.handle is not None and s.handle.alive else None
-            rss = rss_bytes(pid) if pid is not None else None
+            rss = rss_bytes(pid) if pid is not None and measure else None
             answered = s.handle.last_answer if s.handle is not None else None
             out.append(
                 WorkerInfo(

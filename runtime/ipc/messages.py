@@ -97,6 +97,9 @@ class Result(_Msg, frozen=True):
     status: int
     headers: Headers
     body: bytes
+    #: time.monotonic() when the worker began the request (CLOCK_MONOTONIC is one clock for every process on the
+    #: machine), so the router can tell the wait behind earlier requests from the work; 0: not known
+    started: float = 0.0
 
 
 class Failure(_Msg, frozen=True):

@@ -14,12 +14,14 @@ import re
 import uuid
 from collections.abc import Callable, Mapping, Sequence
 from random import getrandbits
+from time import monotonic
 from typing import Protocol
 
 import msgspec
 
 from runtime.errors import Code, ModelyardError, NotFound, Unauthenticated, Unavailable
 from runtime.ipc.messages import Failure, Headers, Result
+from runtime.metrics.stats import DeploymentStats
 from runtime.routing.admission import admits
 from runtime.routing.balance import WeightedTable, least_loaded, mirror_hit
 from runtime.routing.tokens import Tokens
@@ -61,10 +63,20 @@ class DeploymentRoute:
 
     WorkersFn = Callable[[], Sequence[Worker]]  #: returns the deployment's ready workers, read on every request
 
-    __slots__ = ("name", "workers", "timeout_s", "max_inflight", "inflight", "kind")
+    __slots__ = ("name", "workers", "timeout_s", "max_inflight", "inflight", "kind", "stats")
 
-    def __init__(self, name: str, workers: WorkersFn, timeout_ms: int, max_inflight: int, kind: str = "script") -> None:
+    def __init__(
+        self,
+        name: str,
+        workers: WorkersFn,
+        timeout_ms: int,
+        max_inflight: int,
+        kind: str = "script",
+        stats: DeploymentStats | None = None,
+    ) -> None:
         self.name = name
+        #: what the router counts for it; kept with the route, so counts survive routing-table rebuilds
+        self.stats = stats if stats is not None else DeploymentStats("", name)
         self.workers = workers
         self.timeout_s = timeout_ms / 1000
         self.max_inflight = max_inflight
@@ -87,6 +99,8 @@ class EndpointRoute(msgspec.Struct, frozen=True):
     tokens: bool = False  #: auth by tokens (aml_token / aad_token) instead of keys
     uid: str = ""  #: which creation of the endpoint this is; tokens name it
     kubernetes: bool = False  #: a Kubernetes endpoint: 502 for script failures, 504 for timeouts, no 424
+    #: requests refused before a deployment was chosen (bad key, no deployment takes traffic, ...)
+    front: DeploymentStats = msgspec.field(default_factory=lambda: DeploymentStats("", ""))
 
 
 class Response(msgspec.Struct):
@@ -122,6 +136,14 @@ class Router:
         self._background: set[asyncio.Task[None]] = set()
         self.mirrored = 0  #: mirror copies sent
         self.mirror_failures = 0
+        #: requests for endpoints that do not exist (one bucket, so unknown names cannot grow the metrics)
+        self.unrouted = DeploymentStats("", "")
+        #: the HTTP status of an error code, for the request counts; the HTTP layer sets its one table here
+        self.status_of: Callable[[Code], int] = lambda code: 500
+
+    def refused(self, route: EndpointRoute | None, code: Code, seconds: float) -> None:
+        """Count a request the front end refused before `forward` (no such endpoint, bad key, body too large)."""
+        (route.front if route is not None else self.unrouted).finished(self.status_of(code), seconds)
 
     def new_request_id(self) -> str:
         """A GUID for one request, as Azure's front end gives each request in x-request-id."""
@@ -164,12 +186,45 @@ class Router:
         target: str | None,
         request_id: str | None = None,
         max_body: int = 0,
+        started: float | None = None,
     ) -> Response:
         """Send an authenticated request to a deployment (the named `target`, or by traffic) and relay the answer.
 
         `request_id` is the front end's id for the request (see `new_request_id`); one is made when it is not given.
         `max_body` is the server's body limit, which a compressed body may not inflate past in the worker.
+        `started` is the request's arrival (time.monotonic), from which its duration and queue wait are counted.
         """
+        if started is None:
+            started = monotonic()
+        dep: DeploymentRoute | None = None
+        try:
+            dep, shadow = self._choose(route, path, target)
+            # Azure's front end replaces the client's x-request-id with its own GUID before the container sees it,
+            # and sanitises the client's own id.
+            fwd = [(k, v) for k, v in headers if k != "x-request-id"]
+            if any(k == "x-ms-client-request-id" for k, _ in fwd):
+                fwd = _sanitised_client_id(fwd)
+            fwd.append(("x-request-id", request_id or self.new_request_id()))
+            if shadow is not None:
+                # The copy is the request the live deployment sees, cleaned headers included.
+                self._mirror(shadow, method, path, query, list(fwd), body, max_body)
+            try:
+                answer = await self._send(dep, method, path, query, fwd, body, max_body, started)
+            except Timeout as exc:
+                if route.kubernetes:
+                    raise ModelyardError(exc.message, code=Code.UPSTREAM_TIMEOUT) from None
+                raise
+            response = _relayed(route, dep, answer)
+        except ModelyardError as exc:
+            (dep.stats if dep is not None else route.front).finished(self.status_of(exc.code), monotonic() - started)
+            raise
+        dep.stats.finished(response.status, monotonic() - started)
+        return response
+
+    def _choose(
+        self, route: EndpointRoute, path: str, target: str | None
+    ) -> tuple[DeploymentRoute, DeploymentRoute | None]:
+        """The deployment that takes the request (the header's `target`, or by traffic) and its mirror, if any."""
         shadow: DeploymentRoute | None = None
         if target:
             dep = route.deployments.get(target)
@@ -198,37 +253,18 @@ class Router:
             _check_path(dep, path)
             if route.mirror is not None and mirror_hit(route.mirror[1], self._random):
                 shadow = route.deployments.get(route.mirror[0])
-        # Azure's front end replaces the client's x-request-id with its own GUID before the container sees it, and
-        # sanitises the client's own id.
-        fwd = [(k, v) for k, v in headers if k != "x-request-id"]
-        if any(k == "x-ms-client-request-id" for k, _ in fwd):
-            fwd = _sanitised_client_id(fwd)
-        fwd.append(("x-request-id", request_id or self.new_request_id()))
-        if shadow is not None:
-            # The copy is the request the live deployment sees, cleaned headers included.
-            self._mirror(shadow, method, path, query, list(fwd), body, max_body)
-        try:
-            answer = await self._send(dep, method, path, query, fwd, body, max_body)
-        except Timeout as exc:
-            if route.kubernetes:
-                raise ModelyardError(exc.message, code=Code.UPSTREAM_TIMEOUT) from None
-            raise
-        if isinstance(answer, Failure):
-            raise ModelyardError(answer.message, code=_code(answer.code))
-        out = answer.headers
-        out.append((DEPLOYMENT_HEADER, dep.name))
-        if answer.status == 200:
-            return Response(200, out, answer.body)
-        if route.kubernetes:
-            # Azure's Kubernetes front end reports a failing scoring script as 502 and passes other codes through.
-            return Response(502 if answer.status >= 500 else answer.status, out, answer.body)
-        # Azure's front end turns every non-200 from the container into 424 and reports the original status.
-        out.append(("ms-azureml-model-error-statuscode", str(answer.status)))
-        out.append(("ms-azureml-model-error-reason", "model_error"))
-        return Response(424, out, answer.body)
+        return dep, shadow
 
     async def _send(
-        self, dep: DeploymentRoute, method: str, path: str, query: str, headers: Headers, body: bytes, max_body: int
+        self,
+        dep: DeploymentRoute,
+        method: str,
+        path: str,
+        query: str,
+        headers: Headers,
+        body: bytes,
+        max_body: int,
+        started: float | None = None,
     ) -> Result | Failure:
         if not admits(dep.inflight, dep.max_inflight):
             raise Overloaded(
@@ -243,9 +279,16 @@ class Router:
         if worker is None:
             raise Unavailable(f"deployment {dep.name!r} has no ready instance")
         dep.inflight += 1
+        sent = monotonic()
         late = False
         try:
-            return await worker.infer(method, path, query, headers, body, dep.timeout_s, max_body, dep.release)
+            answer = await worker.infer(method, path, query, headers, body, dep.timeout_s, max_body, dep.release)
+            if started is not None:  # mirror copies are not the client's requests and count apart
+                # The worker took it when it began it (a request sent to a busy worker waits there), or, when the
+                # answer does not say, when it was sent.
+                took = answer.started if type(answer) is Result and answer.started else sent
+                dep.stats.took(max(0.0, took - started))
+            return answer
         except TimeoutError:
             # The worker still runs it: its slot stays taken until the late answer, when the worker calls release.
             late = True
@@ -261,12 +304,15 @@ class Router:
     ) -> None:
         async def send() -> None:
             self.mirrored += 1
+            dep.stats.mirrored += 1
             try:
                 answer = await self._send(dep, method, path, query, headers, body, max_body)
                 if isinstance(answer, Failure) or answer.status != 200:
                     self.mirror_failures += 1
+                    dep.stats.mirror_failures += 1
             except ModelyardError as exc:
                 self.mirror_failures += 1
+                dep.stats.mirror_failures += 1
                 # A saturated shadow refuses copies by the thousand; a line for each would drown the server log.
                 if self.mirror_failures == 1 or self.mirror_failures % 1000 == 0:
                     log.info(
@@ -279,6 +325,23 @@ class Router:
         task = asyncio.get_running_loop().create_task(send())
         self._background.add(task)
         task.add_done_callback(self._background.discard)
+
+
+def _relayed(route: EndpointRoute, dep: DeploymentRoute, answer: Result | Failure) -> Response:
+    """The client's response for a worker's answer, as Azure's front end relays it."""
+    if isinstance(answer, Failure):
+        raise ModelyardError(answer.message, code=_code(answer.code))
+    out = answer.headers
+    out.append((DEPLOYMENT_HEADER, dep.name))
+    if answer.status == 200:
+        return Response(200, out, answer.body)
+    if route.kubernetes:
+        # Azure's Kubernetes front end reports a failing scoring script as 502 and passes other codes through.
+        return Response(502 if answer.status >= 500 else answer.status, out, answer.body)
+    # Azure's front end turns every non-200 from the container into 424 and reports the original status.
+    out.append(("ms-azureml-model-error-statuscode", str(answer.status)))
+    out.append(("ms-azureml-model-error-reason", "model_error"))
+    return Response(424, out, answer.body)
 
 
 #: What Azure's front end passes to a scoring-script container; any other URL is its 404 "Bad URL".

@@ -13,6 +13,7 @@ from __future__ import annotations
 import logging
 import os
 import socket
+import time
 import traceback
 from collections.abc import Callable
 from typing import Final
@@ -21,7 +22,7 @@ import msgspec
 
 from runtime.errors import Code
 from runtime.ipc.framing import FrameError, encode_frame, worker_decoder
-from runtime.ipc.messages import Drain, Failure, Infer, Load, Ping, Pong, Ready, Shutdown, ToWorker
+from runtime.ipc.messages import Drain, Failure, Infer, Load, Ping, Pong, Ready, Result, Shutdown, ToWorker
 from runtime.worker.adapters import Adapter, LoadError, load_adapter
 
 logger = logging.getLogger("modelyard.worker")
@@ -142,11 +143,16 @@ def _run(conn: Connection, adapter: Adapter, pending: list[ToWorker]) -> int:
 
 
 def _handle(adapter: Adapter, req: Infer) -> msgspec.Struct:
+    started = time.monotonic()
     try:
-        return adapter.handle(req)
+        answer = adapter.handle(req)
     except Exception:
         logger.error("Handling request %d failed: %s", req.id, traceback.format_exc())
         return Failure(req.id, Code.INTERNAL.value, "the worker failed to handle the request; see its log")
+    if type(answer) is Result:
+        # When this request left the queue of those sent to this worker: the router's queue wait ends here.
+        return msgspec.structs.replace(answer, started=started)
+    return answer
 
 
 def connect(path: str) -> socket.socket:

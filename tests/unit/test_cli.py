@@ -365,3 +365,14 @@ def test_a_server_json_that_cannot_be_written_is_one_line(tmp_path: Path) -> Non
     with pytest.raises(ModelyardError, match=r"cannot create server\.json") as info:
         state.write_server(ServerInfo(url="http://127.0.0.1:8400", pid=os.getpid(), server="uvicorn"))
     assert "\n" not in info.value.message and not (tmp_path / "server.tmp").exists()
+
+
+@pytest.mark.parametrize("value", ["0", "0.05", "61", "nan", "soon"])
+def test_a_sample_interval_outside_its_range_is_a_usage_error(capsys: pytest.CaptureFixture[str], value: str) -> None:
+    err = _usage_error(capsys, ["serve", "--sample-interval", value])
+    assert "--sample-interval" in err and "0.1-60 seconds" in err and repr(value) in err
+
+
+def test_status_without_a_server_fails_with_one_line(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    assert "no modelyard server is running" in _fails(capsys, ["status", "--state-dir", str(tmp_path)])
+    assert "no modelyard server is running" in _fails(capsys, ["metrics", "--state-dir", str(tmp_path)])

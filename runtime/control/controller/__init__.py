@@ -1,8 +1,9 @@
 """The control process's brain: applies management requests to the registry, supervisors and router tables.
 
 The verbs live beside the state they share: `core` (registry, supervisors, lock, routes), `endpoints` and
-`deployments`, `autoscale` (Azure Monitor settings), and for batch `assets` (data, computes), `batch` and `jobs`
-(with the batch runner); `Controller` is all of them, the one object the API and `serve` hold.
+`deployments`, `autoscale` (Azure Monitor settings), for batch `assets` (data, computes), `batch` and `jobs`
+(with the batch runner), and `status` (the sampler loop and the status snapshot); `Controller` is all of them,
+the one object the API and `serve` hold.
 """
 
 from __future__ import annotations
@@ -14,7 +15,8 @@ from runtime.control import views
 from runtime.control.controller.autoscale import AutoscaleOps
 from runtime.control.controller.deployments import DeploymentOps
 from runtime.control.controller.endpoints import EndpointOps
-from runtime.control.controller.jobs import InvokeRequest, JobOps
+from runtime.control.controller.jobs import InvokeRequest
+from runtime.control.controller.status import StatusOps
 from runtime.control.plan import model_ref_path
 from runtime.errors import SpecError
 from runtime.spec import load_model
@@ -22,7 +24,7 @@ from runtime.spec import load_model
 __all__ = ["Controller", "InvokeRequest"]
 
 
-class Controller(EndpointOps, DeploymentOps, JobOps, AutoscaleOps):
+class Controller(EndpointOps, DeploymentOps, StatusOps, AutoscaleOps):
     """Owns the registry, one supervisor per deployment, and the router's tables."""
 
     async def create_model(self, req: views.ModelRequest) -> dict[str, Any]:

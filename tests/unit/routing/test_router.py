@@ -1,8 +1,12 @@
 import asyncio
+import time
 from collections.abc import Callable, Sequence
+from typing import Any
 
+import msgspec
 import pytest
 
+from runtime.api.errors import status_for
 from runtime.errors import Code, ModelyardError, NotFound, Unauthenticated, WorkerLost
 from runtime.ipc.messages import Failure, Headers, Result
 from runtime.routing.balance import WeightedTable
@@ -255,3 +259,70 @@ def test_a_mirror_copy_carries_the_cleaned_headers_of_the_live_request() -> None
     assert shadow.seen == live.seen
     assert dict(shadow.seen[0]) == {"x-ms-client-request-id": "abc", "x-custom": "1", "x-request-id": "front-end-id"}
     assert shadow.max_bodies == live.max_bodies == [123]
+
+
+def test_every_answer_is_counted_by_deployment_and_status_with_its_duration() -> None:
+    blue = FakeWorker(delay=0.05)
+    route = endpoint({"blue": [blue], "red": [FakeWorker(status=500)]}, {"blue": 100})
+    router = Router(lambda: 0.5)
+    router.status_of = status_for
+
+    async def call(target: str | None = None) -> int:
+        try:
+            return (await router.forward(route, "POST", "/score", "", [], b"{}", target)).status
+        except ModelyardError as exc:
+            return status_for(exc.code)
+
+    async def burst() -> list[int]:
+        # The admission bound is 2 in flight: the third concurrent request is a 429.
+        return await asyncio.gather(call(), call(), call(), call("red"), call("nosuch"))
+
+    assert sorted(run(burst())) == [200, 200, 404, 424, 429]
+    stats = route.deployments["blue"].stats
+    assert stats.statuses == {200: 2, 429: 1}
+    assert stats.duration.count == 3 and stats.duration.sum >= 2 * 0.05
+    assert stats.queue_wait.count == 2  # a refused request never reached a worker
+    assert route.deployments["red"].stats.statuses == {424: 1}
+    assert route.front.statuses == {404: 1}  # the unknown deployment was the front end's refusal
+
+
+def test_refusals_before_forwarding_are_counted_on_the_endpoint_or_apart() -> None:
+    router = Router(lambda: 0.5)
+    router.status_of = lambda code: 401 if code is Code.UNAUTHENTICATED else 404
+    route = endpoint({"blue": [FakeWorker()]}, {"blue": 100})
+    router.refused(route, Code.UNAUTHENTICATED, 0.001)
+    router.refused(None, Code.NOT_FOUND, 0.001)
+    assert route.front.statuses == {401: 1} and router.unrouted.statuses == {404: 1}
+    assert route.deployments["blue"].stats.requests == 0
+
+
+def test_mirror_copies_are_counted_on_the_shadow_and_not_as_client_requests() -> None:
+    route = endpoint({"blue": [FakeWorker()], "green": [FakeWorker(status=500)]}, {"blue": 100})
+    route = EndpointRoute(
+        name="ep", keys=("k1",), traffic=route.traffic, mirror=("green", 50), deployments=route.deployments
+    )
+    router = Router(lambda: 0.1)
+
+    async def call() -> None:
+        await router.forward(route, "POST", "/score", "", [], b"{}", None)
+        await asyncio.sleep(0.01)
+
+    run(call())
+    green = route.deployments["green"].stats
+    assert (green.mirrored, green.mirror_failures, green.requests, green.queue_wait.count) == (1, 1, 0, 0)
+    assert route.deployments["blue"].stats.statuses == {200: 1}
+
+
+def test_queue_wait_ends_when_the_worker_began_the_request() -> None:
+    class Busy(FakeWorker):
+        async def infer(self, *args: Any, **kwargs: Any) -> Result | Failure:
+            answer = await super().infer(*args, **kwargs)
+            assert isinstance(answer, Result)
+            # As a worker busy with an earlier request answers: it began this one 30 ms after it was sent.
+            return msgspec.structs.replace(answer, started=time.monotonic() + 0.03)
+
+    route = endpoint({"blue": [Busy()]}, {"blue": 100})
+    router = Router(lambda: 0.5)
+    run(router.forward(route, "POST", "/score", "", [], b"{}", None))
+    wait = route.deployments["blue"].stats.queue_wait
+    assert wait.count == 1 and wait.sum >= 0.03
