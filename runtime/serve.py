@@ -33,6 +33,7 @@ def run(
     limits: Limits | None = None,
     batch: BatchOptions | None = None,
     sample_period_s: float = 1.0,
+    scale_down_stabilization_s: float = 300.0,
 ) -> int:
     """Run the server in the foreground until SIGINT or SIGTERM; return the exit status."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -50,7 +51,16 @@ def run(
         pass
     try:
         asyncio.run(
-            _main(state, sock, server, token_lifetime_s, limits or Limits(), batch or BatchOptions(), sample_period_s)
+            _main(
+                state,
+                sock,
+                server,
+                token_lifetime_s,
+                limits or Limits(),
+                batch or BatchOptions(),
+                sample_period_s,
+                scale_down_stabilization_s,
+            )
         )
     finally:
         lock.close()
@@ -65,6 +75,7 @@ async def _main(
     limits: Limits,
     batch: BatchOptions,
     sample_period_s: float,
+    scale_down_stabilization_s: float,
 ) -> None:
     import socket
 
@@ -81,6 +92,7 @@ async def _main(
             token_lifetime_s=token_lifetime_s,
             batch=batch,
             sample_period_s=sample_period_s,
+            scale_down_stabilization_s=scale_down_stabilization_s,
         )
     except (OSError, sqlite3.Error) as exc:  # the state database cannot be opened: one line, not a traceback
         error = storage_error(exc)

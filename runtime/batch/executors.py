@@ -58,8 +58,12 @@ class BatchWorker:
         cores: tuple[int, ...],
         handle: object,
         gpus: tuple[int, ...] = (),
+        endpoint: str = "",
+        deployment: str = "",
     ) -> None:
         self.name = name
+        self.endpoint = endpoint  #: the batch deployment it serves
+        self.deployment = deployment
         self.key = key  #: same deployment, snapshot, spec, output folder and slot: one worker can serve the job
         self.instance = instance
         self.cores = cores
@@ -242,6 +246,8 @@ class LocalExecutor:
             cores=alloc.cores,
             gpus=alloc.gpus,
             handle=handle,
+            endpoint=target.endpoint,
+            deployment=target.deployment,
         )
         self._held[id(worker)] = slot
         try:

@@ -87,6 +87,8 @@ class RayExecutor:
             instance=instance,
             cores=tuple(range(cores)),  # Ray's CPUs are a count, not core ids: usage is counted from it
             handle=handle,
+            endpoint=target.endpoint,
+            deployment=target.deployment,
         )
         worker.pid = handle.pid
         return worker

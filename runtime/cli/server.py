@@ -38,6 +38,7 @@ def serve_command(args: argparse.Namespace) -> int:
         limits,
         batch,
         sample_period_s=args.sample_interval,
+        scale_down_stabilization_s=args.scale_down_stabilization,
     )
 
 
@@ -51,6 +52,7 @@ def _detach(state: StateDir, args: argparse.Namespace) -> int:
     cmd += ["--max-headers", str(args.max_headers), "--header-timeout", str(args.header_timeout)]
     cmd += ["--body-timeout", str(args.body_timeout), "--batch-idle", str(args.batch_idle)]
     cmd += ["--low-priority-calm", str(args.low_priority_calm), "--sample-interval", str(args.sample_interval)]
+    cmd += ["--scale-down-stabilization", str(args.scale_down_stabilization)]
     if args.ray_address is not None:
         cmd += ["--ray-address", args.ray_address]
     try:
@@ -195,6 +197,14 @@ def add_server_commands(groups: Any, common: argparse.ArgumentParser) -> None:
         default=1.0,
         metavar="SECONDS",
         help="how often workers' CPU, memory and GPUs are sampled for status and /metrics, 0.1-60 (default 1)",
+    )
+    serve.add_argument(
+        "--scale-down-stabilization",
+        type=int_in(0, 3600, "0-3600 seconds"),
+        default=300,
+        metavar="SECONDS",
+        help="how far back target_utilization autoscaling looks before it removes instances, 0-3600 (default 300, "
+        "Kubernetes' default)",
     )
     serve.set_defaults(handler=serve_command)
     groups.add_parser("stop", parents=[common], help="stop the running server").set_defaults(handler=stop_command)

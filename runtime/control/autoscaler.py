@@ -49,8 +49,10 @@ class Autoscaler:
         scale: Callable[[str, str, int, str], Awaitable[None]],
         clock: Callable[[], float] = time.time,
         tick_s: float = 1.0,
+        on_decision: Callable[[str, str, Decision], None] = lambda endpoint, deployment, decision: None,
     ) -> None:
         self._deployments = deployments
+        self._on_decision = on_decision
         self._sample = sample
         self._scale = scale
         self._clock = clock
@@ -119,6 +121,7 @@ class Autoscaler:
         counts[decision.direction] = counts.get(decision.direction, 0) + 1
         if decision.direction != "none" or previous is None or previous.reason != decision.reason:
             log.info("%s/%s: %s", *key, decision.reason)
+        self._on_decision(*key, decision)
 
     def _apply(self, key: Key, decision: Decision) -> None:
         async def scale() -> None:

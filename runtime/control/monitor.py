@@ -17,6 +17,7 @@ import msgspec
 
 from runtime.batch.executors import BatchWorker
 from runtime.batch.jobs import Job, JobState
+from runtime.control.autoscale import LoadSample
 from runtime.control.supervisor import WorkerInfo
 from runtime.control.usage import Usage, UsageStore
 from runtime.metrics.sampler import GpuReading, GpuSampler, ProcessReading, ProcessSampler
@@ -173,6 +174,25 @@ class Monitor:
             jobs=tuple(jobs),
         )
 
+    def load(self, dep: OnlineInput, at: float) -> LoadSample:
+        """The deployment's load for the autoscaler, from the last tick: its ready workers' mean CPU % (and GPU %)
+        of their own cores, requests in flight per instance, requests per minute and latency over the window."""
+        ready = [self.readings.get(w.pid) for w in dep.workers if w.pid is not None and w.state == "Ready"]
+        cpu = [r.cpu_percent for r in ready if r is not None and r.cpu_percent is not None]
+        gpu = [g for w in dep.workers if (g := self._gpu_utilization(w.pid)) is not None]
+        window = self._windows.get((dep.endpoint, dep.name))
+        instances = max(1, dep.instance_count)
+        return LoadSample(
+            at=at,
+            instances=dep.instance_count,
+            cpu_percent=sum(cpu) / len(cpu) if cpu else None,
+            gpu_percent=sum(gpu) / len(gpu) if gpu else None,
+            in_flight_per_instance=(dep.route.inflight if dep.route is not None else 0) / instances,
+            requests_per_minute=window.requests_per_s * 60 if window is not None else 0.0,
+            latency_ms_p50=_ms(window.p50_s) if window is not None else None,
+            latency_ms_p99=_ms(window.p99_s) if window is not None else None,
+        )
+
     def _worker(self, w: WorkerInfo) -> WorkerStatus:
         return self._measured(w.instance, w.process, w.state, w.pid, w.cores, w.gpus)
 
@@ -234,8 +254,7 @@ class Monitor:
 
     def _batch(self, dep: BatchInput) -> DeploymentStatus:
         workers = tuple(
-            # Batch workers run on CPU cores only (the executor hides GPUs from them).
-            self._measured(w.instance, 0, "Running" if w.pid is not None else "Starting", w.pid, w.cores, ())
+            self._measured(w.instance, 0, "Running" if w.pid is not None else "Starting", w.pid, w.cores, w.gpus)
             for w in dep.workers
         )
         return DeploymentStatus(

@@ -8,7 +8,7 @@ from runtime.spec.batch_endpoint import BatchEndpointSpec
 from runtime.spec.batch_settings import OutputAction
 from runtime.spec.compute import ComputeSpec
 from runtime.spec.data import DataSpec
-from runtime.spec.deployment import InlineEnvironment, OnlineDeploymentSpec, TargetUtilizationScaleSettings
+from runtime.spec.deployment import InlineEnvironment, OnlineDeploymentSpec
 from runtime.spec.endpoint import OnlineEndpointSpec
 from runtime.spec.model import ModelSpec
 
@@ -62,8 +62,6 @@ def deployment_ignored(spec: OnlineDeploymentSpec) -> tuple[str, ...]:
         )
     if spec.compute is not None:
         lines.append(f"compute {spec.compute} is ignored: {_NO_CLUSTER}")
-    if isinstance(spec.scale_settings, TargetUtilizationScaleSettings):
-        lines.append(_autoscale_ignored(spec.scale_settings, spec.instance_count))
     if spec.resources is not None:
         if spec.instance_type is not None:
             lines.append(f"resources is ignored: instance_type {spec.instance_type} sets the cores and GPUs")
@@ -84,19 +82,6 @@ def model_ignored(spec: ModelSpec) -> tuple[str, ...]:
         if getattr(spec, key) is not None:
             lines.append(_read_only(key))
     return tuple(lines)
-
-
-def _autoscale_ignored(scale: TargetUtilizationScaleSettings, instance_count: int) -> str:
-    # Accepted so Kubernetes files load unchanged, but nothing acts on it until there is an autoscaler: say so,
-    # with the values read, rather than leave the user to wonder why the instance count never moves.
-    settings = ", ".join(
-        f"{key} {getattr(scale, key)}"
-        for key in ("min_instances", "max_instances", "polling_interval", "target_utilization_percentage")
-    )
-    return (
-        f"scale_settings type target_utilization ({settings}) is ignored: there is no autoscaling yet; "
-        f"the deployment runs instance_count ({instance_count}) instances"
-    )
 
 
 def _environment_ignored(env: InlineEnvironment) -> list[str]:

@@ -12,11 +12,9 @@ from pathlib import Path
 from typing import Any
 
 from runtime.control import views
-from runtime.control.controller.autoscale import AutoscaleOps
-from runtime.control.controller.deployments import DeploymentOps
+from runtime.control.controller.autoscaling import AutoscalingOps
 from runtime.control.controller.endpoints import EndpointOps
 from runtime.control.controller.jobs import InvokeRequest
-from runtime.control.controller.status import StatusOps
 from runtime.control.plan import model_ref_path
 from runtime.errors import SpecError
 from runtime.spec import load_model
@@ -24,7 +22,7 @@ from runtime.spec import load_model
 __all__ = ["Controller", "InvokeRequest"]
 
 
-class Controller(EndpointOps, DeploymentOps, StatusOps, AutoscaleOps):
+class Controller(EndpointOps, AutoscalingOps):
     """Owns the registry, one supervisor per deployment, and the router's tables."""
 
     async def create_model(self, req: views.ModelRequest) -> dict[str, Any]:

@@ -90,18 +90,8 @@ class StatusOps(JobOps):
         if with_jobs:
             for job in self.jobs.jobs():
                 jobs.setdefault((job.endpoint, job.deployment), []).append(job)
-        busy: set[tuple[str, str]] | None = None
         for worker in running:
-            # A batch worker is named <deployment>-<instance>[.<process>]. Namesakes under two batch endpoints:
-            # the one with an unfinished job runs it (the first, if both have one).
-            name = worker.name.split(".")[0].rpartition("-")[0]
-            same = [d for d in deployments if d.name == name]
-            if len(same) > 1:
-                if busy is None:
-                    busy = {(j.endpoint, j.deployment) for j in self.jobs.unfinished()}
-                same = [d for d in same if (d.endpoint, d.name) in busy] or same
-            if same:
-                workers.setdefault((same[0].endpoint, same[0].name), []).append(worker)
+            workers.setdefault((worker.endpoint, worker.deployment), []).append(worker)
         return [
             BatchInput(
                 endpoint=d.endpoint,
