@@ -17,9 +17,11 @@ from tui.app import DashboardApp
 from tui.link import ServerLink
 
 
-def _drive(srv: Server, scenario: Callable[[DashboardApp, Pilot[None]], Awaitable[None]]) -> None:
+def _drive(
+    srv: Server, scenario: Callable[[DashboardApp, Pilot[None]], Awaitable[None]], link: ServerLink | None = None
+) -> None:
     async def run() -> None:
-        app = DashboardApp(ServerLink(state_dir=str(srv.state)), interval=0.2)
+        app = DashboardApp(link or ServerLink(state_dir=str(srv.state)), interval=0.2)
         async with app.run_test(size=(120, 40), notifications=True) as pilot:
             await until(pilot, lambda: "echo" in screen_text(app), "the first status")
             await scenario(app, pilot)
@@ -93,7 +95,8 @@ def test_restart_a_worker_from_the_dashboard_gives_it_a_new_pid(tmp_path: Path) 
             await until(pilot, lambda: str(new) in screen_text(app), "the new pid in the dashboard")
             assert str(old) not in screen_text(app).split("Log of instance")[0]
 
-        _drive(srv, scenario)
+        # --url and --token: the server's address and admin token given, not found through the state directory.
+        _drive(srv, scenario, ServerLink(url=srv.url, token=(srv.state / "admin-token").read_text().strip()))
 
 
 def test_the_dashboard_rides_out_a_server_restart(tmp_path: Path) -> None:

@@ -90,3 +90,26 @@ def test_server_refusal_is_shown_and_the_app_goes_on() -> None:
             assert "fraud-detector" in screen_text(app)  # still the overview, still the data
 
     asyncio.run(run())
+
+
+def test_cancel_asks_first_and_sends_only_on_yes() -> None:
+    link = FakeLink()
+
+    async def run() -> None:
+        app = DashboardApp(link, poll=False)
+        async with app.run_test(size=(80, 24), notifications=True) as pilot:
+            await _main(pilot)
+            await pilot.press("tab", "tab", "c")  # the jobs table, its first job (running)
+            await until(pilot, lambda: type(app.screen).__name__ == "ConfirmScreen", "the confirmation")
+            assert "Cancel batch job batchjob-7f3a" in screen_text(app) and "90 of 200 files" in screen_text(app)
+            await pilot.press("n")
+            await until(pilot, lambda: type(app.screen).__name__ == "MainScreen", "the overview again")
+            assert link.calls == []
+            await pilot.press("c", "y")
+            await until(pilot, lambda: bool(link.calls), "the cancel call")
+            assert link.calls == [("cancel", "batchjob-7f3a")]
+            await pilot.press("down", "c")  # the completed job: nothing to cancel, nothing asked
+            await until(pilot, lambda: "batchjob-1c02 has ended" in screen_text(app), "the note")
+            assert type(app.screen).__name__ == "MainScreen" and len(link.calls) == 1
+
+    asyncio.run(run())
