@@ -94,10 +94,8 @@ class DashboardApp(App[None]):
         if self.lost_since is None:
             return None
         since = time.strftime("%H:%M:%S", time.localtime(self.lost_since))
-        return (
-            f"server at {self._lost_url} not answering since {since}; retrying every {self.interval:g} s"
-            f" ({self._lost_reason})"
-        )
+        where = f"server at {self._lost_url}" if self._lost_url else "the server"
+        return f"{where} not answering since {since}; retrying every {self.interval:g} s ({self._lost_reason})"
 
     def _redraw(self) -> None:
         banner = self.banner()

@@ -23,7 +23,7 @@ class Link(Protocol):
 
     @property
     def url(self) -> str:
-        """Where the server is (or was last seen)."""
+        """Where the server is (or was last seen); empty before one was found."""
         ...
 
     def status(self) -> Status:
@@ -65,8 +65,8 @@ class ServerLink:
 
     @property
     def url(self) -> str:
-        """The server's URL, or the last one seen."""
-        return self._seen or "(none published in the state directory)"
+        """The server's URL, or the last one seen; empty while the state directory never named one."""
+        return self._seen
 
     def _client(self, timeout: float) -> Client:
         if self._fixed is not None:
