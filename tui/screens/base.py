@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import deque
 from dataclasses import dataclass, field
 
+from textual.css.query import NoMatches
 from textual.screen import Screen
 
 from runtime.status import DeploymentStatus, Status
@@ -40,7 +41,11 @@ class StatusScreen(Screen[None]):
         """Take this snapshot (None before the first one arrived) and banner (None: the server answers)."""
         self._given = (status, history, banner)
         if self._ready:
-            self.draw(status, history, banner)
+            try:
+                self.draw(status, history, banner)
+            except NoMatches:
+                # The app is closing and this screen's widgets are gone already; there is nothing to draw on.
+                pass
 
     def on_mount(self) -> None:
         """Draw what was given before the widgets existed."""

@@ -98,11 +98,11 @@ class DeploymentScreen(StatusScreen):
     @work(exclusive=True, group="log")
     async def follow_log(self) -> None:
         """Poll the log of the selected worker's instance every interval; a failure shows in the pane."""
-        pane = self.query_one(Log)
+        pane, heading = self.query_one(Log), self.query_one("#log-heading", Static)
         while True:
             worker = self._worker()
             instance = worker.instance if worker is not None else 0
-            self.query_one("#log-heading", Static).update(f"Log of instance {instance}")
+            heading.update(f"Log of instance {instance}")
             try:
                 text = await asyncio.to_thread(self._link.logs, self.endpoint, self.deployment, instance, LOG_LINES)
             except LinkError as exc:
