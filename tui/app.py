@@ -117,16 +117,17 @@ class DashboardApp(App[None]):
     async def act(self, request: ActionRequested) -> None:
         """Make the call off the UI loop; its outcome comes back as ActionDone."""
         try:
-            await asyncio.to_thread(request.run, self.link)
+            detail = await asyncio.to_thread(request.run, self.link)
         except LinkError as exc:
             self.post_message(ActionDone(request.what, str(exc)))
         else:
-            self.post_message(ActionDone(request.what, None))
+            self.post_message(ActionDone(request.what, None, detail))
 
     def on_action_done(self, message: ActionDone) -> None:
         """Say how it went, and fetch the status at once so the change shows."""
         if message.error is None:
-            self.notify(f"done: {message.what}", title="Done")
+            detail = f" ({message.detail})" if message.detail else ""
+            self.notify(f"done: {message.what}{detail}", title="Done")
         else:
             self.notify(f"could not {message.what}: {message.error}", title="Refused", severity="error", timeout=10)
         self._wake.set()

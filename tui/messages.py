@@ -36,18 +36,19 @@ class ServerLost(Message):
 
 
 class ActionDone(Message):
-    """An action finished; `error` is the server's refusal, or None."""
+    """An action finished; `error` is the server's refusal, or None; `detail` what the server answered."""
 
-    def __init__(self, what: str, error: str | None) -> None:
+    def __init__(self, what: str, error: str | None, detail: str | None = None) -> None:
         super().__init__()
         self.what = what
         self.error = error
+        self.detail = detail
 
 
 class ActionRequested(Message):
-    """A confirmed action for the app to run against the server: `run` makes the call, `what` says it in words."""
+    """A confirmed action for the app to run: `run` makes the call (and may say what came of it), `what` says it."""
 
-    def __init__(self, what: str, run: Callable[[Link], object]) -> None:
+    def __init__(self, what: str, run: Callable[[Link], str | None]) -> None:
         super().__init__()
         self.what = what
         self.run = run

@@ -49,7 +49,7 @@ def change_traffic(screen: Screen[None], endpoint: EndpointStatus, deployments: 
         split = parse_split(text, deployments)
         what = f"set the traffic of {endpoint.name} to {describe(split)}"
 
-        def run(link: Link) -> object:
+        def run(link: Link) -> str | None:
             link.set_traffic(endpoint.name, split)
             return None
 
@@ -83,7 +83,7 @@ def scale(screen: Screen[None], d: DeploymentStatus) -> None:
             return
         what = f"scale {d.endpoint}/{d.name} to {count} instances"
 
-        def run(link: Link) -> object:
+        def run(link: Link) -> str | None:
             link.scale(d.endpoint, d.name, count)
             return None
 
@@ -111,8 +111,9 @@ def restart(screen: Screen[None], d: DeploymentStatus, w: WorkerStatus) -> None:
         return
     what = f"restart worker {w.instance}.{w.process} of {d.endpoint}/{d.name}"
 
-    def run(link: Link) -> object:
-        return link.restart_worker(d.endpoint, d.name, w.instance, w.process)
+    def run(link: Link) -> str | None:
+        killed = link.restart_worker(d.endpoint, d.name, w.instance, w.process)
+        return f"pid {killed} killed; its replacement is starting"
 
     text = (
         f"Restart worker {w.instance}.{w.process} of {d.endpoint}/{d.name}:\n"
@@ -129,7 +130,7 @@ def cancel_job(screen: Screen[None], job: JobStatus) -> None:
         return
     what = f"cancel job {job.name}"
 
-    def run(link: Link) -> object:
+    def run(link: Link) -> str | None:
         link.cancel_job(job.name)
         return None
 

@@ -8,12 +8,6 @@ from collections.abc import Mapping, Sequence
 PALETTE = ("dodger_blue1", "green3", "orange1", "magenta", "cyan", "yellow", "red")
 
 
-def bar(fraction: float, width: int) -> str:
-    """A bar of `width` cells, `fraction` of them full."""
-    full = round(max(0.0, min(1.0, fraction)) * width)
-    return "█" * full + "░" * (width - full)
-
-
 def ms(value: float | None) -> str:
     """Milliseconds, or a dash without a figure."""
     if value is None:
