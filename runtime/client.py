@@ -12,6 +12,8 @@ from typing import Any
 from runtime.errors import ModelyardError, Unavailable
 from runtime.statedir import StateDir
 
+__all__ = ["ApiError", "Client", "ModelyardError", "Unavailable"]
+
 
 class ApiError(ModelyardError):
     """The server refused a management call; the message is the server's."""
@@ -27,7 +29,7 @@ class Client:
                 f"no modelyard server is running for state directory {state.root}; start one with `modelyard serve`"
             )
         self.base_url = info.url
-        self.pid = info.pid
+        self.pid: int | None = info.pid
         try:
             self._token = state.admin_token()
         except FileNotFoundError:
@@ -35,6 +37,21 @@ class Client:
                 f"no admin token in {state.root}; was the server started with this state directory?"
             ) from None
         self._timeout = timeout
+
+    @classmethod
+    def of_state_dir(cls, root: str | None, timeout: float = 600.0) -> Client:
+        """The client of the server that owns a state directory (None: $MODELYARD_HOME or ~/.modelyard)."""
+        return cls(StateDir(root), timeout)
+
+    @classmethod
+    def at(cls, url: str, token: str, timeout: float = 600.0) -> Client:
+        """A client of the server at `url` with its admin token, for a server whose state directory is elsewhere."""
+        client = cls.__new__(cls)
+        client.base_url = url.rstrip("/")
+        client.pid = None
+        client._token = token
+        client._timeout = timeout
+        return client
 
     def call(self, method: str, path: str, body: Any = None) -> Any:
         """One management call; returns the decoded JSON (or text) answer, raises ApiError on an error status."""

@@ -118,6 +118,15 @@ def routes(ctl: Controller) -> list[Route]:
         text = await ctl.logs(endpoint, name, lines, instance, container)
         return Response(text, media_type="text/plain; charset=utf-8")
 
+    async def restart(request: Request) -> Response:
+        endpoint, name = _deployment(request)
+        try:
+            instance = int(request.path_params["instance"])
+            process = int(request.query_params.get("process", "0"))
+        except ValueError:
+            raise SpecError("instance and process must be integers (0, 1, ...)") from None
+        return JSON(await ctl.restart_worker(endpoint, name, instance, process))
+
     async def models(request: Request) -> Response:
         if request.method == "GET":
             archived = _flag(request, "include_archived", False)
@@ -148,6 +157,7 @@ def routes(ctl: Controller) -> list[Route]:
         Route("/api/endpoints/{name}/deployments", deployments, methods=["GET", "POST"]),
         Route("/api/endpoints/{name}/deployments/{deployment}", deployment, methods=["GET", "PATCH", "DELETE"]),
         Route("/api/endpoints/{name}/deployments/{deployment}/logs", logs, methods=["GET"]),
+        Route("/api/endpoints/{name}/deployments/{deployment}/instances/{instance}/restart", restart, methods=["POST"]),
         Route("/api/models", models, methods=["GET", "POST"]),
         Route("/api/models/{name}", model, methods=["GET"]),
         Route("/api/models/{name}/versions/{version}", model_version, methods=["GET", "DELETE"]),

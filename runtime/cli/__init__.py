@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from runtime.cli import batch, monitor, output, progress
+from runtime.cli import batch, dashboard, monitor, output, progress
 from runtime.cli import status as status_cli
 from runtime.cli.args import (
     endpoint_name,
@@ -304,6 +304,7 @@ def _parser() -> argparse.ArgumentParser:
 
     add_server_commands(groups, common)
     status_cli.add_commands(groups, common)
+    dashboard.add_command(groups, common)
 
     def verbs(name: str, help: str) -> argparse._SubParsersAction[_Parser]:
         group = groups.add_parser(name, help=help)

@@ -22,6 +22,7 @@ import msgspec
 from runtime.control.allocator import Allocation
 from runtime.control.plan import WorkerPlan, load_message, worker_env
 from runtime.control.worker_handle import WorkerHandle, WorkerStartError
+from runtime.errors import Conflict, NotFound
 from runtime.metrics.sampler import rss_bytes
 from runtime.spec import OnlineDeploymentSpec, ProbeSettings
 
@@ -204,6 +205,23 @@ class DeploymentSupervisor:
                 )
             )
         return out
+
+    async def restart_worker(self, instance: int, process: int = 0) -> int:
+        """Kill one worker's process so its slot loop starts a new one; return the pid that was killed."""
+        slots = {(s.index, s.process): s for s in self._slots}
+        slot = slots.get((instance, process))
+        if slot is None:
+            raise NotFound(
+                f"deployment {self.name!r} has no worker instance={instance} process={process}; it has instances "
+                f"0-{len(self.allocations) - 1}, processes 0-{self.plan.processes - 1} each"
+            )
+        handle = slot.handle
+        if handle is None or not handle.alive or handle.pid is None:
+            raise Conflict(f"worker {instance}.{process} of {self.name!r} has no running process (it is {slot.state})")
+        pid = handle.pid
+        log.info("%s (pid %s): restart asked for; killing it so it is replaced", handle.name, pid)
+        await handle.kill()
+        return pid
 
     async def _run_slot(self, slot: _Slot, first: asyncio.Future[str | None]) -> None:
         backoff = FIRST_BACKOFF

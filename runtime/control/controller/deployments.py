@@ -253,6 +253,15 @@ class DeploymentOps(ScaleOps):
         self.registry.endpoint(endpoint)
         return [self.get_deployment(endpoint, d.name) for d in self.registry.deployments(endpoint)]
 
+    async def restart_worker(self, endpoint: str, name: str, instance: int, process: int = 0) -> dict[str, Any]:
+        """Replace one worker process: kill it, and the supervisor starts a new one as after a crash."""
+        self.registry.deployment(endpoint, name)
+        sup = self._sups.get((endpoint, name))
+        if sup is None:
+            raise Conflict(f"deployment {name!r} runs no workers now (it is being created, updated or deleted)")
+        pid = await sup.restart_worker(instance, process)
+        return {"endpoint": endpoint, "deployment": name, "instance": instance, "process": process, "killed_pid": pid}
+
     async def logs(self, endpoint: str, name: str, lines: int, instance: int = 0, container: str = INFERENCE) -> str:
         """online-deployment get-logs: the last `lines` lines of one instance's log (bounded), or of what was copied."""
         rec = self.registry.deployment(endpoint, name)
