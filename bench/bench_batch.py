@@ -20,7 +20,7 @@ import subprocess
 import sys
 import tempfile
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -41,7 +41,9 @@ NOOP = "def init():\n    pass\n\n\ndef run(mini_batch):\n    return mini_batch\n
 class Serve:
     """`modelyard serve` on one core, and the CLI bound to its state directory on another."""
 
-    def __init__(self, tmp: Path, server_cores: str, cli_core: str, move_to: int | None = None) -> None:
+    def __init__(
+        self, tmp: Path, server_cores: str, cli_core: str, move_to: int | None = None, extra: Sequence[str] = ()
+    ) -> None:
         """Serve on `server_cores` (its workers are placed inside them); with `move_to`, serve's own threads then
         move to that core, so its workers have the rest to themselves."""
         self.state = tmp / "state"
@@ -49,6 +51,7 @@ class Serve:
         exe = BIN / "modelyard"
         self.cli_cmd = ["taskset", "-c", cli_core, *([str(exe)] if exe.exists() else [sys.executable, "-m", "runtime"])]
         cmd = ["taskset", "-c", server_cores, *self.cli_cmd[3:], "serve", "--state-dir", str(self.state), "--port", "0"]
+        cmd += extra
         self.proc = Proc("modelyard serve", cmd, tmp / "serve.out")
         self._move_to = move_to
         deadline = time.monotonic() + 60

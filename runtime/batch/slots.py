@@ -102,10 +102,14 @@ class JobRun:
                 self._clock(),
             )
             instances = cap
-        slots = [(i, p) for i in range(instances) for p in range(settings.max_concurrency_per_instance)]
+        # Each instance's first process before any instance's second, so that fewer slots still spread out.
+        slots = [(i, p) for p in range(settings.max_concurrency_per_instance) for i in range(instances)]
+        job = self._store.job(self._job.name)
+        # No more workers than mini-batches are left to run: a small job does not start idle processes.
+        slots = slots[: max(1, job.mini_batches_total - job.mini_batches_done - job.mini_batches_failed)]
         workers: list[BatchWorker] = []
         try:
-            if self._store.job(self._job.name).state not in CLAIMABLE:
+            if job.state not in CLAIMABLE:
                 return [w for w in reusable.values() if self._executor.alive(w)]
             error = await self._start(slots, reusable, workers)
             for spare in reusable.values():

@@ -6,16 +6,23 @@ A module of its own, not conftest: a second conftest module elsewhere in tests/ 
 from __future__ import annotations
 
 import contextlib
+import io
 import json
 import os
 import signal
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
+
+from runtime.cli import main
+from runtime.client import Client
+from runtime.statedir import StateDir
 
 ROOT = Path(__file__).resolve().parents[2]
 FIXTURES = ROOT / "tests" / "fixtures" / "online"
@@ -65,6 +72,17 @@ class Server:
         self.proc = None
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """`modelyard ARGS --state-dir STATE`: the real CLI, run in this process from the main thread (a Python
+        process per command cost the suite minutes of CPU), as a subprocess from other threads and for `serve`."""
+        if threading.current_thread() is threading.main_thread() and args[:1] != ("serve",):
+            result = run_cli([*args, "--state-dir", str(self.state)])
+            if check:
+                assert result.returncode == 0, f"{args}: rc={result.returncode}\n{result.stderr}"
+            return result
+        return self.cli_process(*args, check=check)
+
+    def cli_process(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        """The CLI as a process of its own, as a user's shell runs it."""
         result = subprocess.run(
             [sys.executable, "-m", "runtime", *args, "--state-dir", str(self.state)],
             stdin=subprocess.DEVNULL,  # never the terminal pytest runs in: a prompt would wait for it
@@ -84,6 +102,17 @@ class Server:
     def json(self, *args: str) -> object:
         return json.loads(self.cli(*args).stdout)
 
+    def api(self, method: str, path: str, body: object = None) -> Any:
+        """The management API from this process, as the CLI calls it: for loops that poll, where a CLI process per
+        look would load the machine the server under test runs on."""
+        return Client(StateDir(self.state)).call(method, path, body)
+
+    def deployment(self, endpoint: str, name: str) -> dict[str, Any]:
+        """What `online-deployment show -n name -e endpoint` prints."""
+        shown = self.api("GET", f"/api/endpoints/{endpoint}/deployments/{name}")
+        assert isinstance(shown, dict)
+        return shown
+
     def key(self, endpoint: str) -> str:
         creds = self.json("online-endpoint", "get-credentials", "-n", endpoint)
         assert isinstance(creds, dict)
@@ -93,10 +122,25 @@ class Server:
         return httpx.Client(base_url=self.url, timeout=30)
 
 
+def run_cli(argv: list[str]) -> subprocess.CompletedProcess[str]:
+    """runtime.cli.main on `argv` with stdin empty and not a terminal, stdout and stderr captured."""
+    out, err = io.StringIO(), io.StringIO()
+    stdin = sys.stdin
+    sys.stdin = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(out), contextlib.redirect_stderr(err):
+            try:
+                code = main(argv)
+            except SystemExit as exc:  # argparse's errors and --help
+                code = exc.code if isinstance(exc.code, int) else (0 if exc.code is None else 2)
+    finally:
+        sys.stdin = stdin
+    return subprocess.CompletedProcess(["modelyard", *argv], code, out.getvalue(), err.getvalue())
+
+
 def worker_pids(srv: Server, endpoint: str, deployment: str, state: str | None = None) -> list[int]:
     """PIDs of a deployment's workers, optionally only those in `state` (a new worker is listed before it is Ready)."""
-    show = srv.json("online-deployment", "show", "-n", deployment, "-e", endpoint)
-    assert isinstance(show, dict)
+    show = srv.deployment(endpoint, deployment)
     return [w["pid"] for w in show["workers"] if w["pid"] and state in (None, w["state"])]
 
 
@@ -104,8 +148,7 @@ def wait_for_state(srv: Server, endpoint: str, deployment: str, state: str, time
     """Poll `online-deployment show` until the deployment's provisioning_state is `state`."""
     deadline = time.monotonic() + timeout
     while True:
-        shown = srv.json("online-deployment", "show", "-n", deployment, "-e", endpoint)
-        assert isinstance(shown, dict)
+        shown = srv.deployment(endpoint, deployment)
         if shown["provisioning_state"] == state:
             return
         assert time.monotonic() < deadline, f"{deployment} is still {shown['provisioning_state']}, not {state}"

@@ -13,9 +13,6 @@ import httpx
 import pytest
 from live import FIXTURES, Server
 
-from runtime.client import Client
-from runtime.statedir import StateDir
-
 #: run() burns CPU for the time asked (0.3 s by default): load the autoscaler reads as CPU %.
 SPIN = """
 import json
@@ -76,10 +73,7 @@ class Load:
 
 
 def shown(server: Server, endpoint: str, name: str) -> dict[str, Any]:
-    # The API directly, not the CLI: a process per poll would add the CPU load the autoscaler measures.
-    answer = Client(StateDir(server.state)).call("GET", f"/api/endpoints/{endpoint}/deployments/{name}")
-    assert isinstance(answer, dict)
-    return answer
+    return server.deployment(endpoint, name)  # not the CLI: a process per look would add to the measured CPU
 
 
 def wait_for(what: str, check: Callable[[], bool], timeout: float) -> None:
@@ -122,7 +116,7 @@ def test_target_utilization_scales_out_to_max_instances_under_load_and_back_to_m
     last = after["autoscale"]["last_decision"]
     assert last["policy"] == "target_utilization" and last["direction"] == "in" and last["to"] == 1
     assert after["instance_count"] == 1 and after["provisioning_state"] == "Succeeded"
-    status = Client(StateDir(server.state)).call("GET", "/api/status")
+    status = server.api("GET", "/api/status")
     [dep] = [d for d in status["deployments"] if d["name"] == "echo"]
     assert dep["autoscale"]["decisions"]["scale_out"] >= 1 and dep["autoscale"]["decisions"]["scale_in"] >= 1
     log = (server.state / "serve.out").read_text()

@@ -64,7 +64,7 @@ def test_killed_worker_fails_its_requests_and_is_back_quickly(server: Server) ->
             )
             slow.start()
             deadline = time.monotonic() + 10
-            while server.json("online-deployment", "show", "-n", "blue", "-e", "fix")["workers"][0]["inflight"] != 1:  # type: ignore[index]
+            while server.deployment("fix", "blue")["workers"][0]["inflight"] != 1:
                 assert time.monotonic() < deadline, "the slow request never reached blue"
                 time.sleep(0.05)
             os.kill(old_pid, signal.SIGKILL)

@@ -53,7 +53,8 @@ def in_process(files: list[Path]) -> list[str]:
 
 
 def job(server: Server, name: str) -> dict[str, Any]:
-    shown = server.json("job", "show", "-n", name)
+    """What `job show -n name` prints."""
+    shown = server.api("GET", f"/api/jobs/{name}")
     assert isinstance(shown, dict)
     return shown
 

@@ -136,7 +136,7 @@ def test_failing_readiness_takes_a_busy_worker_out_of_rotation_until_it_answers_
         slow.start()
         deadline = time.monotonic() + 30
         while True:
-            state = server.json("online-deployment", "show", "-n", "echo", "-e", "fix")["workers"][0]["state"]  # type: ignore[index]
+            state = server.deployment("fix", "echo")["workers"][0]["state"]
             if state == "Unready":
                 break
             assert time.monotonic() < deadline, state

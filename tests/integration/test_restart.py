@@ -49,7 +49,7 @@ def test_restart_brings_back_endpoints_deployments_keys_and_traffic(server: Serv
     assert after == endpoint and after["traffic"] == {"blue": 70, "green": 30}
     deadline = time.monotonic() + 30
     while True:
-        deps = server.json("online-deployment", "list", "-e", "fix")
+        deps = server.api("GET", "/api/endpoints/fix/deployments")
         assert isinstance(deps, list)
         states = {d["name"]: d["provisioning_state"] for d in deps}
         if states == {"blue": "Succeeded", "green": "Succeeded"} and all(

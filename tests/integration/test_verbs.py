@@ -151,8 +151,7 @@ def _wait_busy(server: Server, endpoint: str, deployment: str) -> None:
     """Wait until the deployment's worker has a request in flight."""
     deadline = time.monotonic() + 30
     while True:
-        shown = server.json("online-deployment", "show", "-n", deployment, "-e", endpoint)
-        assert isinstance(shown, dict)
+        shown = server.deployment(endpoint, deployment)
         if any(w["inflight"] for w in shown["workers"]):
             return
         assert time.monotonic() < deadline, shown["workers"]
