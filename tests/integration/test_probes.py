@@ -212,4 +212,12 @@ def test_a_stopped_worker_shows_failing_liveness_and_is_replaced_on_the_probe_se
     assert len(answers) == 1
     last = datetime.datetime.fromisoformat(answers.pop().replace("Z", "+00:00")).timestamp()
     assert last < stopped_at + 0.5
-    assert w["liveness_failures"] == 0 and w["restarts"] == 1 and w["last_exit"] == "was killed by SIGKILL"
+    assert w["restarts"] >= 1 and w["last_exit"] == "was killed by SIGKILL"
+    # The replacement answers its pings (on a loaded machine a ping of the new worker may have timed out meanwhile).
+    deadline = time.monotonic() + 10
+    with server.client() as http:
+        while (shown := http.get("/api/endpoints/fix/deployments/echo", headers=admin).json())["workers"][0][
+            "liveness_failures"
+        ]:
+            assert time.monotonic() < deadline, shown["workers"]
+            time.sleep(0.1)
