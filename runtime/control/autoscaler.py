@@ -36,6 +36,7 @@ class Scaled(msgspec.Struct, frozen=True, kw_only=True):
     deployment: str
     instances: int  #: instances running
     policy: Policy
+    load: LoadSample | None = None  #: its load now; None when there is no reading (or no policy to read it)
 
 
 class Autoscaler:
@@ -44,8 +45,7 @@ class Autoscaler:
     def __init__(
         self,
         *,
-        deployments: Callable[[], list[Scaled]],
-        sample: Callable[[str, str, float], LoadSample | None],
+        deployments: Callable[[float], list[Scaled]],
         scale: Callable[[str, str, int, str], Awaitable[None]],
         clock: Callable[[], float] = time.time,
         tick_s: float = 1.0,
@@ -53,7 +53,6 @@ class Autoscaler:
     ) -> None:
         self._deployments = deployments
         self._on_decision = on_decision
-        self._sample = sample
         self._scale = scale
         self._clock = clock
         self._tick_s = tick_s
@@ -83,15 +82,14 @@ class Autoscaler:
         """Sample every scaled deployment, and decide for those whose polling interval has come."""
         now = self._clock()
         seen: set[Key] = set()
-        for dep in self._deployments():
+        for dep in self._deployments(now):
             key = (dep.endpoint, dep.deployment)
             if isinstance(dep.policy, FixedPolicy):
                 continue
             seen.add(key)
             window = self._window(key, dep.policy)
-            sample = self._sample(dep.endpoint, dep.deployment, now)
-            if sample is not None:
-                window.add(sample)
+            if dep.load is not None:
+                window.add(dep.load)
             if key in self._scaling or now - self._decided_at.get(key, -math.inf) < _interval(dep.policy):
                 continue
             self._decided_at[key] = now

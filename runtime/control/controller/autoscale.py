@@ -20,6 +20,7 @@ from runtime.control.autoscale.grammar import parse_condition, parse_cooldown, p
 from runtime.control.autoscale.metrics import Source
 from runtime.control.autoscale_registry import AutoscaleRegistry
 from runtime.control.controller.core import ControllerCore
+from runtime.control.registry import DeploymentRecord
 from runtime.errors import SpecError
 from runtime.spec import MAX_INSTANCES
 
@@ -201,8 +202,11 @@ class AutoscaleOps(ControllerCore):
 
     def autoscale_policy(self, endpoint: str, deployment: str) -> Policy:
         """Which policy scales a deployment: its enabled autoscale setting, else its scale_settings, else none."""
-        rec = self.registry.deployment(endpoint, deployment)
-        return policy_for(rec.spec, self.autoscales.for_deployment(endpoint, deployment))
+        return self.autoscale_policy_of(self.registry.deployment(endpoint, deployment))
+
+    def autoscale_policy_of(self, rec: DeploymentRecord) -> Policy:
+        """autoscale_policy for a deployment record already read."""
+        return policy_for(rec.spec, self.autoscales.for_deployment(rec.endpoint, rec.name))
 
     # --- helpers ------------------------------------------------------------------------------------------------
 

@@ -12,11 +12,12 @@ from typing import Any
 
 import msgspec
 
-from runtime.control.autoscale import Decision, FixedPolicy, LoadSample, Policy, TargetPolicy, decision_view
+from runtime.control.autoscale import Decision, FixedPolicy, Policy, TargetPolicy, decision_view
 from runtime.control.autoscaler import Autoscaler, Scaled
 from runtime.control.controller.autoscale import AutoscaleOps
 from runtime.control.controller.deployments import DeploymentOps
 from runtime.control.controller.status import StatusOps
+from runtime.control.registry import DeploymentRecord
 from runtime.status import AutoscaleStatus
 
 #: How long target_utilization looks back before it removes instances (Kubernetes' default stabilization window).
@@ -29,9 +30,7 @@ class AutoscalingOps(DeploymentOps, StatusOps, AutoscaleOps):
     def __init__(self, *args: Any, scale_down_stabilization_s: float = SCALE_DOWN_STABILIZATION_S, **kwargs: Any):
         super().__init__(*args, **kwargs)
         self._stabilization_s = scale_down_stabilization_s
-        self.autoscaler = Autoscaler(
-            deployments=self._scaled, sample=self._load, scale=self._scale_for, on_decision=self._decided
-        )
+        self.autoscaler = Autoscaler(deployments=self._scaled, scale=self._scale_for, on_decision=self._decided)
 
     async def start(self) -> None:
         """Start everything else, then the autoscaler."""
@@ -47,28 +46,30 @@ class AutoscalingOps(DeploymentOps, StatusOps, AutoscaleOps):
         return shown
 
     def _policy(self, endpoint: str, name: str) -> Policy:
-        policy = self.autoscale_policy(endpoint, name)
+        return self._policy_of(self.registry.deployment(endpoint, name))
+
+    def _policy_of(self, rec: DeploymentRecord) -> Policy:
+        policy = self.autoscale_policy_of(rec)
         if isinstance(policy, TargetPolicy):
             policy = msgspec.structs.replace(policy, stabilization_s=self._stabilization_s)
         return policy
 
-    def _scaled(self) -> list[Scaled]:
+    def _scaled(self, now: float) -> list[Scaled]:
+        """The deployments a policy may scale now, each with its load from the monitor's last reading."""
         out = []
         for rec in self.registry.deployments():
             key = (rec.endpoint, rec.name)
             sup = self._sups.get(key)
             if sup is None or rec.state != "Succeeded" or key in self._busy:
                 continue
+            policy = self._policy_of(rec)
+            load = None if isinstance(policy, FixedPolicy) else self.monitor.load(self._online_input(rec), now)
             out.append(
                 Scaled(
-                    endpoint=rec.endpoint, deployment=rec.name, instances=sup.instance_count, policy=self._policy(*key)
+                    endpoint=rec.endpoint, deployment=rec.name, instances=sup.instance_count, policy=policy, load=load
                 )
             )
         return out
-
-    def _load(self, endpoint: str, name: str, at: float) -> LoadSample | None:
-        dep = next((d for d in self._online() if (d.endpoint, d.name) == (endpoint, name)), None)
-        return self.monitor.load(dep, at) if dep is not None else None
 
     async def _scale_for(self, endpoint: str, name: str, count: int, reason: str) -> None:
         await self.scale_deployment(endpoint, name, count, reason=reason)

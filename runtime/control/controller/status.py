@@ -10,6 +10,7 @@ from runtime.batch.executors import BatchWorker
 from runtime.batch.jobs import Job
 from runtime.control.controller.jobs import JobOps
 from runtime.control.monitor import BatchInput, EndpointInput, Monitor, OnlineInput
+from runtime.control.registry import DeploymentRecord
 from runtime.control.usage import UsageStore
 from runtime.metrics.stats import DeploymentStats
 from runtime.status import Status
@@ -65,22 +66,20 @@ class StatusOps(JobOps):
         return out
 
     def _online(self) -> list[OnlineInput]:
-        out = []
-        for rec in self.registry.deployments():
-            sup = self._sups.get((rec.endpoint, rec.name))
-            table = self.router.endpoints.get(rec.endpoint.lower())
-            out.append(
-                OnlineInput(
-                    endpoint=rec.endpoint,
-                    name=rec.name,
-                    state=rec.state,
-                    instance_count=rec.spec.instance_count,
-                    created_at=rec.created_at,
-                    workers=tuple(sup.workers(measure=False)) if sup is not None else (),
-                    route=table.deployments.get(rec.name) if table is not None else None,
-                )
-            )
-        return out
+        return [self._online_input(rec) for rec in self.registry.deployments()]
+
+    def _online_input(self, rec: DeploymentRecord) -> OnlineInput:
+        sup = self._sups.get((rec.endpoint, rec.name))
+        table = self.router.endpoints.get(rec.endpoint.lower())
+        return OnlineInput(
+            endpoint=rec.endpoint,
+            name=rec.name,
+            state=rec.state,
+            instance_count=rec.spec.instance_count,
+            created_at=rec.created_at,
+            workers=tuple(sup.workers(measure=False)) if sup is not None else (),
+            route=table.deployments.get(rec.name) if table is not None else None,
+        )
 
     def _batch_inputs(self, *, with_jobs: bool) -> list[BatchInput]:
         deployments = self.batch.deployments()

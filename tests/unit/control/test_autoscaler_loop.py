@@ -28,12 +28,10 @@ class Deployment:
         self.scaled: list[tuple[float, int, str]] = []
         self.now = 0.0
 
-    def listed(self) -> list[Scaled]:
-        return [Scaled(endpoint="shop", deployment="blue", instances=self.instances, policy=self.policy)]
-
-    def sample(self, endpoint: str, deployment: str, at: float) -> LoadSample:
+    def listed(self, at: float) -> list[Scaled]:
         total = self.load.get(int(at), 0.0)
-        return LoadSample(at=at, instances=self.instances, cpu_percent=min(100.0, total / self.instances))
+        load = LoadSample(at=at, instances=self.instances, cpu_percent=min(100.0, total / self.instances))
+        return [Scaled(endpoint="shop", deployment="blue", instances=self.instances, policy=self.policy, load=load)]
 
     async def scale(self, endpoint: str, deployment: str, count: int, reason: str) -> None:
         self.scaled.append((self.now, count, reason))
@@ -42,7 +40,7 @@ class Deployment:
 
 
 def replay(dep: Deployment, seconds: int) -> Autoscaler:
-    scaler = Autoscaler(deployments=dep.listed, sample=dep.sample, scale=dep.scale, clock=lambda: dep.now)
+    scaler = Autoscaler(deployments=dep.listed, scale=dep.scale, clock=lambda: dep.now)
 
     async def main() -> None:
         for t in range(seconds):
