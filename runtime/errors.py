@@ -7,7 +7,8 @@
      ├── Unauthenticated    missing or wrong key or token (UNAUTHENTICATED)
      ├── Unavailable        nothing can take the request now (UNAVAILABLE)
      ├── WorkerLost         the worker process ended while it held the request (WORKER_LOST)
-     └── StorageError       the state directory cannot be written (INSUFFICIENT_STORAGE when it is full)
+     ├── StorageError       the state directory cannot be written (INSUFFICIENT_STORAGE when it is full)
+     └── BuildError         an environment could not be built from its requirements (INVALID_ARGUMENT)
 
 Every error carries a protocol-neutral `Code`; `runtime.api.errors` maps codes to HTTP statuses in one table.
 """
@@ -98,6 +99,16 @@ class StorageError(ModelyardError):
     """Something in the state directory could not be written or read."""
 
     code = Code.INTERNAL
+
+
+class BuildError(ModelyardError):
+    """An environment's requirements could not be installed; the message says which and why, the log has the rest."""
+
+    code = Code.INVALID_ARGUMENT
+
+    def __init__(self, message: str, *, log: str | None = None, code: Code | None = None) -> None:
+        super().__init__(message if log is None else f"{message} (build log: {log})", code=code)
+        self.log = log
 
 
 #: errno values that mean "no room": the disk is full, or the user's quota is used up.

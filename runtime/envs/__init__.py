@@ -1,0 +1,1 @@
+"""Deployment environments: requirement sets from conda files and MLflow models, and the cache that builds them."""
