@@ -17,6 +17,7 @@ from runtime.api.limits import Limits
 from runtime.api.server import ServerName, bind, serve
 from runtime.batch.runner import BatchOptions
 from runtime.control.controller import Controller
+from runtime.envs.cache import EnvSettings
 from runtime.errors import Conflict, storage_error
 from runtime.metrics.sampler import gpu_indices, usable_cores
 from runtime.statedir import ServerInfo, StateDir
@@ -34,6 +35,7 @@ def run(
     batch: BatchOptions | None = None,
     sample_period_s: float = 1.0,
     scale_down_stabilization_s: float = 300.0,
+    envs: EnvSettings | None = None,
 ) -> int:
     """Run the server in the foreground until SIGINT or SIGTERM; return the exit status."""
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
@@ -60,6 +62,7 @@ def run(
                 batch or BatchOptions(),
                 sample_period_s,
                 scale_down_stabilization_s,
+                envs or EnvSettings(),
             )
         )
     finally:
@@ -76,6 +79,7 @@ async def _main(
     batch: BatchOptions,
     sample_period_s: float,
     scale_down_stabilization_s: float,
+    envs: EnvSettings,
 ) -> None:
     import socket
 
@@ -93,6 +97,7 @@ async def _main(
             batch=batch,
             sample_period_s=sample_period_s,
             scale_down_stabilization_s=scale_down_stabilization_s,
+            envs=envs.cache(state.environments),
         )
     except (OSError, sqlite3.Error) as exc:  # the state database cannot be opened: one line, not a traceback
         error = storage_error(exc)

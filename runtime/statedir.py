@@ -82,6 +82,11 @@ class StateDir:
         return self.root / "models"
 
     @property
+    def environments(self) -> Path:
+        """Built environments, one folder per requirement set's digest."""
+        return self.root / "environments"
+
+    @property
     def instance_types(self) -> Path:
         """The user's own instance types, added to the built-in table."""
         return self.root / "instance_types.yml"

@@ -21,8 +21,9 @@ import msgspec
 
 from runtime.batch.jobs import Job
 from runtime.control.allocator import Allocation, allocate
-from runtime.control.plan import THREAD_VARS, model_ref_path
+from runtime.control.plan import MLFLOW_SCRIPTS, THREAD_VARS, mlflow_folder, model_ref_path
 from runtime.control.worker_handle import WorkerHandle
+from runtime.envs.selection import Selection
 from runtime.errors import SpecError
 from runtime.ipc.messages import Failure, Load, MiniBatchDone
 from runtime.spec import BatchDeploymentSpec, InlineModel
@@ -40,6 +41,9 @@ class BatchTarget(msgspec.Struct, frozen=True, kw_only=True):
     snapshot: Path  #: laid out as online snapshots are: code/<code folder>, azureml-models/<name>/<version>/...
     max_instances: int | None = None  #: the compute cluster's max_instances: no job runs on more instances
     gpus_per_instance: int = 0  #: GPUs of the cluster's size (each instance gets them where the machine has them)
+    python: str | None = None  #: the deployment environment's interpreter; None for modelyard's own
+    pythonpath: str = ""  #: modelyard's package for a worker on another interpreter
+    selection: Selection | None = None  #: the environment to build before a worker starts
 
 
 #: (endpoint, deployment) -> the deployment; raises NotFound when there is none.
@@ -114,13 +118,22 @@ def load_for(target: BatchTarget, job: Job, threads: int) -> tuple[Load, dict[st
         model_dir = str(snap / "azureml-models" / (spec.model.name or "model") / str(spec.model.version or 1))
     code = spec.code_configuration
     if code is None or not code.scoring_script:
-        raise SpecError(
-            f"batch deployment {target.deployment}: code_configuration with a scoring script is required "
-            "(MLflow no-code batch deployments are not supported yet)"
-        )
-    root = snap / "code" / Path(code.code).resolve().name
-    script = Path(code.scoring_script)
-    app_root = str(root / script.parent) if str(script.parent) != "." else str(root)
+        mlflow = mlflow_folder(spec, snap) if model_dir is not None else None
+        if mlflow is None:
+            raise SpecError(
+                f"batch deployment {target.deployment}: code_configuration with a scoring script is required "
+                "unless the model is an MLflow model"
+            )
+        # Azure's MLflow batch driver, here modelyard's own, over $AZUREML_MODEL_DIR/$MLFLOW_MODEL_FOLDER.
+        assert model_dir is not None
+        env["MLFLOW_MODEL_FOLDER"] = str(mlflow.relative_to(Path(model_dir)))
+        app_root, script = str(MLFLOW_SCRIPTS), Path("batch_driver.py")
+    else:
+        root = snap / "code" / Path(code.code).resolve().name
+        script = Path(code.scoring_script)
+        app_root = str(root / script.parent) if str(script.parent) != "." else str(root)
+    if target.pythonpath:
+        env["PYTHONPATH"] = os.pathsep.join(p for p in (target.pythonpath, os.environ.get("PYTHONPATH", "")) if p)
     env["AML_APP_ROOT"] = app_root
     env["AZUREML_ENTRY_SCRIPT"] = script.name
     if model_dir is not None:
@@ -238,6 +251,7 @@ class LocalExecutor:
             env=env,
             cores=alloc.cores,
             load=load,
+            python=target.python,
         )
         worker = BatchWorker(
             name=name,

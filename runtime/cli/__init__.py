@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from runtime.cli import batch, dashboard, monitor, output, progress
+from runtime.cli import batch, dashboard, environments, monitor, output, progress
 from runtime.cli import status as status_cli
 from runtime.cli.args import (
     endpoint_name,
@@ -423,4 +423,5 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-y", "--yes", action="store_true", help="do not ask for confirmation")
     batch.add_verbs(groups, common)
     monitor.add_verbs(groups, common)
+    environments.add_verbs(groups, common)
     return parser

@@ -14,8 +14,8 @@ CANCELLED = "Operation cancelled."
 
 
 def needs_confirmation(args: argparse.Namespace) -> bool:
-    """Every delete verb asks first, unless -y/--yes was given."""
-    return getattr(args, "verb", None) == "delete" and not getattr(args, "yes", False)
+    """Every delete (and environment prune) asks first, unless -y/--yes was given."""
+    return getattr(args, "verb", None) in ("delete", "prune") and not getattr(args, "yes", False)
 
 
 def confirm(args: argparse.Namespace, stdin: TextIO | None = None, prompt_to: TextIO | None = None) -> None:

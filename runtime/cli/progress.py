@@ -126,10 +126,22 @@ def _deployment_sample(client: Client, path: str) -> Sample:
 def _last_log(client: Client, path: str) -> str:
     try:
         text = client.call("GET", f"{path}/logs?lines=1")
-    except ModelyardError:  # no log yet: the first instance has not started
-        return ""
+    except ModelyardError:  # no log yet: the environment is being built, or the first instance has not started
+        return _building(client, path)
     lines = str(text or "").strip().splitlines()
     return lines[-1].strip() if lines else ""
+
+
+def _building(client: Client, path: str) -> str:
+    """The environment build's progress (which package the installer is at), while the deployment waits on it."""
+    try:
+        shown = client.call("GET", path)
+    except ModelyardError:
+        return ""
+    build = shown.get("environment_build") if isinstance(shown, dict) else None
+    if isinstance(build, dict) and build.get("state") == "Building":
+        return f"building environment {build.get('hash', '')}: {build.get('progress', '')}"
+    return ""
 
 
 def create_deployment(client: Client, endpoint: str, body: dict[str, Any]) -> Any:

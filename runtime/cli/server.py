@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 import time
 from typing import Any
@@ -20,6 +21,7 @@ def serve_command(args: argparse.Namespace) -> int:
     from runtime import serve
     from runtime.api.limits import Limits
     from runtime.batch.runner import BatchOptions
+    from runtime.envs.cache import EnvSettings
 
     limits = Limits(
         max_body=args.max_body_mib * 2**20,
@@ -39,6 +41,11 @@ def serve_command(args: argparse.Namespace) -> int:
         batch,
         sample_period_s=args.sample_interval,
         scale_down_stabilization_s=args.scale_down_stabilization,
+        envs=EnvSettings(
+            find_links=tuple(os.path.abspath(p) for p in args.find_links),
+            index_url=args.index_url,
+            relax_pins=args.relax_pins,
+        ),
     )
 
 
@@ -55,6 +62,12 @@ def _detach(state: StateDir, args: argparse.Namespace) -> int:
     cmd += ["--scale-down-stabilization", str(args.scale_down_stabilization)]
     if args.ray_address is not None:
         cmd += ["--ray-address", args.ray_address]
+    for folder in args.find_links:
+        cmd += ["--find-links", os.path.abspath(folder)]
+    if args.index_url is not None:
+        cmd += ["--index-url", args.index_url]
+    if args.relax_pins:
+        cmd.append("--relax-pins")
     try:
         proc = spawn_detached(cmd, state.serve_log)
     except OSError as exc:
@@ -197,6 +210,24 @@ def add_server_commands(groups: Any, common: argparse.ArgumentParser) -> None:
         default=1.0,
         metavar="SECONDS",
         help="how often workers' CPU, memory and GPUs are sampled for status and /metrics, 0.1-60 (default 1)",
+    )
+    serve.add_argument(
+        "--find-links",
+        action="append",
+        default=[],
+        metavar="DIR",
+        help="build environments from the wheels in DIR alone, with no package index (an `environment export` "
+        "folder; repeatable)",
+    )
+    serve.add_argument(
+        "--index-url",
+        metavar="URL",
+        help="the package index environments are built from (default: the installer's, PyPI)",
+    )
+    serve.add_argument(
+        "--relax-pins",
+        action="store_true",
+        help="when a pinned version has no wheel for this Python, install the nearest version that has one",
     )
     serve.add_argument(
         "--scale-down-stabilization",

@@ -20,6 +20,10 @@ import msgspec
 
 from runtime.control import sources
 from runtime.control.sources import SKIPPED, Sources, digest
+from runtime.envs import selection as env_selection
+from runtime.envs.cache import EnvCache
+from runtime.envs.mlflow_env import mlflow_model_folder
+from runtime.envs.selection import Selection
 from runtime.errors import SpecError
 from runtime.ipc.messages import Load
 from runtime.spec import (
@@ -30,6 +34,9 @@ from runtime.spec import (
     parse_model_ref,
     worker_count,
 )
+
+#: modelyard's own scoring scripts for MLflow no-code deployments, loaded as Azure loads its generated one.
+MLFLOW_SCRIPTS = Path(__file__).resolve().parents[1] / "worker" / "mlflow_scoring"
 
 #: Environment variables that size thread pools; set to the worker's core count so libraries do not oversubscribe.
 THREAD_VARS = ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS", "NUMEXPR_NUM_THREADS")
@@ -46,6 +53,8 @@ class WorkerPlan(msgspec.Struct, frozen=True, kw_only=True):
     env: dict[str, str]  #: Azure's variables plus the deployment's environment_variables
     #: scoring processes per instance: Azure's server runs WORKER_COUNT gunicorn workers, each with its own init()
     processes: int = 1
+    python: str | None = None  #: the environment's interpreter; None for modelyard's own
+    selection: Selection | None = None  #: the environment the workers need built first (None: the runtime's)
 
 
 ModelResolver = Callable[[str, "str | None", "str | None"], "tuple[str, ModelType]"]
@@ -148,34 +157,59 @@ def discard_snapshot(snap: Path) -> None:
         snap.parent.rmdir()
 
 
-def worker_plan(spec: OnlineDeploymentSpec, snapshot_dir: Path) -> WorkerPlan:
-    """Derive the workers' plan from the spec and the snapshot made for it."""
-    model_dir: Path | None = None
-    model_type: ModelType | None = None
+def model_location(spec: Snapshotted, snapshot_dir: Path) -> tuple[Path | None, ModelType | None]:
+    """The folder AZUREML_MODEL_DIR names for a deployment's snapshot, and the model's type."""
     ref_file = snapshot_dir / "model-ref.json"
     if ref_file.exists():
         ref = msgspec.json.decode(ref_file.read_bytes(), type=_ModelRef)
-        model_dir, model_type = Path(ref.path), ref.type
-    elif isinstance(spec.model, InlineModel):
-        model_dir = snapshot_dir / "azureml-models" / (spec.model.name or "model") / str(spec.model.version or 1)
-        model_type = spec.model.type
+        return Path(ref.path), ref.type
+    if isinstance(spec.model, InlineModel):
+        folder = snapshot_dir / "azureml-models" / (spec.model.name or "model") / str(spec.model.version or 1)
+        return folder, spec.model.type
+    return None, None
 
+
+def mlflow_folder(spec: Snapshotted, snapshot_dir: Path) -> Path | None:
+    """The folder holding MLmodel when the deployment's model is an MLflow model; None otherwise."""
+    model_dir, model_type = model_location(spec, snapshot_dir)
+    if model_dir is None or model_type is not ModelType.MLFLOW_MODEL:
+        return None
+    return mlflow_model_folder(model_dir)
+
+
+def environment_python(
+    plan_env: dict[str, str], snapshot_dir: Path, envs: EnvCache | None
+) -> tuple[str | None, Selection | None]:
+    """The interpreter a snapshot's workers start with, and its selection; PYTHONPATH gains modelyard's package."""
+    chosen = env_selection.read(snapshot_dir)
+    if chosen is None or chosen.runtime or envs is None:
+        return None, chosen
+    # The environment's own site-packages, plus modelyard's package alone (not modelyard's own dependencies).
+    plan_env["PYTHONPATH"] = os.pathsep.join(p for p in (envs.worker_path(), plan_env.get("PYTHONPATH", "")) if p)
+    return str(envs.python(chosen.digest)), chosen
+
+
+def worker_plan(spec: OnlineDeploymentSpec, snapshot_dir: Path, envs: EnvCache | None = None) -> WorkerPlan:
+    """Derive the workers' plan from the spec and the snapshot made for it."""
+    model_dir, model_type = model_location(spec, snapshot_dir)
     env = dict(os.environ)
     app_root = entry = repo = None
     if model_type is ModelType.TRITON_MODEL and spec.code_configuration is None:
         kind: Literal["script", "triton"] = "triton"
         assert model_dir is not None
         repo = str(next(iter(sorted(model_dir.iterdir()))))
+    elif spec.code_configuration is None and model_type is ModelType.MLFLOW_MODEL:
+        assert model_dir is not None
+        # Azure's MLflow image runs a generated scoring script over $AZUREML_MODEL_DIR/$MLFLOW_MODEL_FOLDER.
+        kind = "script"
+        app_root, entry = str(MLFLOW_SCRIPTS), "score.py"
+        env["AML_APP_ROOT"], env["AZUREML_ENTRY_SCRIPT"] = app_root, entry
+        env["MLFLOW_MODEL_FOLDER"] = str(mlflow_model_folder(model_dir).relative_to(model_dir))
     else:
-        if spec.code_configuration is None and model_type is ModelType.MLFLOW_MODEL:
-            raise SpecError(
-                "mlflow_model no-code deployments are not supported yet: add code_configuration with a scoring "
-                "script that loads the model"
-            )
         if spec.code_configuration is None:
             raise SpecError(
-                "code_configuration is required: give code and scoring_script, or use a triton_model "
-                "for a no-code deployment"
+                "code_configuration is required: give code and scoring_script, or use an mlflow_model or a "
+                "triton_model for a no-code deployment"
             )
         kind = "script"
         code = snapshot_dir / "code" / Path(spec.code_configuration.code).resolve().name
@@ -188,6 +222,7 @@ def worker_plan(spec: OnlineDeploymentSpec, snapshot_dir: Path) -> WorkerPlan:
         env["AZUREML_MODEL_DIR"] = str(model_dir)
     env["PYTHONUNBUFFERED"] = "1"
     env.update(spec.environment_variables)
+    python, chosen = environment_python(env, snapshot_dir, envs)
     return WorkerPlan(
         kind=kind,
         app_root=app_root,
@@ -198,6 +233,8 @@ def worker_plan(spec: OnlineDeploymentSpec, snapshot_dir: Path) -> WorkerPlan:
         # Triton serves its models in one server process whatever WORKER_COUNT says. Checked again here: a spec
         # stored before the loader checked it is refused with a message rather than crashing a restart.
         processes=worker_count(spec) if kind == "script" else 1,
+        python=python,
+        selection=chosen,
     )
 
 

@@ -280,6 +280,7 @@ class DeploymentSupervisor:
             env=worker_env(self.plan, cores, gpus),
             cores=cores,
             load=load_message(self.plan, cores),
+            python=self.plan.python,
         )
 
     async def _watch(self, handle: WorkerHandle, slot: _Slot) -> None:

@@ -122,8 +122,10 @@ class WorkerHandle:
         env: dict[str, str],
         cores: tuple[int, ...],
         load: Load,
+        python: str | None = None,
     ) -> None:
         self.name = name
+        self._python = python or sys.executable  #: the deployment environment's interpreter, or modelyard's
         self.cores = cores
         self._socket_path = socket_path
         self._log_path = log_path
@@ -185,7 +187,7 @@ class WorkerHandle:
         return hello
 
     async def _spawn(self) -> None:
-        cmd = [sys.executable, "-m", "runtime.worker", "--socket", str(self._socket_path), "--name", self.name]
+        cmd = [self._python, "-m", "runtime.worker", "--socket", str(self._socket_path), "--name", self.name]
         if self.cores:
             cmd += ["--cores", ",".join(map(str, self.cores))]
         stamp = time.strftime("%Y-%m-%dT%H:%M:%S")

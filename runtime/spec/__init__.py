@@ -54,6 +54,7 @@ from runtime.spec.deployment import (
     DefaultScaleSettings,
     DeploymentCollection,
     DeploymentType,
+    EnvironmentSpec,
     InferenceConfig,
     InlineEnvironment,
     OnlineDeploymentSpec,
@@ -80,6 +81,7 @@ from runtime.spec.load import (
     Loaded,
     load_deployment,
     load_endpoint,
+    load_environment,
     load_model,
 )
 from runtime.spec.load_batch import (
@@ -146,6 +148,7 @@ __all__ = [
     "IdentitySpec",
     "IdentityType",
     "InferenceConfig",
+    "EnvironmentSpec",
     "InlineEnvironment",
     "InlineModel",
     "InstanceShape",
@@ -188,6 +191,7 @@ __all__ = [
     "load_deployment",
     "load_endpoint",
     "load_instance_types",
+    "load_environment",
     "load_model",
     "local_path",
     "override_settings",

@@ -29,7 +29,7 @@ class DeploymentType(enum.StrEnum):
 
 
 class OsType(enum.StrEnum):
-    """An environment's operating system (ignored here)."""
+    """An environment's operating system (ignored here: environments are virtualenvs on this machine)."""
 
     LINUX = "linux"
     WINDOWS = "windows"
@@ -76,7 +76,7 @@ class InferenceConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_
 
 
 class InlineEnvironment(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """An environment declared inside a deployment (its image and conda file are ignored)."""
+    """An environment declared inside a deployment: its conda file is built; an image alone means the runtime's."""
 
     name: str | None = None
     version: ScalarStr | None = None
@@ -215,3 +215,20 @@ def worker_count(spec: OnlineDeploymentSpec) -> int:
             f"from 1 to {MAX_WORKER_COUNT}"
         )
     return int(count)
+
+
+class EnvironmentSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A registered environment (`environment create -f environment.yml`): the inline keys plus a name."""
+
+    schema_: str | None = msgspec.field(default=None, name="$schema")
+    name: str
+    version: ScalarStr | None = None
+    description: str | None = None
+    tags: dict[str, ScalarStr] = msgspec.field(default_factory=dict)
+    image: str | None = None
+    conda_file: str | dict[str, Any] | None = None
+    build: BuildContext | None = None
+    inference_config: InferenceConfig | None = None
+    os_type: OsType | None = None
+    # Set by the service; accepted so that `environment show` output can be fed back.
+    id: str | None = None

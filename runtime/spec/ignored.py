@@ -8,11 +8,11 @@ from runtime.spec.batch_endpoint import BatchEndpointSpec
 from runtime.spec.batch_settings import OutputAction
 from runtime.spec.compute import ComputeSpec
 from runtime.spec.data import DataSpec
-from runtime.spec.deployment import InlineEnvironment, OnlineDeploymentSpec
+from runtime.spec.deployment import EnvironmentSpec, InlineEnvironment, OnlineDeploymentSpec
 from runtime.spec.endpoint import OnlineEndpointSpec
 from runtime.spec.model import ModelSpec
 
-_OWN_PYTHON = "workers run modelyard's own Python environment"
+_NO_DOCKER = "there is no Docker; environments are virtualenvs built from the conda file"
 _NO_CLUSTER = "there is no Kubernetes cluster; deployments run as processes on this machine"
 _NO_NETWORK_ISOLATION = "there is no network isolation on one machine"
 
@@ -39,9 +39,7 @@ def endpoint_ignored(spec: OnlineEndpointSpec) -> tuple[str, ...]:
 def deployment_ignored(spec: OnlineDeploymentSpec) -> tuple[str, ...]:
     """What a deployment file asks for that modelyard does not do."""
     lines: list[str] = []
-    if isinstance(spec.environment, str):
-        lines.append(f"environment {spec.environment} is ignored: {_OWN_PYTHON}")
-    elif spec.environment is not None:
+    if spec.environment is not None and not isinstance(spec.environment, str):
         lines.extend(_environment_ignored(spec.environment))
     if spec.model_mount_path is not None:
         lines.append(
@@ -84,19 +82,28 @@ def model_ignored(spec: ModelSpec) -> tuple[str, ...]:
     return tuple(lines)
 
 
-def _environment_ignored(env: InlineEnvironment) -> list[str]:
+def _environment_ignored(env: InlineEnvironment | EnvironmentSpec) -> list[str]:
     lines: list[str] = []
     if env.image is not None:
-        lines.append(f"environment.image is ignored: {_OWN_PYTHON}")
-    if env.conda_file is not None:
-        lines.append(f"environment.conda_file is ignored: {_OWN_PYTHON}; install what it lists there")
+        if env.conda_file is not None:
+            lines.append(f"environment.image is not run: {_NO_DOCKER}")
+        else:
+            lines.append(
+                "environment.image is not run: there is no Docker, and without a conda_file workers run "
+                "modelyard's own Python environment"
+            )
     if env.build is not None:
-        lines.append(f"environment.build is ignored: there is no Docker; {_OWN_PYTHON}")
+        lines.append(f"environment.build is ignored: {_NO_DOCKER}")
     if env.inference_config is not None:
         lines.append("environment.inference_config is ignored: modelyard serves its own scoring and health routes")
     if env.os_type is not None:
-        lines.append(f"environment.os_type is ignored: {_OWN_PYTHON}")
+        lines.append("environment.os_type is ignored: environments are virtualenvs on this machine")
     return lines
+
+
+def environment_ignored(spec: EnvironmentSpec) -> tuple[str, ...]:
+    """What an environment file asks for that modelyard does not do."""
+    return tuple(_environment_ignored(spec))
 
 
 def batch_endpoint_ignored(spec: BatchEndpointSpec) -> tuple[str, ...]:
@@ -108,9 +115,7 @@ def batch_endpoint_ignored(spec: BatchEndpointSpec) -> tuple[str, ...]:
 def batch_deployment_ignored(file: BatchDeploymentFile, spec: BatchDeploymentSpec) -> tuple[str, ...]:
     """What a batch deployment file asks for that modelyard does not do."""
     lines: list[str] = []
-    if isinstance(spec.environment, str):
-        lines.append(f"environment {spec.environment} is ignored: {_OWN_PYTHON}")
-    elif spec.environment is not None:
+    if spec.environment is not None and not isinstance(spec.environment, str):
         lines.extend(_environment_ignored(spec.environment))
     if file.resources is not None:
         for key in ("instance_type", "shm_size", "docker_args"):

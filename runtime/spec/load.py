@@ -14,6 +14,7 @@ from runtime.spec._decode import decode, located, parse_yaml
 from runtime.spec.deployment import (
     MANAGED_MAX_TIMEOUT_MS,
     DeploymentType,
+    EnvironmentSpec,
     OnlineDeploymentSpec,
     TargetUtilizationScaleSettings,
     worker_count,
@@ -84,6 +85,20 @@ def load_model(
         if value is not None and not is_asset_name(value):
             raise SpecError(located(source, f"$.{key}: {value!r} is not a valid model {key}; use {ASSET_RULE}"))
     return _loaded(spec, source, model_ignored(spec))
+
+
+def load_environment(
+    text: str, *, source: str, overrides: Sequence[str] = (), name: str | None = None, version: str | None = None
+) -> Loaded[EnvironmentSpec]:
+    """Decode an `environment create -f environment.yml` file; --name and --version win over it."""
+    raw = _raw(text, source, overrides, {"name": name, "version": version})
+    spec: EnvironmentSpec = decode(raw, EnvironmentSpec, label=source, overrides=overrides)
+    for key, value in (("name", spec.name), ("version", spec.version)):
+        if value is not None and not is_asset_name(value):
+            raise SpecError(located(source, f"$.{key}: {value!r} is not a valid environment {key}; use {ASSET_RULE}"))
+    if spec.conda_file is None and spec.image is None:
+        raise SpecError(located(source, "$.conda_file: required (or image): an environment lists what it installs"))
+    return _loaded(spec, source, ())
 
 
 def _raw(text: str | None, source: str, overrides: Sequence[str], flags: Mapping[str, object]) -> dict[str, Any]:

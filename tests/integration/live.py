@@ -37,9 +37,10 @@ class Server:
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = ""
 
-    def start(self, *extra: str) -> None:
+    def start(self, *extra: str, env: dict[str, str] | None = None) -> None:
+        """Start serve with `extra` arguments; `env` adds to (or replaces some of) the test's environment."""
         # Hidden GPUs make every placement the same on a GPU host as on CI's CPU-only machine.
-        env = {**os.environ, "CUDA_VISIBLE_DEVICES": ""}
+        env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", **(env or {})}
         with open(self.state / "serve.out", "ab") as log:
             self.proc = subprocess.Popen(
                 [sys.executable, "-m", "runtime", "serve", "--state-dir", str(self.state), "--port", "0", *extra],

@@ -1,7 +1,8 @@
 """The control process's brain: applies management requests to the registry, supervisors and router tables.
 
 The verbs live beside the state they share: `core` (registry, supervisors, lock, routes), `endpoints` and
-`deployments`, `autoscale` (Azure Monitor settings), for batch `assets` (data, computes), `batch` and `jobs`
+`deployments`, `autoscale` (Azure Monitor settings), `environments` (registered and built environments), for
+batch `assets` (data, computes), `batch` and `jobs`
 (with the batch runner), and `status` (the sampler loop and the status snapshot); `Controller` is all of them,
 the one object the API and `serve` hold.
 """
@@ -14,15 +15,16 @@ from typing import Any
 from runtime.control import views
 from runtime.control.controller.autoscaling import AutoscalingOps
 from runtime.control.controller.endpoints import EndpointOps
+from runtime.control.controller.environments import EnvironmentOps, EnvironmentRequest
 from runtime.control.controller.jobs import InvokeRequest
 from runtime.control.plan import model_ref_path
 from runtime.errors import SpecError
 from runtime.spec import load_model
 
-__all__ = ["Controller", "InvokeRequest"]
+__all__ = ["Controller", "EnvironmentRequest", "InvokeRequest"]
 
 
-class Controller(EndpointOps, AutoscalingOps):
+class Controller(EndpointOps, AutoscalingOps, EnvironmentOps):
     """Owns the registry, one supervisor per deployment, and the router's tables."""
 
     async def create_model(self, req: views.ModelRequest) -> dict[str, Any]:

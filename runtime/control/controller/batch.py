@@ -179,7 +179,8 @@ class BatchOps(AssetOps):
 
     def get_batch_deployment(self, endpoint: str, name: str) -> dict[str, Any]:
         """batch-deployment show."""
-        return views.batch_deployment_view(self.batch.deployment(endpoint, name))
+        rec = self.batch.deployment(endpoint, name)
+        return {**views.batch_deployment_view(rec), "environment_build": self.environment_view(Path(rec.snapshot))}
 
     def list_batch_deployments(self, endpoint: str) -> list[dict[str, Any]]:
         """batch-deployment list."""
@@ -198,7 +199,8 @@ class BatchOps(AssetOps):
         return msgspec.structs.replace(spec, compute=found.name)
 
     async def _snapshot(self, spec: BatchDeploymentSpec, base_dir: str, source: str) -> Path:
-        return await asyncio.to_thread(
+        """Copy code and model, choose the environment and build it: a bad pin fails the create, leaving nothing."""
+        snap = await asyncio.to_thread(
             snapshot,
             spec,
             base_dir=base_dir,
@@ -206,6 +208,14 @@ class BatchOps(AssetOps):
             into=self.state.batch_snapshots / spec.endpoint_name / spec.name,
             resolve_model=self.models.resolve,
         )
+        try:
+            chosen = await asyncio.to_thread(self.choose_environment, spec, base_dir, source, snap)
+            if chosen is not None and not chosen.runtime:
+                await self.envs.ensure(chosen.requirements, relax=chosen.relax)
+        except BaseException:
+            discard_snapshot(snap)
+            raise
+        return snap
 
 
 def _file(source: str) -> str:

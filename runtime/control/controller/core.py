@@ -12,6 +12,7 @@ import logging
 import os
 import shutil
 import sqlite3
+import sys
 import tempfile
 import time
 import uuid
@@ -23,13 +24,17 @@ import msgspec
 
 from runtime.control import views
 from runtime.control.allocator import Allocation, allocate
+from runtime.control.environments import EnvironmentStore
 from runtime.control.logfiles import rotate_all
 from runtime.control.models import ModelStore
-from runtime.control.plan import worker_plan
+from runtime.control.plan import Snapshotted, WorkerPlan, mlflow_folder, worker_plan
 from runtime.control.registry import DeploymentRecord, Registry
 from runtime.control.routes import build_routes
 from runtime.control.supervisor import FIRST_BACKOFF, MAX_BACKOFF, DeploymentSupervisor
-from runtime.errors import Conflict, ModelyardError, SpecError
+from runtime.envs import selection as env_selection
+from runtime.envs.cache import EnvCache
+from runtime.envs.selection import Selection
+from runtime.errors import BuildError, Conflict, ModelyardError, SpecError
 from runtime.routing.router import Router
 from runtime.routing.tokens import Tokens
 from runtime.spec import (
@@ -64,11 +69,14 @@ class ControllerCore:
         random: Callable[[], float],
         gpu_note: str = "",
         token_lifetime_s: int = 3600,
+        envs: EnvCache | None = None,
     ) -> None:
         self.state = state
         state.ensure()
         self.registry = Registry(state.db)
         self.models = ModelStore(self.registry, state.models)
+        self.envs = envs or EnvCache(state.environments)
+        self.environments = EnvironmentStore(state.db, self.envs)
         self.router = Router(random, tokens=Tokens(state.token_secret(), token_lifetime_s, time.time))
         self.base_url = ""
         self._cores = cores
@@ -126,13 +134,14 @@ class ControllerCore:
         await asyncio.gather(*(s.stop() for s in self._sups.values()), *list(self._finishing), return_exceptions=True)
         self._sups.clear()
         self.registry.close()
+        self.environments.close()
         shutil.rmtree(self._socket_dir, ignore_errors=True)
 
     def _taken(self) -> list[Allocation]:
         return [a for s in self._sups.values() for a in s.allocations]
 
     def _supervisor(self, rec: DeploymentRecord, taken: list[Allocation]) -> DeploymentSupervisor:
-        plan = worker_plan(rec.spec, Path(rec.snapshot))
+        plan = worker_plan(rec.spec, Path(rec.snapshot), self.envs)
         allocations, notes = self._place(rec, rec.spec.instance_count, taken)
         return DeploymentSupervisor(
             name=rec.name,
@@ -179,7 +188,7 @@ class ControllerCore:
     ) -> None:
         key = (endpoint, name)
         try:
-            error = await sup.start()
+            error = await self.environment_ready(sup.plan) or await sup.start()
             # The deployment stays busy (other changes wait with a Conflict) until its outcome is on record.
             backoff = FIRST_BACKOFF
             while failed := await self._settle(key, sup, error, all_traffic=all_traffic, restoring=restoring):
@@ -221,6 +230,62 @@ class ControllerCore:
             else:
                 self._rebuild_routes()
             return None
+
+    def chosen_environment(self, spec: Snapshotted, base_dir: str, source: str, snap: Path) -> Selection | None:
+        """The environment a deployment's spec and snapshot ask for; SpecError for what cannot be built."""
+        return env_selection.choose(
+            spec.environment,
+            base_dir=base_dir,
+            source=source,
+            mlflow_model=mlflow_folder(spec, snap),
+            resolve=self.environments.resolve,
+            relax=self.envs.relax_pins,
+        )
+
+    def choose_environment(self, spec: Snapshotted, base_dir: str, source: str, snap: Path) -> Selection | None:
+        """Choose a deployment's environment and record it in its snapshot."""
+        chosen = self.chosen_environment(spec, base_dir, source, snap)
+        env_selection.write(snap, chosen)
+        return chosen
+
+    def environment_view(self, snap: Path) -> dict[str, Any]:
+        """What `show` says of a deployment's environment: its name and hash, whether it is built, its packages."""
+        chosen = env_selection.read(snap)
+        if chosen is None:
+            return {"name": "modelyard", "hash": "", "state": "Runtime", "python": sys.executable}
+        view: dict[str, Any] = {"name": chosen.name or "inline", "hash": chosen.digest, "notes": list(chosen.notes)}
+        if chosen.runtime:
+            view.update(state="Runtime", python=sys.executable)
+            view["notes"].append("modelyard's own environment already has every requirement, so none was built")
+            return view
+        built = self.envs.get(chosen.digest)
+        progress = self.envs.progress.get(chosen.digest)
+        view["requirements"] = list(chosen.requirements.requirements)
+        if built is not None:
+            view.update(state="Built", python=built.python, packages=list(built.installed), relaxed=list(built.relaxed))
+        elif progress is not None:
+            view.update(state="Building", progress=progress.line, since=progress.started_at)
+        elif chosen.digest in self.envs.failures:
+            view.update(state="Failed", error=self.envs.failures[chosen.digest])
+        else:
+            view["state"] = "NotBuilt"
+        view["build_log"] = str(self.envs.log_path(chosen.digest))
+        return view
+
+    def same_environment(self, spec: Snapshotted, base_dir: str, source: str, snap: Path) -> bool:
+        """Whether `spec` chooses the environment the snapshot `snap` runs in."""
+        return self.chosen_environment(spec, base_dir, source, snap) == env_selection.read(snap)
+
+    async def environment_ready(self, plan: WorkerPlan) -> str | None:
+        """Build the workers' environment unless it is built; None, or why the build failed."""
+        chosen = plan.selection
+        if chosen is None or chosen.runtime:
+            return None
+        try:
+            await self.envs.ensure(chosen.requirements, relax=chosen.relax)
+        except BuildError as exc:
+            return exc.message
+        return None
 
     def _check_idle(self, key: tuple[str, str]) -> None:
         if key in self._busy:

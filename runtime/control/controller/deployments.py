@@ -70,6 +70,11 @@ class DeploymentOps(ScaleOps):
                 into=self.state.snapshots / endpoint / spec.name,
                 resolve_model=self.models.resolve,
             )
+            try:
+                await asyncio.to_thread(self.choose_environment, spec, loaded.base_dir, loaded.source, snap)
+            except BaseException:
+                discard_snapshot(snap)
+                raise
             now = time.time()
             rec = DeploymentRecord(
                 endpoint=endpoint,
@@ -118,6 +123,10 @@ class DeploymentOps(ScaleOps):
                     current_sources, spec, base_dir=loaded.base_dir, source=source, resolve_model=self.models.resolve
                 )
                 same_files = now.same_content(sources.stored(Path(old.snapshot)))
+            # A conda file edited in place changes the environment under the same spec: compare what was chosen.
+            same_files = same_files and await asyncio.to_thread(
+                self.same_environment, spec, loaded.base_dir, source, Path(old.snapshot)
+            )
             if same_files and spec == old.spec and old.state == "Succeeded" and key in self._sups:
                 shown = self.get_deployment(endpoint, name)
                 shown.update(rolled=False, note=NOTHING_CHANGED)
@@ -155,6 +164,11 @@ class DeploymentOps(ScaleOps):
                 into=self.state.snapshots / endpoint / name,
                 resolve_model=self.models.resolve,
             )
+            try:
+                await asyncio.to_thread(self.choose_environment, spec, base_dir, source, snap)
+            except BaseException:
+                discard_snapshot(snap)
+                raise
         new = with_changes(old, spec=spec, source=source, snapshot=str(snap), state="Updating", error="")
         taken = [a for k, s in self._sups.items() if k != key for a in s.allocations]
         try:
@@ -172,7 +186,7 @@ class DeploymentOps(ScaleOps):
         key = (old.endpoint, old.name)
         snap = Path(new.snapshot)
         try:
-            error = await sup.start()
+            error = await self.environment_ready(sup.plan) or await sup.start()
         except BaseException:
             self._busy.discard(key)
             await _stop_then_discard(sup, None if same else snap)
@@ -246,7 +260,9 @@ class DeploymentOps(ScaleOps):
         sup = self._sups.get((endpoint, name))
         # Derived from the stored spec, so `show` lists the same ignored keys after a restart as after create.
         ignored = tuple(dict.fromkeys(deployment_ignored(rec.spec)))
-        return views.deployment_view(rec, sup.workers() if sup else [], ignored=ignored)
+        shown = views.deployment_view(rec, sup.workers() if sup else [], ignored=ignored)
+        shown["environment_build"] = self.environment_view(Path(rec.snapshot))
+        return shown
 
     def list_deployments(self, endpoint: str) -> list[dict[str, Any]]:
         """online-deployment list."""

@@ -26,6 +26,7 @@ from runtime.batch.store import BatchStore
 from runtime.control.controller.access import AccessTokens
 from runtime.control.controller.batch import BatchOps
 from runtime.control.controller.job_view import job_view
+from runtime.control.plan import environment_python
 from runtime.errors import Conflict, NotFound, SpecError
 from runtime.spec import (
     BatchSettings,
@@ -132,6 +133,8 @@ class JobOps(BatchOps):
             gpus = resolve_instance_type(compute.size, load_instance_types(self.state.instance_types)).gpus
         except SpecError:  # a size this machine does not know: its instances get no GPU
             gpus = 0
+        env: dict[str, str] = {}
+        python, chosen = environment_python(env, Path(rec.snapshot), self.envs)
         return BatchTarget(
             endpoint=rec.endpoint,
             deployment=rec.name,
@@ -139,6 +142,9 @@ class JobOps(BatchOps):
             snapshot=Path(rec.snapshot),
             max_instances=compute.max_instances,
             gpus_per_instance=gpus,
+            python=python,
+            pythonpath=env.get("PYTHONPATH", ""),
+            selection=chosen,
         )
 
     def _online_load(self) -> list[OnlineLoad]:

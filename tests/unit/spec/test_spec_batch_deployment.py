@@ -132,9 +132,7 @@ def test_torch_sample_loads() -> None:
     assert spec.code_configuration == CodeConfiguration(code="code", scoring_script="batch_driver.py")
     assert spec.settings == BatchSettings(max_concurrency_per_instance=2)
     assert loaded.ignored == (
-        "environment.image is ignored: workers run modelyard's own Python environment",
-        "environment.conda_file is ignored: workers run modelyard's own Python environment; "
-        "install what it lists there",
+        "environment.image is not run: there is no Docker; environments are virtualenvs built from the conda file",
     )
 
 
@@ -345,14 +343,11 @@ def test_ignored_keys_are_listed() -> None:
         "settings:\n  output_action: summary_only\n  output_file_name: out.csv\nid: /subscriptions/x\n"
     )
     assert load_batch_deployment(text, source="deployment.yml").ignored == (
-        "environment azureml:torch-env:1 is ignored: workers run modelyard's own Python environment",
         "resources.instance_type is ignored: instances are sized by the compute cluster's size",
         "output_file_name out.csv is ignored: output_action summary_only writes no predictions file",
         "id is ignored: it is read-only, set by the service",
     )
-    assert load_batch_deployment(MINIMAL + "output_action: summary_only\n", source="d.yml").ignored == (
-        "environment azureml:torch-env:1 is ignored: workers run modelyard's own Python environment",
-    )
+    assert load_batch_deployment(MINIMAL + "output_action: summary_only\n", source="d.yml").ignored == ()
 
 
 def test_the_spec_round_trips_as_a_type_model_file() -> None:

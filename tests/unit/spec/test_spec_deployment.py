@@ -121,12 +121,10 @@ def test_managed_sample_loads_with_azure_defaults(tmp_path: os.PathLike[str]) ->
     assert spec.readiness_probe == spec.liveness_probe
 
 
-def test_managed_sample_reports_image_and_conda_file_as_ignored() -> None:
+def test_managed_sample_reports_the_image_as_not_run_and_builds_the_conda_file() -> None:
     ignored = load_deployment(MANAGED_BLUE, source="blue.yml").ignored
     assert ignored == (
-        "environment.image is ignored: workers run modelyard's own Python environment",
-        "environment.conda_file is ignored: workers run modelyard's own Python environment; "
-        "install what it lists there",
+        "environment.image is not run: there is no Docker; environments are virtualenvs built from the conda file",
     )
 
 
@@ -307,12 +305,10 @@ def test_inline_model_needs_a_path() -> None:
     assert error(MANAGED_BLUE + "model: {name: m}\n") == "blue.yml: $.model.path: required key is missing"
 
 
-def test_environment_reference_and_inline_extras_are_reported_ignored() -> None:
+def test_an_environment_reference_is_used_and_inline_extras_are_reported_ignored() -> None:
     loaded = load_deployment(MANAGED_BLUE + "environment: azureml:AzureML-sklearn-1.0:1\n", source="blue.yml")
     assert loaded.spec.environment == "azureml:AzureML-sklearn-1.0:1"
-    assert loaded.ignored == (
-        "environment azureml:AzureML-sklearn-1.0:1 is ignored: workers run modelyard's own Python environment",
-    )
+    assert loaded.ignored == ()
     inline = """\
 environment:
   build: {path: docker-context}
