@@ -48,8 +48,8 @@ def models(mlflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> dic
     """AZUREML_MODEL_DIR folders, each holding `model/` (a column, tensor, or signature-less model), and its rows."""
     root = tmp_path_factory.mktemp("models")
     out: dict[str, tuple[Path, dict[str, Any]]] = {}
-    for kind in ("columns", "tensor"):
-        out[kind] = (root / kind, save_sklearn_model(mlflow_python, root / kind / "model", kind=kind))  # type: ignore[arg-type]
+    out["columns"] = (root / "columns", save_sklearn_model(mlflow_python, root / "columns" / "model", kind="columns"))
+    out["tensor"] = (root / "tensor", save_sklearn_model(mlflow_python, root / "tensor" / "model", kind="tensor"))
     shutil.copytree(root / "columns", root / "untyped")
     _drop_signature(root / "untyped" / "model" / "MLmodel")
     out["untyped"] = (root / "untyped", out["columns"][1])
