@@ -1,0 +1,296 @@
+"""MLflow no-code scoring: modelyard's own scripts, served through the worker's code in the model's environment."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import shutil
+import struct
+import subprocess
+import sys
+import zlib
+from pathlib import Path
+from typing import Any
+
+import pytest
+from mlflow_models import save_params_model, save_sklearn_model
+
+REPO = Path(__file__).resolve().parents[2]
+SCRIPTS = REPO / "runtime" / "worker" / "mlflow_scoring"
+CHILD = Path(__file__).with_name("mlflow_worker_child.py")
+PACKAGES = ["mlflow-skinny", "scikit-learn", "pandas", "pyarrow", "pillow", "msgspec", "werkzeug", "inference-schema"]
+JSON = {"Content-Type": "application/json"}
+
+
+@pytest.fixture(scope="session")
+def mlflow_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A Python with the model's packages and the worker's, built once per session with uv."""
+    uv = shutil.which("uv") or str(Path(sys.executable).with_name("uv"))
+    if not os.access(uv, os.X_OK):
+        pytest.skip("uv is not installed, so no MLflow environment can be built")
+    venv = tmp_path_factory.mktemp("mlflow-env")
+    env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
+    steps = (
+        [uv, "venv", "--quiet", "--python", sys.executable, str(venv)],
+        # Compiled now: the environment's imports then take seconds less in every process the tests start.
+        [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", str(venv / "bin" / "python"), *PACKAGES],
+    )
+    for step in steps:
+        done = subprocess.run(step, env=env, capture_output=True, text=True, timeout=900, check=False)
+        if done.returncode != 0:
+            pytest.skip(f"cannot build the MLflow environment (is the package index reachable?): {done.stderr[-600:]}")
+    return venv / "bin" / "python"
+
+
+@pytest.fixture(scope="module")
+def models(mlflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, dict[str, Any]]]:
+    """AZUREML_MODEL_DIR folders, each holding `model/` (a column, tensor, or signature-less model), and its rows."""
+    root = tmp_path_factory.mktemp("models")
+    out: dict[str, tuple[Path, dict[str, Any]]] = {}
+    out["columns"] = (root / "columns", save_sklearn_model(mlflow_python, root / "columns" / "model", kind="columns"))
+    out["tensor"] = (root / "tensor", save_sklearn_model(mlflow_python, root / "tensor" / "model", kind="tensor"))
+    shutil.copytree(root / "columns", root / "untyped")
+    _drop_signature(root / "untyped" / "model" / "MLmodel")
+    out["untyped"] = (root / "untyped", out["columns"][1])
+    return out
+
+
+def _drop_signature(mlmodel: Path) -> None:
+    # MLmodel is YAML; the signature is one top-level key whose value is indented below it.
+    kept: list[str] = []
+    inside = False
+    for line in mlmodel.read_text().splitlines():
+        if line.startswith("signature:"):
+            inside = True
+        elif inside and line[:1] not in (" ", ""):
+            inside = False
+        if not inside:
+            kept.append(line)
+    mlmodel.write_text("\n".join(kept) + "\n")
+
+
+def serve(python: Path, model_dir: Path, spec: dict[str, Any], tmp: Path, folder: str = "model") -> dict[str, Any]:
+    """Run the worker's code over `spec` in the model's environment, as a worker for the deployment would."""
+    spec = {"app_root": str(SCRIPTS), "model_dir": str(model_dir), **spec}
+    spec_path, out_path = tmp / f"{spec['kind']}-spec.json", tmp / f"{spec['kind']}-out.json"
+    spec_path.write_text(json.dumps(spec))
+    env = {**os.environ, "PYTHONPATH": str(REPO), "MLFLOW_MODEL_FOLDER": folder}
+    done = subprocess.run(
+        [str(python), str(CHILD), str(spec_path), str(out_path)],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr[-4000:]
+    out: dict[str, Any] = json.loads(out_path.read_text())
+    return out
+
+
+def post(body: Any) -> dict[str, Any]:
+    return {"method": "POST", "path": "/score", "headers": JSON, "body": json.dumps(body)}
+
+
+SWAGGER = {"method": "GET", "path": "/swagger.json", "query": "version=3"}
+
+
+def service_input(answer: dict[str, Any]) -> dict[str, Any]:
+    assert answer["status"] == 200, answer
+    schema: dict[str, Any] = json.loads(answer["body"])["components"]["schemas"]["ServiceInput"]
+    return schema
+
+
+def assert_predictions(answer: dict[str, Any], expected: list[float]) -> None:
+    assert answer["status"] == 200, answer
+    assert json.loads(answer["body"]) == pytest.approx(expected, abs=1e-9)
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Online
+
+
+@pytest.fixture(scope="module")
+def columns_online(models: dict[str, Any], mlflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    model_dir, rows = models["columns"]
+    split = {"columns": rows["columns"], "index": [0, 1], "data": rows["data"][:2]}
+    requests = [
+        post({"input_data": split}),
+        post({"input_data": {"columns": rows["columns"], "data": rows["data"]}, "params": {}}),
+        post({"dataframe_split": split}),
+        post({"input_data": [dict(zip(rows["columns"], row, strict=True)) for row in rows["data"]]}),
+        SWAGGER,
+    ]
+    spec = {"kind": "online", "entry_script": "score.py", "requests": requests}
+    return rows, serve(mlflow_python, model_dir, spec, tmp_path_factory.mktemp("columns-online"))["answers"]
+
+
+def test_a_split_dataframe_is_scored_as_the_model_scores_it_in_process(columns_online: Any) -> None:
+    rows, answers = columns_online
+    assert_predictions(answers[0], rows["predictions"][:2])
+
+
+def test_the_index_may_be_left_out_and_empty_params_are_accepted(columns_online: Any) -> None:
+    rows, answers = columns_online
+    assert_predictions(answers[1], rows["predictions"])
+
+
+def test_the_mlflow_servers_own_keys_are_refused_as_azure_refuses_them(columns_online: Any) -> None:
+    answer = columns_online[1][2]
+    assert answer["status"] == 400
+    assert json.loads(answer["body"]) == {"message": "A value is not provided for the 'input_data' parameter."}
+
+
+def test_records_for_a_column_signature_fail_in_the_script(columns_online: Any) -> None:
+    answer = columns_online[1][3]
+    assert answer["status"] == 500
+    assert answer["headers"]["x-ms-run-function-failed"] == "True"
+
+
+def test_swagger_describes_input_data_from_the_signature(columns_online: Any) -> None:
+    rows, answers = columns_online
+    schema = service_input(answers[4])
+    input_data = schema["properties"]["input_data"]
+    assert input_data["format"] == "pandas.DataFrame:split"
+    assert input_data["required"] == ["columns", "index", "data"]
+    assert schema["example"]["input_data"]["columns"] == rows["columns"]
+    assert "params" in schema["properties"]
+
+
+def test_a_folder_without_mlmodel_fails_the_load_naming_what_is_missing(
+    models: dict[str, Any], mlflow_python: Path, tmp_path: Path
+) -> None:
+    model_dir, _ = models["columns"]
+    spec = {"kind": "online", "entry_script": "score.py", "requests": []}
+    out = serve(mlflow_python, model_dir, spec, tmp_path, folder="models")
+    assert "MLmodel" in out["load_error"]
+    assert f"{model_dir / 'models'}" in out["load_error"]
+
+
+@pytest.fixture(scope="module")
+def tensor_online(models: dict[str, Any], mlflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    model_dir, rows = models["tensor"]
+    spec = {"kind": "online", "entry_script": "score.py", "requests": [post({"input_data": rows["data"]}), SWAGGER]}
+    return rows, serve(mlflow_python, model_dir, spec, tmp_path_factory.mktemp("tensor-online"))["answers"]
+
+
+def test_a_tensor_signature_takes_a_list_as_its_array(tensor_online: Any) -> None:
+    rows, answers = tensor_online
+    assert_predictions(answers[0], rows["predictions"])
+    input_data = service_input(answers[1])["properties"]["input_data"]
+    assert input_data["format"] == "numpy.ndarray"
+    assert input_data["items"]["items"] == {"type": "number", "format": "float"}
+
+
+@pytest.fixture(scope="module")
+def untyped_online(models: dict[str, Any], mlflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    model_dir, rows = models["untyped"]
+    split = {"columns": rows["columns"], "index": [0, 1, 2], "data": rows["data"]}
+    spec = {"kind": "online", "entry_script": "score.py", "requests": [post({"input_data": split}), SWAGGER]}
+    return rows, serve(mlflow_python, model_dir, spec, tmp_path_factory.mktemp("untyped-online"))["answers"]
+
+
+def test_without_a_signature_a_split_dict_is_read_as_a_dataframe(untyped_online: Any) -> None:
+    rows, answers = untyped_online
+    assert_predictions(answers[0], rows["predictions"])
+    assert service_input(answers[1])["properties"]["input_data"] == {"type": "object"}
+
+
+def test_params_reach_predict_and_their_defaults_apply_without_them(mlflow_python: Path, tmp_path: Path) -> None:
+    save_params_model(mlflow_python, tmp_path / "params" / "model")
+    data = {"columns": ["a"], "data": [[1], [3]]}
+    requests = [post({"input_data": data, "params": {"scale": 10}}), post({"input_data": data}), SWAGGER]
+    spec = {"kind": "online", "entry_script": "score.py", "requests": requests}
+    answers = serve(mlflow_python, tmp_path / "params", spec, tmp_path)["answers"]
+    assert_predictions(answers[0], [10.0, 30.0])
+    assert_predictions(answers[1], [2.0, 6.0])
+    schema = service_input(answers[2])
+    assert schema["properties"]["params"]["properties"]["scale"]["type"] == "number"
+    assert schema["example"]["params"] == {"scale": 2.0}
+
+
+# ---------------------------------------------------------------------------------------------------------------
+# Batch
+
+
+def write_png(path: Path, pixels: list[int]) -> None:
+    """An 8-bit grayscale PNG one pixel high, written by hand: the tests' own Python has no Pillow."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", len(pixels), 1, 8, 0, 0, 0, 0)
+    scanline = b"\x00" + bytes(pixels)  # filter type 0, then the row
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(scanline)) + chunk(b"IEND", b"")
+    )
+
+
+def parse(text: str) -> list[list[str]]:
+    return list(csv.reader(text.splitlines()))
+
+
+@pytest.fixture(scope="module")
+def columns_batch(models: dict[str, Any], mlflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
+    model_dir, rows = models["columns"]
+    tmp = tmp_path_factory.mktemp("columns-batch")
+    data = tmp / "data"
+    data.mkdir()
+    lines = [",".join(rows["columns"])] + [",".join(str(v) for v in row) for row in rows["data"]]
+    (data / "heart-0.csv").write_text("\n".join(lines) + "\n")
+    (data / "notes.txt").write_text("not a table\n")
+    frame = f"pd.DataFrame({rows['data'][1:]!r}, columns={rows['columns']!r})"
+    write = f"import pandas as pd; {frame}.to_parquet({str(data / 'part.parquet')!r})"
+    subprocess.run([str(mlflow_python), "-c", write], check=True, capture_output=True, timeout=120)
+    mini_batches = [[str(data / "heart-0.csv"), str(data / "part.parquet")], [str(data / "notes.txt")]]
+    spec = {
+        "kind": "batch",
+        "entry_script": "batch_driver.py",
+        "output_path": str(tmp / "out"),
+        "mini_batches": mini_batches,
+    }
+    return rows, serve(mlflow_python, model_dir, spec, tmp)["answers"]
+
+
+def test_tables_give_a_row_prediction_and_file_name_line_per_row(columns_batch: Any) -> None:
+    rows, answers = columns_batch
+    predictions = rows["predictions"]
+    assert answers[0]["rows"] == 5
+    lines = parse(answers[0]["text"])
+    assert [(line[0], line[2]) for line in lines] == [
+        ("0", "heart-0.csv"),
+        ("1", "heart-0.csv"),
+        ("2", "heart-0.csv"),
+        ("0", "part.parquet"),
+        ("1", "part.parquet"),
+    ]
+    scored = [float(line[1]) for line in lines]
+    assert scored == pytest.approx(predictions + predictions[1:], abs=1e-9)
+
+
+def test_a_file_of_another_type_fails_the_mini_batch_naming_the_types_allowed(columns_batch: Any) -> None:
+    message = columns_batch[1][1]["failure"]
+    assert "notes.txt" in message
+    assert ".txt files" in message
+    for extension in (".csv", ".parquet", ".pqt", ".png", ".jpg", ".jpeg", ".tiff", ".bmp", ".gif"):
+        assert extension in message
+
+
+def test_an_image_gives_one_prediction_and_file_name_line(
+    models: dict[str, Any], mlflow_python: Path, tmp_path: Path
+) -> None:
+    model_dir, rows = models["tensor"]
+    image = tmp_path / "scan.png"
+    write_png(image, rows["data"][2])  # the row [2, 2, 2] as three pixels: an array of the signature's shape
+    spec = {
+        "kind": "batch",
+        "entry_script": "batch_driver.py",
+        "output_path": str(tmp_path / "out"),
+        "mini_batches": [[str(image)]],
+    }
+    answers = serve(mlflow_python, model_dir, spec, tmp_path)["answers"]
+    assert answers[0]["rows"] == 1
+    [[prediction, name]] = parse(answers[0]["text"])
+    assert name == "scan.png"
+    assert float(prediction) == pytest.approx(rows["predictions"][2], abs=1e-9)
