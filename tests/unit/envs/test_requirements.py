@@ -254,3 +254,34 @@ def test_installer_preferences_are_noted_and_unknown_options_refused() -> None:
         parse_requirements(["--no-index", "numpy"], where="r.txt")
     with pytest.raises(SpecError, match=r"^r\.txt: '--index-url' needs a URL or path after it"):
         parse_requirements(["--index-url"], where="r.txt")
+
+
+def test_worker_needs_twice_is_the_same_set() -> None:
+    once = with_worker_needs(parse_requirements(["werkzeug==3.0.1", "msgspec==0.19.*"], where="r.txt"))
+    assert once.requirements == ("inference-schema>=1.5", "msgspec==0.19.*,>=0.19", "werkzeug==3.0.1,>=3")
+    assert with_worker_needs(once) == once
+    assert digest(with_worker_needs(once)) == digest(once)
+
+
+def test_arbitrary_equality_pins_are_checked_too() -> None:
+    with pytest.raises(SpecError, match=r"pins werkzeug===2\.2\.3 but modelyard's worker needs werkzeug>=3"):
+        with_worker_needs(parse_requirements(["werkzeug===2.2.3"], where="r.txt"))
+
+
+def test_two_urls_for_one_name_are_refused() -> None:
+    lines = ["foo @ https://example.org/foo-1.0.tar.gz", "foo @ https://example.org/foo-2.0.tar.gz"]
+    with pytest.raises(SpecError, match=r"name different files for foo; keep one$"):
+        parse_requirements(lines, where="r.txt")
+
+
+@pytest.mark.parametrize(
+    ("wanted", "installed"),
+    [
+        ("opencv-python>=4.8", {"opencv-python-headless": "4.9.0.80"}),
+        ("tensorflow==2.15.*", {"tensorflow-cpu": "2.15.1"}),
+        ("onnxruntime", {"onnxruntime-gpu": "1.17.0"}),
+    ],
+)
+def test_alias_distributions_meet_the_name_they_provide(wanted: str, installed: dict[str, str]) -> None:
+    assert satisfied_by(parse_requirements([wanted], where="r.txt"), installed)
+    assert not satisfied_by(parse_requirements([wanted], where="r.txt"), {})
