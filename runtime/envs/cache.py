@@ -20,7 +20,6 @@ import os
 import shutil
 import sys
 import time
-from collections.abc import Callable
 from pathlib import Path
 
 import msgspec
@@ -137,9 +136,7 @@ class EnvCache:
             os.replace(tmp, link)
         return str(shim)
 
-    async def ensure(
-        self, reqs: RequirementSet, *, relax: bool | None = None, on_line: Callable[[str], None] | None = None
-    ) -> BuiltEnv:
+    async def ensure(self, reqs: RequirementSet, *, relax: bool | None = None) -> BuiltEnv:
         """The built environment for `reqs`, building it first when needed; BuildError when it cannot be built."""
         relax = self.relax_pins if relax is None else relax
         key = self.key(reqs, relax)
@@ -150,8 +147,6 @@ class EnvCache:
             task = asyncio.ensure_future(self._build(key, reqs, relax))
             self._tasks[key] = task
             task.add_done_callback(lambda _: self._tasks.pop(key, None))
-        if on_line is not None:
-            on_line(f"building environment {key}")
         return await asyncio.shield(task)
 
     async def remove(self, key: str) -> bool:
@@ -239,6 +234,9 @@ class EnvCache:
                 relaxed += [
                     f"{old} has no wheel for this interpreter; {new} was installed" for old, new in swaps.items()
                 ]
+            for site in dest.glob("lib/python*/site-packages"):
+                # A file that does not compile (a package's Python 2 leftovers) is only left to compile at import.
+                await run(installer.compile_command(python, site), env_vars, log_file, note)
             frozen = await _capture(installer.freeze_command(python), env_vars)
             env = BuiltEnv(
                 digest=key,

@@ -18,3 +18,18 @@ def server(tmp_path: Path) -> Iterator[Server]:
         yield srv
     finally:
         srv.stop()
+
+
+@pytest.fixture(scope="session")
+def mlflow_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """An interpreter with mlflow-skinny, scikit-learn, pandas, pyarrow, Pillow and the worker's own packages, built
+    once per session by modelyard's own environment cache (uv), for the tests that train and score MLflow models."""
+    import asyncio
+
+    from runtime.envs.cache import EnvCache
+    from runtime.envs.requirements import RequirementSet, with_worker_needs
+
+    packages = ("mlflow-skinny", "scikit-learn", "pandas", "pyarrow", "pillow")
+    cache = EnvCache(tmp_path_factory.mktemp("mlflow-envs"))
+    env = asyncio.run(cache.ensure(with_worker_needs(RequirementSet(requirements=packages, source="tests"))))
+    return Path(env.python)

@@ -76,6 +76,22 @@ def test_a_second_deployment_of_the_same_set_reuses_the_built_environment(srv: S
     assert score(srv, "numpy1-again")["python"] == first["python"]
     assert built_dirs(srv.state) == before  # no new environment
     assert log.stat().st_mtime_ns == logged  # and no install into the old one
+
+    # The same file again rolls nothing; another conda file rolls the workers onto its environment.
+    same = srv.json("online-deployment", "update", "-f", str(again), "-n", "numpy1-again")
+    assert same["rolled"] is False
+    moved = srv.json(
+        "online-deployment",
+        "update",
+        "-n",
+        "numpy1-again",
+        "-e",
+        "envs",
+        "--set",
+        "environment.conda_file=numpy2/conda.yaml",
+    )
+    assert moved["rolled"] is True and moved["provisioning_state"] == "Succeeded"
+    assert score(srv, "numpy1-again")["numpy"] == "2.2.6"
     srv.cli("online-deployment", "delete", "-n", "numpy1-again", "-e", "envs", "--yes")
 
 
@@ -107,9 +123,7 @@ def test_a_pin_that_does_not_exist_fails_the_deployment_with_one_clear_error(srv
     srv.cli("online-deployment", "delete", "-n", "bad-pin", "-e", "envs", "--yes")
 
 
-def test_registered_environment_exports_a_wheelhouse_that_builds_with_no_index(
-    srv: Server, tmp_path: Path
-) -> None:
+def test_registered_environment_exports_a_wheelhouse_that_builds_with_no_index(srv: Server, tmp_path: Path) -> None:
     created = json.loads(srv.cli("environment", "create", "-f", str(ENVS / "environment.yml")).stdout)
     assert created["name"] == "numpy-one" and created["version"] == "1"
     assert created["reused"] is True  # the same set as deployment numpy1: found built
@@ -141,3 +155,40 @@ def test_registered_environment_exports_a_wheelhouse_that_builds_with_no_index(
     finally:
         offline.stop()
     wait_for_state(srv, "envs", "numpy1", "Succeeded")
+
+
+def test_a_pin_without_a_wheel_names_the_nearest_version_and_relax_pins_takes_it(srv: Server) -> None:
+    before = built_dirs(srv.state)
+    result = srv.cli("environment", "create", "-f", str(ENVS / "old-pin.yml"), check=False)
+    assert result.returncode == 1
+    message = result.stderr
+    assert "msgpack==1.0.0 has no wheel for cpython-3.11" in message, message
+    assert "the nearest version with one is 1.0.5 (pass --relax-pins to take it)" in message
+    assert built_dirs(srv.state) == before
+    assert not any(e["name"] == "old-msgpack" for e in srv.json("environment", "list"))
+
+    relaxed = srv.json("environment", "create", "-f", str(ENVS / "old-pin.yml"), "--relax-pins")
+    assert relaxed["state"] == "Built" and "msgpack==1.0.5" in relaxed["packages"]
+    assert relaxed["relaxed"] == ["msgpack==1.0.0 has no wheel for this interpreter; msgpack==1.0.5 was installed"]
+    assert relaxed["relax_pins"] is True
+
+
+def test_a_pin_that_clashes_with_the_workers_needs_names_both(srv: Server) -> None:
+    result = srv.cli("environment", "create", "-f", str(ENVS / "werkzeug2.yml"), check=False)
+    assert result.returncode == 1
+    assert "werkzeug==2.2.3" in result.stderr and "werkzeug>=3" in result.stderr, result.stderr
+
+
+def test_prune_removes_only_the_builds_nothing_uses(srv: Server) -> None:
+    two = srv.deployment("envs", "numpy2")["environment_build"]["hash"]
+    one = srv.deployment("envs", "numpy1")["environment_build"]["hash"]
+    refused = srv.cli("environment", "prune", check=False)  # no terminal: az's refusal, nothing removed
+    assert refused.returncode == 1 and "Use --yes" in refused.stderr
+    srv.cli("online-deployment", "delete", "-n", "numpy2", "-e", "envs", "--yes")
+    old = srv.json("environment", "show", "-n", "old-msgpack", "-l", "latest")["hash"]
+    srv.cli("environment", "delete", "-n", "old-msgpack", "-v", "1", "--yes")
+    pruned = srv.json("environment", "prune", "--yes")
+    assert sorted(pruned["removed"]) == sorted([two, old]) and pruned["freed_mib"] > 1
+    assert one in pruned["kept"]  # deployment numpy1 and the registered numpy-one use it
+    assert two not in built_dirs(srv.state) and one in built_dirs(srv.state)
+    assert score(srv, "numpy1")["numpy"] == "1.26.4"

@@ -8,7 +8,6 @@ import os
 import shutil
 import struct
 import subprocess
-import sys
 import zlib
 from pathlib import Path
 from typing import Any
@@ -19,28 +18,7 @@ from mlflow_models import save_params_model, save_sklearn_model
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "runtime" / "worker" / "mlflow_scoring"
 CHILD = Path(__file__).with_name("mlflow_worker_child.py")
-PACKAGES = ["mlflow-skinny", "scikit-learn", "pandas", "pyarrow", "pillow", "msgspec", "werkzeug", "inference-schema"]
 JSON = {"Content-Type": "application/json"}
-
-
-@pytest.fixture(scope="session")
-def mlflow_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A Python with the model's packages and the worker's, built once per session with uv."""
-    uv = shutil.which("uv") or str(Path(sys.executable).with_name("uv"))
-    if not os.access(uv, os.X_OK):
-        pytest.skip("uv is not installed, so no MLflow environment can be built")
-    venv = tmp_path_factory.mktemp("mlflow-env")
-    env = {**os.environ, "UV_PYTHON_DOWNLOADS": "never"}
-    steps = (
-        [uv, "venv", "--quiet", "--python", sys.executable, str(venv)],
-        # Compiled now: the environment's imports then take seconds less in every process the tests start.
-        [uv, "pip", "install", "--quiet", "--compile-bytecode", "--python", str(venv / "bin" / "python"), *PACKAGES],
-    )
-    for step in steps:
-        done = subprocess.run(step, env=env, capture_output=True, text=True, timeout=900, check=False)
-        if done.returncode != 0:
-            pytest.skip(f"cannot build the MLflow environment (is the package index reachable?): {done.stderr[-600:]}")
-    return venv / "bin" / "python"
 
 
 @pytest.fixture(scope="module")

@@ -61,7 +61,7 @@ def test_kubernetes_yaml_and_a_user_instance_type_deploy(server: Server) -> None
     assert [len(w["cores"]) for w in kube["workers"]] == [1]
     ignored = kube.get("ignored", [])
     assert "resources.limits is ignored: instances are sized from resources.requests" in ignored, ignored
-    assert any(line.startswith("environment.image is ignored") for line in ignored), ignored
+    assert any(line.startswith("environment.image is not run") for line in ignored), ignored
     # The autoscaler acts on it: not ignored, and show gives its counts.
     assert not any("scale_settings" in line for line in ignored), ignored
     assert kube["autoscale"]["current_instances"] == 1

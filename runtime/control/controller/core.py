@@ -233,11 +233,17 @@ class ControllerCore:
 
     def chosen_environment(self, spec: Snapshotted, base_dir: str, source: str, snap: Path) -> Selection | None:
         """The environment a deployment's spec and snapshot ask for; SpecError for what cannot be built."""
+        try:
+            mlflow = mlflow_folder(spec, snap)
+        except SpecError:
+            if spec.code_configuration is None:
+                raise  # a no-code MLflow deployment needs the folder; a script may load the model its own way
+            mlflow = None
         return env_selection.choose(
             spec.environment,
             base_dir=base_dir,
             source=source,
-            mlflow_model=mlflow_folder(spec, snap),
+            mlflow_model=mlflow,
             resolve=self.environments.resolve,
             relax=self.envs.relax_pins,
         )

@@ -347,10 +347,9 @@ data_collector:
   request_logging: {capture_headers: [x-request-id]}
 """
     loaded = load_deployment(MANAGED_BLUE + extra, source="b.yml")
-    keys = [line.split(" is ignored")[0] for line in loaded.ignored]
+    keys = [line.split(" is ignored")[0].split(" is not run")[0] for line in loaded.ignored]
     assert keys == [
         "environment.image",
-        "environment.conda_file",
         "model_mount_path",
         "app_insights_enabled",
         "egress_public_network_access",
@@ -368,7 +367,7 @@ data_collector:
 def test_default_valued_azure_features_are_not_reported() -> None:
     extra = "app_insights_enabled: false\negress_public_network_access: enabled\n"
     loaded = load_deployment(MANAGED_BLUE + extra, source="blue.yml")
-    assert [line.split(" is ignored")[0] for line in loaded.ignored] == ["environment.image", "environment.conda_file"]
+    assert [line.split(" is not run")[0] for line in loaded.ignored] == ["environment.image"]
 
 
 def test_data_collector_sampling_rate_is_a_fraction() -> None:
