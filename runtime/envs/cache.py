@@ -30,7 +30,7 @@ from packaging.version import Version
 from runtime.envs import wheels
 from runtime.envs.installer import Installer, read_failure, run
 from runtime.envs.requirements import INTERPRETER, RequirementSet, digest
-from runtime.errors import BuildError, Code, NotFound
+from runtime.errors import BuildError, Code, NotFound, SpecError
 
 log = logging.getLogger("modelyard.envs")
 
@@ -168,7 +168,12 @@ class EnvCache:
             raise NotFound(f"environment {key} is not built; build it first (environment create, or a deployment)")
         pins = [line for line in env.installed if "==" in line and " @ " not in line]
         listing = dest / f".{key}-requirements.txt"
-        await asyncio.to_thread(_write_listing, listing, pins)
+        try:
+            await asyncio.to_thread(_write_listing, listing, pins)
+        except OSError as exc:
+            raise SpecError(
+                f"cannot write the wheels into {dest}: {exc.strerror or exc}; name a folder you can write"
+            ) from None
         cmd = [sys.executable, "-m", "pip", "download", "--disable-pip-version-check", "--only-binary=:all:"]
         cmd += ["--no-deps", "--dest", str(dest), *self.installer.source_options(env.index_options)]
         cmd += ["-r", str(listing)]

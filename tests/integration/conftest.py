@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from live import Server
@@ -33,3 +34,11 @@ def mlflow_python(tmp_path_factory: pytest.TempPathFactory) -> Path:
     cache = EnvCache(tmp_path_factory.mktemp("mlflow-envs"))
     env = asyncio.run(cache.ensure(with_worker_needs(RequirementSet(requirements=packages, source="tests"))))
     return Path(env.python)
+
+
+@pytest.fixture(scope="session")
+def mlflow_models(mlflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, Any]]:
+    """Small MLflow models saved by MLflow itself (see mlflow_models.save_all): kind -> (folder, rows)."""
+    from mlflow_models import save_all
+
+    return save_all(mlflow_python, tmp_path_factory.mktemp("mlflow-models"))

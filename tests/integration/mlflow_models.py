@@ -79,3 +79,31 @@ def save_params_model(python: Path, dest: Path) -> None:
     )
     if done.returncode != 0:
         raise RuntimeError(f"saving the params model failed:\n{done.stderr[-4000:]}")
+
+
+_ALL = """
+import contextlib, io, json, sys
+root, train, params = sys.argv[1], sys.argv[2], sys.argv[3]
+out = {}
+for kind in ("columns", "tensor"):
+    sys.argv = ["-c", f"{root}/{kind}/model", kind]
+    printed = io.StringIO()
+    with contextlib.redirect_stdout(printed):
+        exec(train, {"__name__": "__main__"})
+    out[kind] = json.loads(printed.getvalue().strip().splitlines()[-1])
+sys.argv = ["-c", f"{root}/params/model"]
+exec(params, {"__name__": "__main__"})
+print(json.dumps(out))
+"""
+
+
+def save_all(python: Path, root: Path) -> dict[str, tuple[Path, dict[str, Any]]]:
+    """The column and tensor models and the params model, saved by one process (importing mlflow costs seconds):
+    kind -> (the AZUREML_MODEL_DIR folder holding `model/`, the rows scored in process; {} for params)."""
+    done = subprocess.run(
+        [str(python), "-c", _ALL, str(root), _TRAIN, _PARAMS], capture_output=True, text=True, timeout=300, check=False
+    )
+    if done.returncode != 0:
+        raise RuntimeError(f"saving the models failed:\n{done.stderr[-4000:]}")
+    rows: dict[str, dict[str, Any]] = json.loads(done.stdout.strip().splitlines()[-1])
+    return {kind: (root / kind, rows.get(kind, {})) for kind in ("columns", "tensor", "params")}

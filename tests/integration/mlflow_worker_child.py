@@ -1,16 +1,19 @@
 """Serve a script through modelyard's worker code in the model's environment, and record the answers.
 
-    PYTHONPATH=<repo> <venv>/bin/python mlflow_worker_child.py SPEC.json OUT.json
+    PYTHONPATH=<repo> <venv>/bin/python mlflow_worker_child.py JOBS.json OUT.json
 
-SPEC holds `kind` ("online" or "batch"), `app_root`, `entry_script` and `model_dir`, plus `requests` (online:
-each {method, path, query, headers, body}) or `mini_batches` (batch: lists of file paths). The script is loaded
-as a worker loads it (runtime.worker.adapters / batch_script), each request answered by the worker's adapter; OUT
-gets {"answers": [...]} (online: {status, headers, body}; batch: {rows, text} or {failure}), or {"load_error"}.
+JOBS is a list of specs, run one after the other in this one process (importing mlflow costs seconds; the tests
+pay it once). A spec holds `kind` ("online", "batch", or "parquet" to write a table for the others), `app_root`,
+`entry_script`, `model_dir` and `folder` (MLFLOW_MODEL_FOLDER), plus `requests` (online: each {method, path,
+query, headers, body}) or `mini_batches` (batch: lists of file paths). The script is loaded as a worker loads it
+(runtime.worker.adapters / batch_script), each request answered by the worker's adapter; OUT gets one entry per
+spec: {"answers": [...]} (online: {status, headers, body}; batch: {rows, text} or {failure}), or {"load_error"}.
 """
 
 from __future__ import annotations
 
 import json
+import os
 import queue
 import sys
 from typing import Any
@@ -75,12 +78,31 @@ def batch(spec: dict[str, Any]) -> dict[str, Any]:
     return {"answers": answers}
 
 
-def main(spec_path: str, out_path: str) -> None:
-    with open(spec_path) as f:
-        spec = json.load(f)
-    out = online(spec) if spec["kind"] == "online" else batch(spec)
+def parquet(spec: dict[str, Any]) -> dict[str, Any]:
+    """Write a table as parquet with the environment's pandas and pyarrow (the tests' own Python has neither)."""
+    import pandas as pd
+
+    pd.DataFrame(spec["data"], columns=spec["columns"]).to_parquet(spec["path"])
+    return {}
+
+
+def main(jobs_path: str, out_path: str) -> None:
+    with open(jobs_path) as f:
+        jobs = json.load(f)
+    outs = []
+    for spec in jobs:
+        # What a worker of this deployment would have in its environment.
+        os.environ["AZUREML_MODEL_DIR"] = spec.get("model_dir", "")
+        os.environ["MLFLOW_MODEL_FOLDER"] = spec.get("folder", "model")
+        # A worker loads one script; this process loads several, each decorating a `run` of the same qualified
+        # name, which inference-schema refuses to register twice: forget the previous script's schemas first.
+        schema_util = sys.modules.get("inference_schema.schema_util")
+        if schema_util is not None:
+            vars(schema_util)["__functions_schema__"].clear()
+        run = {"online": online, "batch": batch, "parquet": parquet}[spec["kind"]]
+        outs.append(run(spec))
     with open(out_path, "w") as f:
-        json.dump(out, f)
+        json.dump(outs, f)
 
 
 if __name__ == "__main__":

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import json
+import shutil
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -16,16 +17,16 @@ from typing import Any
 
 import pytest
 from live import Server
-from mlflow_models import save_sklearn_model
 
 
 @pytest.fixture(scope="module")
 def trained(
-    mlflow_python: Path, tmp_path_factory: pytest.TempPathFactory
+    mlflow_models: dict[str, tuple[Path, Any]], tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[Server, Path, dict[str, Any]]]:
     """A server, an MLflow model folder (`model/`) saved by MLflow, and the rows it was scored on in process."""
     root = tmp_path_factory.mktemp("mlflow")
-    rows = save_sklearn_model(mlflow_python, root / "model", kind="columns")
+    shutil.copytree(mlflow_models["columns"][0] / "model", root / "model")
+    rows = mlflow_models["columns"][1]
     srv = Server(root / "state")
     srv.state.mkdir()
     srv.start()

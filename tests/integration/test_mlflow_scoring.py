@@ -13,7 +13,6 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from mlflow_models import save_params_model, save_sklearn_model
 
 REPO = Path(__file__).resolve().parents[2]
 SCRIPTS = REPO / "runtime" / "worker" / "mlflow_scoring"
@@ -22,16 +21,16 @@ JSON = {"Content-Type": "application/json"}
 
 
 @pytest.fixture(scope="module")
-def models(mlflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, tuple[Path, dict[str, Any]]]:
-    """AZUREML_MODEL_DIR folders, each holding `model/` (a column, tensor, or signature-less model), and its rows."""
-    root = tmp_path_factory.mktemp("models")
-    out: dict[str, tuple[Path, dict[str, Any]]] = {}
-    out["columns"] = (root / "columns", save_sklearn_model(mlflow_python, root / "columns" / "model", kind="columns"))
-    out["tensor"] = (root / "tensor", save_sklearn_model(mlflow_python, root / "tensor" / "model", kind="tensor"))
-    shutil.copytree(root / "columns", root / "untyped")
-    _drop_signature(root / "untyped" / "model" / "MLmodel")
-    out["untyped"] = (root / "untyped", out["columns"][1])
-    return out
+def models(
+    mlflow_models: dict[str, tuple[Path, Any]], tmp_path_factory: pytest.TempPathFactory
+) -> dict[str, tuple[Path, dict[str, Any]]]:
+    """AZUREML_MODEL_DIR folders, each holding `model/` (a column, tensor, params or signature-less model), and the
+    rows each was scored on in process."""
+    untyped = tmp_path_factory.mktemp("untyped")
+    shutil.rmtree(untyped)
+    shutil.copytree(mlflow_models["columns"][0], untyped)
+    _drop_signature(untyped / "model" / "MLmodel")
+    return {**mlflow_models, "untyped": (untyped, mlflow_models["columns"][1])}
 
 
 def _drop_signature(mlmodel: Path) -> None:
@@ -48,14 +47,15 @@ def _drop_signature(mlmodel: Path) -> None:
     mlmodel.write_text("\n".join(kept) + "\n")
 
 
-def serve(python: Path, model_dir: Path, spec: dict[str, Any], tmp: Path, folder: str = "model") -> dict[str, Any]:
-    """Run the worker's code over `spec` in the model's environment, as a worker for the deployment would."""
-    spec = {"app_root": str(SCRIPTS), "model_dir": str(model_dir), **spec}
-    spec_path, out_path = tmp / f"{spec['kind']}-spec.json", tmp / f"{spec['kind']}-out.json"
-    spec_path.write_text(json.dumps(spec))
-    env = {**os.environ, "PYTHONPATH": str(REPO), "MLFLOW_MODEL_FOLDER": folder}
+def run_jobs(python: Path, jobs: list[dict[str, Any]], tmp: Path) -> list[dict[str, Any]]:
+    """Run the worker's code over each job in the model's environment, as a worker for the deployment would,
+    all in one process (each job sets its own AZUREML_MODEL_DIR and MLFLOW_MODEL_FOLDER)."""
+    jobs = [{"app_root": str(SCRIPTS), **job} for job in jobs]
+    jobs_path, out_path = tmp / "jobs.json", tmp / "out.json"
+    jobs_path.write_text(json.dumps(jobs))
+    env = {**os.environ, "PYTHONPATH": str(REPO)}
     done = subprocess.run(
-        [str(python), str(CHILD), str(spec_path), str(out_path)],
+        [str(python), str(CHILD), str(jobs_path), str(out_path)],
         env=env,
         capture_output=True,
         text=True,
@@ -63,8 +63,8 @@ def serve(python: Path, model_dir: Path, spec: dict[str, Any], tmp: Path, folder
         check=False,
     )
     assert done.returncode == 0, done.stderr[-4000:]
-    out: dict[str, Any] = json.loads(out_path.read_text())
-    return out
+    outs: list[dict[str, Any]] = json.loads(out_path.read_text())
+    return outs
 
 
 def post(body: Any) -> dict[str, Any]:
@@ -89,19 +89,91 @@ def assert_predictions(answer: dict[str, Any], expected: list[float]) -> None:
 # Online
 
 
+def write_png(path: Path, pixels: list[int]) -> None:
+    """An 8-bit grayscale PNG one pixel high, written by hand: the tests' own Python has no Pillow."""
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
+
+    header = struct.pack(">IIBBBBB", len(pixels), 1, 8, 0, 0, 0, 0)
+    scanline = b"\x00" + bytes(pixels)  # filter type 0, then the row
+    path.write_bytes(
+        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(scanline)) + chunk(b"IEND", b"")
+    )
+
+
+def parse(text: str) -> list[list[str]]:
+    return list(csv.reader(text.splitlines()))
+
+
 @pytest.fixture(scope="module")
-def columns_online(models: dict[str, Any], mlflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    model_dir, rows = models["columns"]
+def outs(models: dict[str, Any], mlflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Any]:
+    """Every case's answers, from one process in the model environment that runs the cases one after another."""
+    tmp = tmp_path_factory.mktemp("mlflow-jobs")
+    columns_dir, rows = models["columns"]
+    tensor_dir, tensor_rows = models["tensor"]
     split = {"columns": rows["columns"], "index": [0, 1], "data": rows["data"][:2]}
-    requests = [
-        post({"input_data": split}),
-        post({"input_data": {"columns": rows["columns"], "data": rows["data"]}, "params": {}}),
-        post({"dataframe_split": split}),
-        post({"input_data": [dict(zip(rows["columns"], row, strict=True)) for row in rows["data"]]}),
-        SWAGGER,
-    ]
-    spec = {"kind": "online", "entry_script": "score.py", "requests": requests}
-    return rows, serve(mlflow_python, model_dir, spec, tmp_path_factory.mktemp("columns-online"))["answers"]
+    data = tmp / "data"
+    data.mkdir()
+    lines = [",".join(rows["columns"])] + [",".join(str(v) for v in row) for row in rows["data"]]
+    (data / "heart-0.csv").write_text("\n".join(lines) + "\n")
+    (data / "notes.txt").write_text("not a table\n")
+    image = data / "scan.png"
+    write_png(image, tensor_rows["data"][2])  # the row [2, 2, 2] as three pixels: an array of the signature's shape
+    params = {"columns": ["a"], "data": [[1], [3]]}
+    online = {"kind": "online", "entry_script": "score.py"}
+    batch = {"kind": "batch", "entry_script": "batch_driver.py", "output_path": str(tmp / "out")}
+    cases: dict[str, dict[str, Any]] = {
+        "parquet": {
+            "kind": "parquet",
+            "path": str(data / "part.parquet"),
+            "columns": rows["columns"],
+            "data": rows["data"][1:],
+        },
+        "columns": {
+            **online,
+            "model_dir": str(columns_dir),
+            "requests": [
+                post({"input_data": split}),
+                post({"input_data": {"columns": rows["columns"], "data": rows["data"]}, "params": {}}),
+                post({"dataframe_split": split}),
+                post({"input_data": [dict(zip(rows["columns"], row, strict=True)) for row in rows["data"]]}),
+                SWAGGER,
+            ],
+        },
+        "missing": {**online, "model_dir": str(columns_dir), "folder": "models", "requests": []},
+        "tensor": {
+            **online,
+            "model_dir": str(tensor_dir),
+            "requests": [post({"input_data": tensor_rows["data"]}), SWAGGER],
+        },
+        "untyped": {
+            **online,
+            "model_dir": str(models["untyped"][0]),
+            "requests": [
+                post({"input_data": {"columns": rows["columns"], "index": [0, 1, 2], "data": rows["data"]}}),
+                SWAGGER,
+            ],
+        },
+        "params": {
+            **online,
+            "model_dir": str(models["params"][0]),
+            "requests": [post({"input_data": params, "params": {"scale": 10}}), post({"input_data": params}), SWAGGER],
+        },
+        "columns_batch": {
+            **batch,
+            "model_dir": str(columns_dir),
+            "mini_batches": [[str(data / "heart-0.csv"), str(data / "part.parquet")], [str(data / "notes.txt")]],
+        },
+        "image": {**batch, "model_dir": str(tensor_dir), "mini_batches": [[str(image)]]},
+    }
+    answers = run_jobs(mlflow_python, list(cases.values()), tmp)
+    return {"columns_dir": columns_dir, **dict(zip(cases, answers, strict=True))}
+
+
+@pytest.fixture(scope="module")
+def columns_online(models: dict[str, Any], outs: dict[str, Any]) -> Any:
+    return models["columns"][1], outs["columns"]["answers"]
 
 
 def test_a_split_dataframe_is_scored_as_the_model_scores_it_in_process(columns_online: Any) -> None:
@@ -136,51 +208,27 @@ def test_swagger_describes_input_data_from_the_signature(columns_online: Any) ->
     assert "params" in schema["properties"]
 
 
-def test_a_folder_without_mlmodel_fails_the_load_naming_what_is_missing(
-    models: dict[str, Any], mlflow_python: Path, tmp_path: Path
-) -> None:
-    model_dir, _ = models["columns"]
-    spec = {"kind": "online", "entry_script": "score.py", "requests": []}
-    out = serve(mlflow_python, model_dir, spec, tmp_path, folder="models")
-    assert "MLmodel" in out["load_error"]
-    assert f"{model_dir / 'models'}" in out["load_error"]
+def test_a_folder_without_mlmodel_fails_the_load_naming_what_is_missing(outs: dict[str, Any]) -> None:
+    assert "MLmodel" in outs["missing"]["load_error"]
+    assert f"{outs['columns_dir'] / 'models'}" in outs["missing"]["load_error"]
 
 
-@pytest.fixture(scope="module")
-def tensor_online(models: dict[str, Any], mlflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    model_dir, rows = models["tensor"]
-    spec = {"kind": "online", "entry_script": "score.py", "requests": [post({"input_data": rows["data"]}), SWAGGER]}
-    return rows, serve(mlflow_python, model_dir, spec, tmp_path_factory.mktemp("tensor-online"))["answers"]
-
-
-def test_a_tensor_signature_takes_a_list_as_its_array(tensor_online: Any) -> None:
-    rows, answers = tensor_online
+def test_a_tensor_signature_takes_a_list_as_its_array(models: dict[str, Any], outs: dict[str, Any]) -> None:
+    rows, answers = models["tensor"][1], outs["tensor"]["answers"]
     assert_predictions(answers[0], rows["predictions"])
     input_data = service_input(answers[1])["properties"]["input_data"]
     assert input_data["format"] == "numpy.ndarray"
     assert input_data["items"]["items"] == {"type": "number", "format": "float"}
 
 
-@pytest.fixture(scope="module")
-def untyped_online(models: dict[str, Any], mlflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    model_dir, rows = models["untyped"]
-    split = {"columns": rows["columns"], "index": [0, 1, 2], "data": rows["data"]}
-    spec = {"kind": "online", "entry_script": "score.py", "requests": [post({"input_data": split}), SWAGGER]}
-    return rows, serve(mlflow_python, model_dir, spec, tmp_path_factory.mktemp("untyped-online"))["answers"]
-
-
-def test_without_a_signature_a_split_dict_is_read_as_a_dataframe(untyped_online: Any) -> None:
-    rows, answers = untyped_online
+def test_without_a_signature_a_split_dict_is_read_as_a_dataframe(models: dict[str, Any], outs: dict[str, Any]) -> None:
+    rows, answers = models["untyped"][1], outs["untyped"]["answers"]
     assert_predictions(answers[0], rows["predictions"])
     assert service_input(answers[1])["properties"]["input_data"] == {"type": "object"}
 
 
-def test_params_reach_predict_and_their_defaults_apply_without_them(mlflow_python: Path, tmp_path: Path) -> None:
-    save_params_model(mlflow_python, tmp_path / "params" / "model")
-    data = {"columns": ["a"], "data": [[1], [3]]}
-    requests = [post({"input_data": data, "params": {"scale": 10}}), post({"input_data": data}), SWAGGER]
-    spec = {"kind": "online", "entry_script": "score.py", "requests": requests}
-    answers = serve(mlflow_python, tmp_path / "params", spec, tmp_path)["answers"]
+def test_params_reach_predict_and_their_defaults_apply_without_them(outs: dict[str, Any]) -> None:
+    answers = outs["params"]["answers"]
     assert_predictions(answers[0], [10.0, 30.0])
     assert_predictions(answers[1], [2.0, 6.0])
     schema = service_input(answers[2])
@@ -188,47 +236,9 @@ def test_params_reach_predict_and_their_defaults_apply_without_them(mlflow_pytho
     assert schema["example"]["params"] == {"scale": 2.0}
 
 
-# ---------------------------------------------------------------------------------------------------------------
-# Batch
-
-
-def write_png(path: Path, pixels: list[int]) -> None:
-    """An 8-bit grayscale PNG one pixel high, written by hand: the tests' own Python has no Pillow."""
-
-    def chunk(kind: bytes, data: bytes) -> bytes:
-        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
-
-    header = struct.pack(">IIBBBBB", len(pixels), 1, 8, 0, 0, 0, 0)
-    scanline = b"\x00" + bytes(pixels)  # filter type 0, then the row
-    path.write_bytes(
-        b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(scanline)) + chunk(b"IEND", b"")
-    )
-
-
-def parse(text: str) -> list[list[str]]:
-    return list(csv.reader(text.splitlines()))
-
-
 @pytest.fixture(scope="module")
-def columns_batch(models: dict[str, Any], mlflow_python: Path, tmp_path_factory: pytest.TempPathFactory) -> Any:
-    model_dir, rows = models["columns"]
-    tmp = tmp_path_factory.mktemp("columns-batch")
-    data = tmp / "data"
-    data.mkdir()
-    lines = [",".join(rows["columns"])] + [",".join(str(v) for v in row) for row in rows["data"]]
-    (data / "heart-0.csv").write_text("\n".join(lines) + "\n")
-    (data / "notes.txt").write_text("not a table\n")
-    frame = f"pd.DataFrame({rows['data'][1:]!r}, columns={rows['columns']!r})"
-    write = f"import pandas as pd; {frame}.to_parquet({str(data / 'part.parquet')!r})"
-    subprocess.run([str(mlflow_python), "-c", write], check=True, capture_output=True, timeout=120)
-    mini_batches = [[str(data / "heart-0.csv"), str(data / "part.parquet")], [str(data / "notes.txt")]]
-    spec = {
-        "kind": "batch",
-        "entry_script": "batch_driver.py",
-        "output_path": str(tmp / "out"),
-        "mini_batches": mini_batches,
-    }
-    return rows, serve(mlflow_python, model_dir, spec, tmp)["answers"]
+def columns_batch(models: dict[str, Any], outs: dict[str, Any]) -> Any:
+    return models["columns"][1], outs["columns_batch"]["answers"]
 
 
 def test_tables_give_a_row_prediction_and_file_name_line_per_row(columns_batch: Any) -> None:
@@ -255,20 +265,9 @@ def test_a_file_of_another_type_fails_the_mini_batch_naming_the_types_allowed(co
         assert extension in message
 
 
-def test_an_image_gives_one_prediction_and_file_name_line(
-    models: dict[str, Any], mlflow_python: Path, tmp_path: Path
-) -> None:
-    model_dir, rows = models["tensor"]
-    image = tmp_path / "scan.png"
-    write_png(image, rows["data"][2])  # the row [2, 2, 2] as three pixels: an array of the signature's shape
-    spec = {
-        "kind": "batch",
-        "entry_script": "batch_driver.py",
-        "output_path": str(tmp_path / "out"),
-        "mini_batches": [[str(image)]],
-    }
-    answers = serve(mlflow_python, model_dir, spec, tmp_path)["answers"]
+def test_an_image_gives_one_prediction_and_file_name_line(models: dict[str, Any], outs: dict[str, Any]) -> None:
+    answers = outs["image"]["answers"]
     assert answers[0]["rows"] == 1
     [[prediction, name]] = parse(answers[0]["text"])
     assert name == "scan.png"
-    assert float(prediction) == pytest.approx(rows["predictions"][2], abs=1e-9)
+    assert float(prediction) == pytest.approx(models["tensor"][1]["predictions"][2], abs=1e-9)
