@@ -25,7 +25,6 @@ from pathlib import Path
 import msgspec
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
-from packaging.version import Version
 
 from runtime.envs import wheels
 from runtime.envs.installer import Installer, read_failure, run
@@ -265,7 +264,10 @@ class EnvCache:
             raise
 
     async def _why(self, key: str, requirements: list[str], output: str, relax: bool, log_file: str) -> dict[str, str]:
-        """Pins to swap for their nearest installable version (with relax); else the BuildError saying why."""
+        """Requirements to narrow to their nearest installable version (with relax); else the BuildError saying why.
+
+        Each requirement with a version constraint is looked up on the index (only when a build failed), so one
+        error names every one that cannot install here, not just the first the installer met."""
         failure = read_failure(output)
         if failure.kind == "unreachable":
             raise BuildError(
@@ -274,10 +276,9 @@ class EnvCache:
         problems: list[str] = []
         swaps: dict[str, str] = {}
         if not self.installer.offline:
-            checks = [(r, pin) for r in requirements if (pin := _exact_pin(r)) is not None]
             index = wheels.index_of(self.installer.index_url)
-            found = await asyncio.gather(*(asyncio.to_thread(_check_pin, r, pin, index) for r, pin in checks))
-            for (req, _), (problem, better) in zip(checks, found, strict=True):
+            found = await asyncio.gather(*(asyncio.to_thread(_check, r, index) for r in requirements))
+            for req, (problem, better) in zip(requirements, found, strict=True):
                 if problem is None:
                     continue
                 if relax and better is not None:
@@ -291,43 +292,34 @@ class EnvCache:
         raise BuildError(f"environment {key} could not be built: {'; '.join(problems)}", log=log_file)
 
 
-def _exact_pin(requirement: str) -> Version | None:
-    """The version `name==X` pins (no wildcard); None for anything looser."""
+def _check(requirement: str, index: str) -> tuple[str | None, str | None]:
+    """(what keeps the requirement from installing, or None; it narrowed to the nearest installable version)."""
     try:
-        specs = list(Requirement(requirement).specifier)
+        req = Requirement(requirement)
     except InvalidRequirement:
-        return None
-    if len(specs) == 1 and specs[0].operator in ("==", "===") and "*" not in specs[0].version:
-        try:
-            return Version(specs[0].version)
-        except ValueError:
-            return None
-    return None
-
-
-def _check_pin(requirement: str, pin: Version, index: str) -> tuple[str | None, str | None]:
-    """(what is wrong with the pin, or None; the requirement with the nearest installable version, or None)."""
-    req = Requirement(requirement)
+        return None, None
+    if not req.specifier or (req.marker is not None and not req.marker.evaluate()):
+        return None, None  # any version will do, or none is wanted here: the installer's own message stands
     try:
         files = wheels.fetch_files(req.name, index)
     except OSError:
-        return None, None  # the installer's own message stands
-    installable = wheels.installable_versions(files)
-    if pin in installable:
         return None, None
-    known = wheels.all_versions(files)
-    near = wheels.nearest(pin, installable)
-    if pin not in known:
-        newest = f" (newest: {known[-1]})" if known else " (the index has no such project)"
-        return f"{req.name}=={pin} does not exist on the index{newest}", None
+    installable = wheels.installable_versions(files)
+    if any(req.specifier.contains(v, prereleases=True) for v in installable):
+        return None, None
+    every = wheels.all_versions(files)
+    matching = [v for v in every if req.specifier.contains(v, prereleases=True)]
+    wanted = f"{req.name}{req.specifier}"
+    if not matching:
+        newest = f" (newest: {every[-1]})" if every else " (the index has no such project)"
+        pinned = len(req.specifier) == 1 and next(iter(req.specifier)).operator in ("==", "===")
+        return f"{wanted} {'does not exist' if pinned else 'matches no version'} on the index{newest}", None
+    near = wheels.nearest(max(matching), installable)
     if near is None:
-        return f"{req.name}=={pin} has no wheel for {INTERPRETER}, nor does any other version", None
+        return f"{wanted} has no wheel for {INTERPRETER}, nor does any other version", None
     req.specifier = SpecifierSet(f"=={near}")
-    return (
-        f"{req.name}=={pin} has no wheel for {INTERPRETER}; the nearest version with one is {near} "
-        "(pass --relax-pins to take it)",
-        str(req),
-    )
+    why = f"{wanted} has no wheel for {INTERPRETER}; the nearest version with one is {near}"
+    return f"{why} (pass --relax-pins to take it)", str(req)
 
 
 def _write_listing(path: Path, pins: list[str]) -> None:

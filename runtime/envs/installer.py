@@ -23,7 +23,7 @@ Kind = Literal["uv", "pip"]
 
 #: uv's and pip's words for "this pin has no wheel this interpreter can install".
 _NO_WHEEL = (
-    re.compile(r"Because (?P<req>[A-Za-z0-9._-]+==[^\s,]+) has no (?:usable )?wheels"),
+    re.compile(r"Because (?P<req>[A-Za-z0-9._-]+[=<>!~][^\s]*) has no (?:usable )?wheels"),
     re.compile(r"Could not find a version that satisfies the requirement (?P<req>[A-Za-z0-9._-]+==[^\s,)]+)"),
 )
 _NO_VERSION = re.compile(r"Because there is no version of (?P<req>[A-Za-z0-9._-]+==[^\s,]+)")

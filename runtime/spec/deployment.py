@@ -217,18 +217,10 @@ def worker_count(spec: OnlineDeploymentSpec) -> int:
     return int(count)
 
 
-class EnvironmentSpec(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
-    """A registered environment (`environment create -f environment.yml`): the inline keys plus a name."""
+class EnvironmentSpec(InlineEnvironment, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """A registered environment (`environment create -f environment.yml`): the inline keys, named."""
 
     schema_: str | None = msgspec.field(default=None, name="$schema")
     name: str
-    version: ScalarStr | None = None
-    description: str | None = None
-    tags: dict[str, ScalarStr] = msgspec.field(default_factory=dict)
-    image: str | None = None
-    conda_file: str | dict[str, Any] | None = None
-    build: BuildContext | None = None
-    inference_config: InferenceConfig | None = None
-    os_type: OsType | None = None
     # Set by the service; accepted so that `environment show` output can be fed back.
     id: str | None = None

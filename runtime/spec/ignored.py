@@ -82,7 +82,7 @@ def model_ignored(spec: ModelSpec) -> tuple[str, ...]:
     return tuple(lines)
 
 
-def _environment_ignored(env: InlineEnvironment | EnvironmentSpec) -> list[str]:
+def _environment_ignored(env: InlineEnvironment) -> list[str]:
     lines: list[str] = []
     if env.image is not None:
         if env.conda_file is not None:

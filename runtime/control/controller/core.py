@@ -211,9 +211,11 @@ class ControllerCore:
                 return None
             try:
                 if error is not None:
-                    hint = f"see `modelyard online-deployment get-logs -n {name} -e {endpoint}`"
+                    # A failed environment build names its own log; no worker ran, so get-logs has nothing.
+                    built = sup.plan.selection is None or self.envs.get(sup.plan.selection.digest) is not None
+                    hint = f"; see `modelyard online-deployment get-logs -n {name} -e {endpoint}`" if built else ""
                     prefix = RESTART_FAILED if restoring else ""
-                    self.registry.set_deployment_state(endpoint, name, "Failed", f"{prefix}{error}; {hint}")
+                    self.registry.set_deployment_state(endpoint, name, "Failed", f"{prefix}{error}{hint}")
                 else:
                     self.registry.set_deployment_state(endpoint, name, "Succeeded")
                     if all_traffic:
