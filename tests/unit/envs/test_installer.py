@@ -17,7 +17,9 @@ hint: Wheels are required for `msgpack` because building from source is disabled
 """
 UV_RANGE = "cause: Because matplotlib>=3.5.0,<=3.5.3 has no usable wheels and only the following versions ..."
 UV_NO_VERSION = "Because there is no version of numpy==99.0.1 and you require numpy==99.0.1, we can conclude ..."
-PIP_NO_WHEEL = "ERROR: Could not find a version that satisfies the requirement scikit-learn==1.0.2 (from versions: 1.1.3)"
+PIP_NO_WHEEL = (
+    "ERROR: Could not find a version that satisfies the requirement scikit-learn==1.0.2 (from versions: 1.1.3)"
+)
 OFFLINE = "error: Failed to fetch: `http://127.0.0.1:9/simple/numpy/`\n  Caused by: Connection refused (os error 111)"
 
 
