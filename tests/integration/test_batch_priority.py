@@ -52,7 +52,15 @@ def batch_workers(server: Server, online: set[int]) -> list[int]:
     """Worker processes of serve that are not the online deployment's."""
     assert server.proc is not None
     kids = psutil.Process(server.proc.pid).children()
-    return [p.pid for p in kids if p.pid not in online and "runtime.worker" in " ".join(p.cmdline())]
+    return [p.pid for p in kids if p.pid not in online and "runtime.worker" in " ".join(_cmdline(p))]
+
+
+def _cmdline(proc: psutil.Process) -> list[str]:
+    # A worker that has just exited is a zombie until serve reaps it: it is no worker any more.
+    try:
+        return proc.cmdline()
+    except psutil.NoSuchProcess:  # ZombieProcess included
+        return []
 
 
 def progress(shown: dict[str, object]) -> str:
