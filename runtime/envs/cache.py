@@ -217,7 +217,8 @@ class EnvCache:
         installer, env_vars = self.installer, self.installer.environment()
 
         def note(line: str) -> None:
-            if (progress := self.progress.get(key)) is not None:
+            # uv's preamble names the target, not the progress: which package, what step.
+            if (progress := self.progress.get(key)) is not None and not line.startswith("Using "):
                 progress.line = line
 
         try:
@@ -238,6 +239,7 @@ class EnvCache:
                 relaxed += [
                     f"{old} has no wheel for this interpreter; {new} was installed" for old, new in swaps.items()
                 ]
+            note("compiling bytecode")
             for site in dest.glob("lib/python*/site-packages"):
                 # A file that does not compile (a package's Python 2 leftovers) is only left to compile at import.
                 await run(installer.compile_command(python, site), env_vars, log_file, note)
