@@ -21,18 +21,13 @@ import msgspec
 
 from runtime.control.allocator import Allocation
 from runtime.control.plan import WorkerPlan, load_message, worker_env
+from runtime.control.restarts import Backoff
 from runtime.control.worker_handle import WorkerHandle, WorkerStartError
 from runtime.errors import Conflict, NotFound
 from runtime.metrics.sampler import rss_bytes
 from runtime.spec import OnlineDeploymentSpec, ProbeSettings
 
 log = logging.getLogger("modelyard.supervisor")
-
-#: First restart delay after a worker dies; doubles on each failure in a row, up to MAX_BACKOFF.
-FIRST_BACKOFF = 0.05
-MAX_BACKOFF = 30.0
-#: A worker that stayed up this long resets the backoff.
-STABLE_AFTER = 30.0
 
 
 class WorkerInfo(msgspec.Struct, frozen=True):
@@ -224,7 +219,7 @@ class DeploymentSupervisor:
         return pid
 
     async def _run_slot(self, slot: _Slot, first: asyncio.Future[str | None]) -> None:
-        backoff = FIRST_BACKOFF
+        backoff = Backoff()
         ever_ready = False
         while not self._stopping:
             handle = self._new_handle(slot)
@@ -243,9 +238,9 @@ class DeploymentSupervisor:
                     if not first.done():
                         first.set_result(message)
                     return
-                log.warning("%s: restart failed: %s; next try in %.1f s", handle.name, message, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF)
+                wait, backoff = backoff.failed()
+                log.warning("%s: restart failed: %s; next try in %.1f s", handle.name, message, wait)
+                await asyncio.sleep(wait)
                 slot.restarts += 1
                 continue
             if ever_ready:
@@ -262,14 +257,13 @@ class DeploymentSupervisor:
             slot.last_exit = handle.exit_message
             if self._stopping:
                 return
-            up_for = time.monotonic() - handle.started_at
+            now = time.monotonic()
+            up_for = now - handle.started_at
             log.warning("%s (pid %s) %s after %.1f s; replacing it", handle.name, handle.pid, slot.last_exit, up_for)
-            if up_for > STABLE_AFTER:
-                backoff = FIRST_BACKOFF
+            wait, backoff = backoff.exited(handle.started_at, now)
             slot.state = "Restarting"
             slot.restarts += 1
-            await asyncio.sleep(backoff)
-            backoff = min(backoff * 2, MAX_BACKOFF)
+            await asyncio.sleep(wait)
 
     def _new_handle(self, slot: _Slot) -> WorkerHandle:
         cores, gpus = slot.allocation.cores, slot.allocation.gpus

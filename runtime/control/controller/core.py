@@ -29,8 +29,9 @@ from runtime.control.logfiles import rotate_all
 from runtime.control.models import ModelStore
 from runtime.control.plan import Snapshotted, WorkerPlan, mlflow_folder, worker_plan
 from runtime.control.registry import DeploymentRecord, Registry
+from runtime.control.restarts import Backoff
 from runtime.control.routes import build_routes
-from runtime.control.supervisor import FIRST_BACKOFF, MAX_BACKOFF, DeploymentSupervisor
+from runtime.control.supervisor import DeploymentSupervisor
 from runtime.envs import selection as env_selection
 from runtime.envs.cache import EnvCache
 from runtime.envs.selection import Selection
@@ -190,13 +191,13 @@ class ControllerCore:
         try:
             error = await self.environment_ready(sup.plan) or await sup.start()
             # The deployment stays busy (other changes wait with a Conflict) until its outcome is on record.
-            backoff = FIRST_BACKOFF
+            backoff = Backoff()
             while failed := await self._settle(key, sup, error, all_traffic=all_traffic, restoring=restoring):
                 # A full disk or database: the workers run on, and the row follows once there is room.
                 outcome = "Succeeded" if error is None else "Failed"
-                log.warning("%s/%s: cannot record its state %s: %s; next try in %.1f s", *key, outcome, failed, backoff)
-                await asyncio.sleep(backoff)
-                backoff = min(backoff * 2, MAX_BACKOFF)
+                wait, backoff = backoff.failed()
+                log.warning("%s/%s: cannot record its state %s: %s; next try in %.1f s", *key, outcome, failed, wait)
+                await asyncio.sleep(wait)
         finally:
             self._busy.discard(key)
 
