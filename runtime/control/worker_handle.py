@@ -399,18 +399,24 @@ class WorkerHandle:
 
     def _on_message(self, message: FromWorker) -> None:
         self.last_answer = time.time()
-        if isinstance(message, (Result, MiniBatchDone)) or (isinstance(message, Failure) and message.id):
-            fut = self._pending.get(message.id)
-            if fut is not None and not fut.done():
-                fut.set_result(message)
-            elif fut is None:
-                self._abandoned.answered(message.id)
-        elif isinstance(message, Pong):
-            ping = self._pings.get(message.id)
-            if ping is not None and not ping.done():
-                ping.set_result(message)
-        elif self._hello is not None and not self._hello.done():
-            self._hello.set_result(message)
+        match message:
+            case Result() | MiniBatchDone():
+                self._answered(message)
+            case Failure() if message.id:  # id 0: the worker's load failed, answering the handshake
+                self._answered(message)
+            case Pong():
+                ping = self._pings.get(message.id)
+                if ping is not None and not ping.done():
+                    ping.set_result(message)
+            case _ if self._hello is not None and not self._hello.done():
+                self._hello.set_result(message)
+
+    def _answered(self, message: Result | MiniBatchDone | Failure) -> None:
+        fut = self._pending.get(message.id)
+        if fut is not None and not fut.done():
+            fut.set_result(message)
+        elif fut is None:
+            self._abandoned.answered(message.id)
 
     def _on_lost(self) -> None:
         if self._channel is not None:

@@ -72,22 +72,22 @@ def serve_batch(conn: Connection, load: Load, pending: list[ToWorker]) -> int:
             if not pending:
                 return 0  # the control process hung up: nobody is left to answer
         for index, message in enumerate(pending):
-            if isinstance(message, RunMiniBatch):
-                if draining:
+            match message:
+                case RunMiniBatch() if draining:
                     send(Failure(message.id, Code.UNAVAILABLE.value, "the worker is draining"))
-                else:
+                case RunMiniBatch():
                     script.submit(message)
-            elif isinstance(message, Ping):
-                send(Pong(message.id, script.inflight))
-            elif isinstance(message, Infer):
-                send(Failure(message.id, Code.UNSUPPORTED.value, "a batch worker takes mini-batches, not requests"))
-            elif isinstance(message, Drain):
-                draining = True
-            elif isinstance(message, Shutdown):
-                for later in pending[index + 1 :]:
-                    if isinstance(later, RunMiniBatch):
-                        send(Failure(later.id, Code.UNAVAILABLE.value, "the worker is stopping"))
-                script.stop()  # the mini-batches taken before the Shutdown finish first
-                conn.idle()
-                return 0
+                case Ping():
+                    send(Pong(message.id, script.inflight))
+                case Infer():
+                    send(Failure(message.id, Code.UNSUPPORTED.value, "a batch worker takes mini-batches, not requests"))
+                case Drain():
+                    draining = True
+                case Shutdown():
+                    for later in pending[index + 1 :]:
+                        if isinstance(later, RunMiniBatch):
+                            send(Failure(later.id, Code.UNAVAILABLE.value, "the worker is stopping"))
+                    script.stop()  # the mini-batches taken before the Shutdown finish first
+                    conn.idle()
+                    return 0
         pending = []

@@ -114,29 +114,31 @@ def _run(conn: Connection, adapter: Adapter, pending: list[ToWorker]) -> int:
                 return 0  # the control process hung up: nobody is left to answer
         out: list[bytes] = []
         for index, message in enumerate(pending):
-            if isinstance(message, Infer):
-                if draining:
+            match message:
+                case Infer() if draining:
                     out.append(encode_frame(Failure(message.id, Code.UNAVAILABLE.value, "the worker is draining")))
-                    continue
-                if out:
-                    # Finished answers go before the next run(): it may take seconds, and they are done now.
-                    if not conn.send(out):
-                        return 0
-                    out = []
-                out.append(encode_frame(_handle(adapter, message)))
-            elif isinstance(message, Ping):
-                out.append(encode_frame(Pong(message.id, len(pending) - index - 1)))
-            elif isinstance(message, Drain):
-                draining = True
-            elif isinstance(message, Shutdown):
-                # Finish what arrived before the Shutdown, then exit.
-                for later in pending[index + 1 :]:
-                    if isinstance(later, Infer):
-                        out.append(encode_frame(Failure(later.id, Code.UNAVAILABLE.value, "the worker is stopping")))
-                if out:
-                    conn.send(out)
-                conn.idle()
-                return 0
+                case Infer():
+                    if out:
+                        # Finished answers go before the next run(): it may take seconds, and they are done now.
+                        if not conn.send(out):
+                            return 0
+                        out = []
+                    out.append(encode_frame(_handle(adapter, message)))
+                case Ping():
+                    out.append(encode_frame(Pong(message.id, len(pending) - index - 1)))
+                case Drain():
+                    draining = True
+                case Shutdown():
+                    # Finish what arrived before the Shutdown, then exit.
+                    for later in pending[index + 1 :]:
+                        if isinstance(later, Infer):
+                            out.append(
+                                encode_frame(Failure(later.id, Code.UNAVAILABLE.value, "the worker is stopping"))
+                            )
+                    if out:
+                        conn.send(out)
+                    conn.idle()
+                    return 0
         pending = []
         if out and not conn.send(out):
             return 0

@@ -85,34 +85,35 @@ def _serve(conn: Connection, ray: Any, actor: Any, pending: list[ToWorker]) -> i
             if not pending:
                 return 0  # the control process hung up: nobody is left to answer
         for index, message in enumerate(pending):
-            if isinstance(message, RunMiniBatch):
-                if draining:
+            match message:
+                case RunMiniBatch() if draining:
                     conn.send([encode_frame(Failure(message.id, Code.UNAVAILABLE.value, "the worker is draining"))])
-                    continue
-                answer = _run(ray, actor, message)
-                if answer is None:
-                    return EXIT_ACTOR_LOST
-                conn.send([encode_frame(answer)])
-                if isinstance(answer, Failure) and answer.code == Code.TIMEOUT.value:
+                case RunMiniBatch():
+                    answer = _run(ray, actor, message)
+                    if answer is None:
+                        return EXIT_ACTOR_LOST
+                    conn.send([encode_frame(answer)])
+                    if isinstance(answer, Failure) and answer.code == Code.TIMEOUT.value:
+                        conn.idle()
+                        return EXIT_RUN_TIMEOUT  # its run() is stuck on a thread nobody can stop: the actor goes
+                case Ping():
+                    conn.send([encode_frame(Pong(message.id, 0))])
+                case Infer():
+                    why = "a batch worker takes mini-batches, not requests"
+                    conn.send([encode_frame(Failure(message.id, Code.UNSUPPORTED.value, why))])
+                case Drain():
+                    draining = True
+                case Shutdown():
+                    for later in pending[index + 1 :]:
+                        if isinstance(later, RunMiniBatch):
+                            stopping = Failure(later.id, Code.UNAVAILABLE.value, "the worker is stopping")
+                            conn.send([encode_frame(stopping)])
+                    try:
+                        ray.get(actor.stop.remote(), timeout=STOP_GRACE_S)
+                    except Exception as exc:  # dead or stuck: it is killed all the same
+                        logger.warning("The Ray actor did not stop cleanly: %s", _first_line(exc))
                     conn.idle()
-                    return EXIT_RUN_TIMEOUT  # its run() is stuck on a thread nobody can stop: the actor goes
-            elif isinstance(message, Ping):
-                conn.send([encode_frame(Pong(message.id, 0))])
-            elif isinstance(message, Infer):
-                failure = Failure(message.id, Code.UNSUPPORTED.value, "a batch worker takes mini-batches, not requests")
-                conn.send([encode_frame(failure)])
-            elif isinstance(message, Drain):
-                draining = True
-            elif isinstance(message, Shutdown):
-                for later in pending[index + 1 :]:
-                    if isinstance(later, RunMiniBatch):
-                        conn.send([encode_frame(Failure(later.id, Code.UNAVAILABLE.value, "the worker is stopping"))])
-                try:
-                    ray.get(actor.stop.remote(), timeout=STOP_GRACE_S)
-                except Exception as exc:  # dead or stuck: it is killed all the same
-                    logger.warning("The Ray actor did not stop cleanly: %s", _first_line(exc))
-                conn.idle()
-                return 0
+                    return 0
         pending = []
 
 
