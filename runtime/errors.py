@@ -6,6 +6,9 @@
      ├── Conflict           the name exists, or the change clashes with current state (CONFLICT)
      ├── Unauthenticated    missing or wrong key or token (UNAUTHENTICATED)
      ├── Unavailable        nothing can take the request now (UNAVAILABLE)
+     ├── WorkerStartError   a worker did not get to Ready: init() failed, it crashed, or it took too long
+     ├── Overloaded         more requests in flight than the deployment admits (OVERLOADED)
+     ├── Timeout            the request outlived request_timeout_ms (TIMEOUT)
      ├── WorkerLost         the worker process ended while it held the request (WORKER_LOST)
      ├── StorageError       the state directory cannot be written (INSUFFICIENT_STORAGE when it is full)
      └── BuildError         an environment could not be built from its requirements (INVALID_ARGUMENT)
@@ -81,6 +84,24 @@ class Unavailable(ModelyardError):
     """No worker can take the request now."""
 
     code = Code.UNAVAILABLE
+
+
+class WorkerStartError(ModelyardError):
+    """The worker did not get to Ready: init() failed, it crashed, or it took too long."""
+
+    code = Code.UNAVAILABLE
+
+
+class Overloaded(ModelyardError):
+    """More requests in flight than the deployment admits."""
+
+    code = Code.OVERLOADED
+
+
+class Timeout(ModelyardError):
+    """The request outlived request_timeout_ms."""
+
+    code = Code.TIMEOUT
 
 
 class WorkerLost(ModelyardError):

@@ -15,8 +15,7 @@ from typing import Any
 
 from runtime.batch.executors import BatchTarget, BatchWorker, Executor
 from runtime.batch.jobs import Job
-from runtime.control.worker_handle import WorkerStartError
-from runtime.errors import WorkerLost
+from runtime.errors import WorkerLost, WorkerStartError
 from runtime.ipc.messages import Failure, MiniBatchDone
 from runtime.spec import ExecutorKind
 

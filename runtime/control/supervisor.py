@@ -22,8 +22,8 @@ import msgspec
 from runtime.control.allocator import Allocation
 from runtime.control.plan import WorkerPlan, load_message, worker_env
 from runtime.control.restarts import Backoff
-from runtime.control.worker_handle import WorkerHandle, WorkerStartError
-from runtime.errors import Conflict, NotFound
+from runtime.control.worker_handle import WorkerHandle
+from runtime.errors import Conflict, NotFound, WorkerStartError
 from runtime.metrics.sampler import rss_bytes
 from runtime.spec import OnlineDeploymentSpec, ProbeSettings
 

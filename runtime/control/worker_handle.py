@@ -19,7 +19,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
-from runtime.errors import Code, ModelyardError, WorkerLost
+from runtime.errors import Code, WorkerLost, WorkerStartError
 from runtime.ipc.framing import FrameError, control_decoder, encode_frame
 from runtime.ipc.messages import (
     Failure,
@@ -36,12 +36,6 @@ from runtime.ipc.messages import (
     Shutdown,
 )
 from runtime.ipc.outstanding import Abandoned
-
-
-class WorkerStartError(ModelyardError):
-    """The worker did not get to Ready: init() failed, it crashed, or it took too long."""
-
-    code = Code.UNAVAILABLE
 
 
 class _Channel(asyncio.Protocol):

@@ -19,7 +19,7 @@ from typing import Protocol
 
 import msgspec
 
-from runtime.errors import Code, ModelyardError, NotFound, Unauthenticated, Unavailable
+from runtime.errors import Code, ModelyardError, NotFound, Overloaded, Timeout, Unauthenticated, Unavailable
 from runtime.ipc.messages import Failure, Headers, Result
 from runtime.metrics.stats import DeploymentStats
 from runtime.routing.admission import admits
@@ -109,18 +109,6 @@ class Response(msgspec.Struct):
     status: int
     headers: Headers
     body: bytes
-
-
-class Overloaded(ModelyardError):
-    """More requests in flight than the deployment admits."""
-
-    code = Code.OVERLOADED
-
-
-class Timeout(ModelyardError):
-    """The request outlived request_timeout_ms."""
-
-    code = Code.TIMEOUT
 
 
 class Router:

@@ -13,8 +13,7 @@ import pytest
 from runtime.batch.dispatch import DispatchExecutor
 from runtime.batch.executors import BatchTarget, BatchWorker, Executor
 from runtime.batch.jobs import Job, JobSettings, JobState
-from runtime.control.worker_handle import WorkerStartError
-from runtime.errors import WorkerLost
+from runtime.errors import WorkerLost, WorkerStartError
 from runtime.ipc.messages import Failure, MiniBatchDone
 from runtime.spec import load_batch_deployment, split_ray_address
 
