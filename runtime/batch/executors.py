@@ -21,12 +21,11 @@ import msgspec
 
 from runtime.batch.jobs import Job
 from runtime.control.allocator import Allocation, allocate
-from runtime.control.plan import MLFLOW_SCRIPTS, THREAD_VARS, mlflow_folder, model_ref_path
+from runtime.control.plan import MLFLOW_SCRIPTS, THREAD_VARS, mlflow_folder, model_location, runtime_pythonpath
 from runtime.control.worker_handle import WorkerHandle
-from runtime.envs.selection import Selection
 from runtime.errors import SpecError
 from runtime.ipc.messages import Failure, Load, MiniBatchDone
-from runtime.spec import BatchDeploymentSpec, InlineModel
+from runtime.spec import BatchDeploymentSpec
 
 #: How long a batch worker's init() may take before its start counts as failed.
 START_TIMEOUT_S = 300.0
@@ -43,7 +42,6 @@ class BatchTarget(msgspec.Struct, frozen=True, kw_only=True):
     gpus_per_instance: int = 0  #: GPUs of the cluster's size (each instance gets them where the machine has them)
     python: str | None = None  #: the deployment environment's interpreter; None for modelyard's own
     pythonpath: str = ""  #: modelyard's package for a worker on another interpreter
-    selection: Selection | None = None  #: the environment to build before a worker starts
 
 
 #: (endpoint, deployment) -> the deployment; raises NotFound when there is none.
@@ -113,27 +111,23 @@ def load_for(target: BatchTarget, job: Job, threads: int) -> tuple[Load, dict[st
     """The Load frame and the environment additions of one batch worker of `target` serving `job`."""
     spec, snap = target.spec, target.snapshot
     env: dict[str, str] = {}
-    model_dir: str | None = model_ref_path(snap)
-    if model_dir is None and isinstance(spec.model, InlineModel):
-        model_dir = str(snap / "azureml-models" / (spec.model.name or "model") / str(spec.model.version or 1))
+    folder, _ = model_location(spec, snap)
+    model_dir = str(folder) if folder is not None else None
     code = spec.code_configuration
     if code is None or not code.scoring_script:
-        mlflow = mlflow_folder(spec, snap) if model_dir is not None else None
-        if mlflow is None:
+        mlflow = mlflow_folder(spec, snap)
+        if mlflow is None or folder is None:
             raise SpecError(
                 f"batch deployment {target.deployment}: code_configuration with a scoring script is required "
                 "unless the model is an MLflow model"
             )
         # Azure's MLflow batch driver, here modelyard's own, over $AZUREML_MODEL_DIR/$MLFLOW_MODEL_FOLDER.
-        assert model_dir is not None
-        env["MLFLOW_MODEL_FOLDER"] = str(mlflow.relative_to(Path(model_dir)))
+        env["MLFLOW_MODEL_FOLDER"] = str(mlflow.relative_to(folder))
         app_root, script = str(MLFLOW_SCRIPTS), Path("batch_driver.py")
     else:
         root = snap / "code" / Path(code.code).resolve().name
         script = Path(code.scoring_script)
         app_root = str(root / script.parent) if str(script.parent) != "." else str(root)
-    if target.pythonpath:
-        env["PYTHONPATH"] = os.pathsep.join(p for p in (target.pythonpath, os.environ.get("PYTHONPATH", "")) if p)
     env["AML_APP_ROOT"] = app_root
     env["AZUREML_ENTRY_SCRIPT"] = script.name
     if model_dir is not None:
@@ -141,6 +135,9 @@ def load_for(target: BatchTarget, job: Job, threads: int) -> tuple[Load, dict[st
     env["AZUREML_BI_OUTPUT_PATH"] = job.output_folder
     env["PYTHONUNBUFFERED"] = "1"
     env.update(spec.settings.environment_variables)
+    if target.pythonpath:  # after the deployment's own variables, as online: they add to it, never hide it
+        given = env.get("PYTHONPATH", os.environ.get("PYTHONPATH", ""))
+        env["PYTHONPATH"] = runtime_pythonpath(target.pythonpath, given)
     load = Load(
         "batch",
         app_root=app_root,

@@ -184,9 +184,14 @@ def environment_python(
     chosen = env_selection.read(snapshot_dir)
     if chosen is None or chosen.runtime or envs is None:
         return None, chosen
-    # The environment's own site-packages, plus modelyard's package alone (not modelyard's own dependencies).
-    plan_env["PYTHONPATH"] = os.pathsep.join(p for p in (envs.worker_path(), plan_env.get("PYTHONPATH", "")) if p)
+    plan_env["PYTHONPATH"] = runtime_pythonpath(envs.worker_path(), plan_env.get("PYTHONPATH", ""))
     return str(envs.python(chosen.digest)), chosen
+
+
+def runtime_pythonpath(runtime_folder: str, given: str) -> str:
+    """PYTHONPATH for a worker on an environment's interpreter: modelyard's package alone (not modelyard's own
+    dependencies) first, then what the deployment or the server's environment gave."""
+    return os.pathsep.join(p for p in (runtime_folder, given) if p)
 
 
 def worker_plan(spec: OnlineDeploymentSpec, snapshot_dir: Path, envs: EnvCache | None = None) -> WorkerPlan:

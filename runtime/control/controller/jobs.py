@@ -134,7 +134,7 @@ class JobOps(BatchOps):
         except SpecError:  # a size this machine does not know: its instances get no GPU
             gpus = 0
         env: dict[str, str] = {}
-        python, chosen = environment_python(env, Path(rec.snapshot), self.envs)
+        python, _ = environment_python(env, Path(rec.snapshot), self.envs)
         return BatchTarget(
             endpoint=rec.endpoint,
             deployment=rec.name,
@@ -144,7 +144,6 @@ class JobOps(BatchOps):
             gpus_per_instance=gpus,
             python=python,
             pythonpath=env.get("PYTHONPATH", ""),
-            selection=chosen,
         )
 
     def _online_load(self) -> list[OnlineLoad]:
