@@ -14,13 +14,13 @@ from pathlib import Path
 
 import msgspec
 
-from runtime.envs.cache import BuiltEnv, EnvCache
-from runtime.envs.conda import from_conda, load_conda_file
+from runtime.envs.cache import EnvCache
 from runtime.envs.refs import EnvironmentRef
 from runtime.envs.requirements import RequirementSet
-from runtime.envs.selection import Selection, select
+from runtime.envs.selection import Selection, conda_requirements, select
 from runtime.errors import Conflict, NotFound, SpecError
 from runtime.spec import EnvironmentSpec, Loaded
+from runtime.spec.model import next_version
 from runtime.statedir import connect_db
 
 _SCHEMA = """
@@ -61,7 +61,7 @@ class EnvironmentStore:
         """The record `environment create` would add (its set read from the conda file); nothing is stored."""
         spec = loaded.spec
         existing = self.versions(spec.name)
-        version = str(spec.version) if spec.version is not None else _next_version(r.version for r in existing)
+        version = str(spec.version) if spec.version is not None else next_version(r.version for r in existing)
         if any(r.version == version for r in existing):
             raise Conflict(f"environment {spec.name}:{version} exists already; leave out --version for the next one")
         if spec.conda_file is None:
@@ -69,16 +69,7 @@ class EnvironmentStore:
                 f"{Path(loaded.source).name}: $.conda_file: required here; an image alone cannot be built "
                 "without Docker (deployments that name only an image run modelyard's own environment)"
             )
-        if isinstance(spec.conda_file, dict):
-            reqs = from_conda(spec.conda_file, where=f"{Path(loaded.source).name}: $.conda_file")
-        else:
-            path = Path(loaded.base_dir or ".") / spec.conda_file
-            if not path.is_file():
-                raise SpecError(
-                    f"{Path(loaded.source).name}: $.conda_file: {spec.conda_file} does not exist "
-                    f"(resolved to {path.resolve()})"
-                )
-            reqs = load_conda_file(path)
+        reqs = conda_requirements(spec.conda_file, base_dir=loaded.base_dir, source=loaded.source, key="$.conda_file")
         selection = select(reqs, relax=relax, name=f"{spec.name}:{version}")
         stored = msgspec.structs.replace(spec, version=version, conda_file=None)
         return EnvironmentRecord(
@@ -136,12 +127,3 @@ class EnvironmentStore:
         with self._db:
             self._db.execute("DELETE FROM environments WHERE name=? AND version=?", (name, version))
         return rec
-
-    def built(self, selection: Selection) -> BuiltEnv | None:
-        """The cache's build of a selection; None while not built (or for the runtime's own environment)."""
-        return self.cache.get(selection.digest) if selection.digest else None
-
-
-def _next_version(versions: object) -> str:
-    numbers = [int(v) for v in versions if isinstance(v, str) and v.isdigit()]  # type: ignore[attr-defined]
-    return str(max(numbers, default=0) + 1)

@@ -15,6 +15,7 @@ from runtime.control.plan import copy_into_registry
 from runtime.control.registry import ModelRecord, Registry
 from runtime.errors import Conflict, NotFound, SpecError
 from runtime.spec import Loaded, ModelSpec, ModelType
+from runtime.spec.model import next_version
 
 
 class ModelStore:
@@ -28,9 +29,7 @@ class ModelStore:
         """Copy the model in and record it; the version defaults to one past the highest numeric version."""
         spec = loaded.spec
         existing = self._registry.models(spec.name)
-        version = spec.version or str(
-            1 + max((int(m.version) for m in existing if m.version.isascii() and m.version.isdigit()), default=0)
-        )
+        version = spec.version or next_version(m.version for m in existing)
         if any(m.version == version for m in existing):
             raise Conflict(f"model {spec.name}:{version} exists already; register a new version")
         src = (Path(loaded.base_dir) / spec.path).resolve()

@@ -13,6 +13,7 @@ from __future__ import annotations
 import functools
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import msgspec
 
@@ -60,7 +61,7 @@ def choose(
         else:
             reqs, relax, name = resolve(ref)
     elif environment is not None and environment.conda_file is not None:
-        reqs = _inline(environment.conda_file, base_dir, source)
+        reqs = conda_requirements(environment.conda_file, base_dir=base_dir, source=source)
     elif mlflow_model is not None:
         reqs = from_mlflow_model(mlflow_model)
         if environment is not None and environment.image:
@@ -79,14 +80,16 @@ def select(reqs: RequirementSet, *, relax: bool, name: str = "", notes: tuple[st
     return Selection(requirements=full, digest=digest(full, relax=relax), relax=relax, name=name, notes=notes)
 
 
-def _inline(conda_file: str | dict[str, object], base_dir: str, source: str) -> RequirementSet:
+def conda_requirements(
+    conda_file: str | dict[str, Any], *, base_dir: str, source: str, key: str = "$.environment.conda_file"
+) -> RequirementSet:
+    """The set a spec's `conda_file` (the file's content inline, or a path beside the YAML) asks for."""
+    where = f"{Path(source).name}: {key}"
     if isinstance(conda_file, dict):
-        return from_conda(conda_file, where=f"{Path(source).name}: $.environment.conda_file")
+        return from_conda(conda_file, where=where)
     path = Path(base_dir or ".") / conda_file
     if not path.is_file():
-        raise SpecError(
-            f"{Path(source).name}: $.environment.conda_file: {conda_file} does not exist (resolved to {path.resolve()})"
-        )
+        raise SpecError(f"{where}: {conda_file} does not exist (resolved to {path.resolve()})")
     return load_conda_file(path)
 
 

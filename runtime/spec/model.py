@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import enum
 import re
+from collections.abc import Iterable
 from typing import Any
 
 import msgspec
@@ -104,6 +105,11 @@ def parse_model_ref(ref: str) -> ModelRef:
 
 #: What a model name or version may be, as error messages state it.
 ASSET_RULE = "letters, digits, '_', '.' and '-', starting with a letter or digit, at most 255 characters"
+
+
+def next_version(versions: Iterable[str]) -> str:
+    """One more than the highest whole-number version, as Azure counts an asset's versions up; "1" for a new one."""
+    return str(1 + max((int(v) for v in versions if v.isascii() and v.isdigit()), default=0))
 
 
 def is_asset_name(text: str) -> bool:

@@ -19,6 +19,7 @@ from runtime.control.batch_registry import BatchRegistry, ComputeRecord, DataRec
 from runtime.control.controller.core import ControllerCore
 from runtime.errors import NotFound, SpecError
 from runtime.spec import DataType, load_compute, load_data, local_path
+from runtime.spec.model import next_version
 
 
 class AssetOps(ControllerCore):
@@ -59,7 +60,7 @@ class AssetOps(ControllerCore):
         path = await asyncio.to_thread(_checked_path, spec.path, loaded.base_dir, spec.type, loaded.source)
         async with self._lock:
             versions = self.batch.data(spec.name)
-            version = str(spec.version) if spec.version is not None else _next_version(v.version for v in versions)
+            version = str(spec.version) if spec.version is not None else next_version(v.version for v in versions)
             rec = DataRecord(
                 name=spec.name,
                 version=version,
@@ -153,9 +154,3 @@ def _checked_path(given: str, base_dir: str, kind: DataType, source: str) -> str
     if kind is DataType.URI_FILE and not os.path.isfile(path):
         raise SpecError(f"{where}: {path} is not a file; a uri_file asset names a file (use uri_folder for a folder)")
     return path
-
-
-def _next_version(versions: Any) -> str:
-    """One more than the highest whole-number version, as Azure counts up; "1" for a new asset."""
-    numbers = [int(v) for v in versions if v.isdigit()]
-    return str(max(numbers, default=0) + 1)
