@@ -210,8 +210,7 @@ class BatchOps(AssetOps):
         )
         try:
             chosen = await asyncio.to_thread(self.choose_environment, spec, base_dir, source, snap)
-            if chosen is not None and not chosen.runtime:
-                await self.envs.ensure(chosen.requirements, relax=chosen.relax)
+            await self.build_environment(chosen)
         except BaseException:
             discard_snapshot(snap)
             raise

@@ -285,13 +285,15 @@ class ControllerCore:
         """Whether `spec` chooses the environment the snapshot `snap` runs in."""
         return self.chosen_environment(spec, base_dir, source, snap) == env_selection.read(snap)
 
+    async def build_environment(self, chosen: Selection | None) -> None:
+        """Build a chosen environment unless it is built (or is modelyard's own); BuildError when it cannot be."""
+        if chosen is not None and not chosen.runtime:
+            await self.envs.ensure(chosen.requirements, relax=chosen.relax)
+
     async def environment_ready(self, plan: WorkerPlan) -> str | None:
         """Build the workers' environment unless it is built; None, or why the build failed."""
-        chosen = plan.selection
-        if chosen is None or chosen.runtime:
-            return None
         try:
-            await self.envs.ensure(chosen.requirements, relax=chosen.relax)
+            await self.build_environment(plan.selection)
         except BuildError as exc:
             return exc.message
         return None

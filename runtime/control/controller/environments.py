@@ -55,7 +55,7 @@ class EnvironmentOps(ControllerCore):
             await self.envs.ensure(chosen.requirements, relax=chosen.relax)
         async with self._lock:
             self.environments.add(rec)
-        shown = self._record_view(rec)
+        shown = self._record_view(rec, self._usage())
         shown["ignored"] = list(environment_ignored(loaded.spec))
         shown["build_seconds"] = round(time.monotonic() - started, 2)
         shown["reused"] = reused  #: built before (or modelyard's own): nothing was installed
@@ -63,14 +63,11 @@ class EnvironmentOps(ControllerCore):
 
     def list_environments(self) -> list[dict[str, Any]]:
         """environment list: the latest version of each registered environment, then the anonymous builds."""
-        latest: dict[str, EnvironmentRecord] = {}
-        for rec in self.environments.versions():
-            latest[rec.name] = rec
-        named = {rec.selection.digest for rec in self.environments.versions()}
-        shown = [self._record_view(rec) for rec in latest.values()]
-        for env in self.envs.builds():
-            if env.digest not in named:
-                shown.append(self._build_view(env))
+        records, usage = self.environments.versions(), self._usage()
+        latest = {rec.name: rec for rec in records}  # oldest first, so the last of each name wins
+        named = {rec.selection.digest for rec in records}
+        shown = [self._record_view(rec, usage) for rec in latest.values()]
+        shown += [self._build_view(env, usage) for env in self.envs.builds() if env.digest not in named]
         return shown
 
     def get_environment(self, name: str, version: str | None, label: str | None) -> dict[str, Any]:
@@ -79,10 +76,10 @@ class EnvironmentOps(ControllerCore):
             env = self.envs.get(version or name)
             if env is None:
                 raise NotFound(f"no built environment has the hash {version or name!r}")
-            return self._build_view(env)
+            return self._build_view(env, self._usage())
         if version is None and label is None:
             raise SpecError("name the version with -v/--version or a label with -l/--label (latest)")
-        return self._record_view(self.environments.find(name, version, label))
+        return self._record_view(self.environments.find(name, version, label), self._usage())
 
     async def delete_environment(self, name: str, version: str) -> None:
         """environment delete: remove a registered version; deployments that use it keep their build."""
@@ -92,7 +89,7 @@ class EnvironmentOps(ControllerCore):
     async def prune_environments(self) -> dict[str, Any]:
         """environment prune: remove every build that no deployment and no registered environment uses."""
         async with self._lock:
-            kept = self._used() | {rec.selection.digest for rec in self.environments.versions()}
+            kept = set(self._usage()) | {rec.selection.digest for rec in self.environments.versions()}
             removed: list[str] = []
             freed = 0
             for env in self.envs.builds():
@@ -122,23 +119,17 @@ class EnvironmentOps(ControllerCore):
             raise Conflict(f"environment {rec.name}:{rec.version} is modelyard's own (nothing was built to export)")
         return rec.selection.digest
 
-    def _used(self) -> set[str]:
-        """Digests the online and batch deployments run in."""
-        snapshots = [rec.snapshot for rec in self.registry.deployments()]
-        snapshots += [rec.snapshot for rec in self.batch.deployments()]
-        return {chosen.digest for snap in snapshots if (chosen := _read(snap)) is not None and chosen.digest}
+    def _usage(self) -> dict[str, list[str]]:
+        """Each built environment's digest -> the online and batch deployments that run in it."""
+        snapshots = [(rec.snapshot, f"{rec.endpoint}/{rec.name}") for rec in self.registry.deployments()]
+        snapshots += [(rec.snapshot, f"{rec.endpoint}/{rec.name} (batch)") for rec in self.batch.deployments()]
+        usage: dict[str, list[str]] = {}
+        for snap, user in snapshots:
+            if (chosen := _read(snap)) is not None and chosen.digest:
+                usage.setdefault(chosen.digest, []).append(user)
+        return usage
 
-    def _users(self, key: str) -> list[str]:
-        users = []
-        for rec in self.registry.deployments():
-            if (chosen := _read(rec.snapshot)) is not None and chosen.digest == key:
-                users.append(f"{rec.endpoint}/{rec.name}")
-        for brec in self.batch.deployments():
-            if (chosen := _read(brec.snapshot)) is not None and chosen.digest == key:
-                users.append(f"{brec.endpoint}/{brec.name} (batch)")
-        return users
-
-    def _record_view(self, rec: EnvironmentRecord) -> dict[str, Any]:
+    def _record_view(self, rec: EnvironmentRecord, usage: dict[str, list[str]]) -> dict[str, Any]:
         chosen = rec.selection
         view: dict[str, Any] = {
             "name": rec.name,
@@ -161,10 +152,10 @@ class EnvironmentOps(ControllerCore):
         view["state"] = "Built" if built is not None else "NotBuilt"
         if built is not None:
             view.update(packages=list(built.installed), relaxed=list(built.relaxed), path=built.path)
-        view["used_by"] = self._users(chosen.digest)
+        view["used_by"] = usage.get(chosen.digest, [])
         return view
 
-    def _build_view(self, env: BuiltEnv) -> dict[str, Any]:
+    def _build_view(self, env: BuiltEnv, usage: dict[str, list[str]]) -> dict[str, Any]:
         return {
             "name": ANONYMOUS,
             "version": env.digest,
@@ -178,7 +169,7 @@ class EnvironmentOps(ControllerCore):
             "offline": env.offline,  #: built from find-links folders alone
             "build_seconds": env.build_seconds,
             "creation_context": {"created_at": _utc(env.created_at)},
-            "used_by": self._users(env.digest),
+            "used_by": usage.get(env.digest, []),
         }
 
 
