@@ -81,7 +81,8 @@ def start_litserve(tmp: Path, core: str) -> Iterator[Target]:
     try:
         wait_http(proc, f"http://127.0.0.1:{port}/health", lambda status: status == 200)
         headers = {"Content-Type": "application/json"}
-        yield Target(f"http://127.0.0.1:{port}/predict", headers, proc, None, ("launcher", "API server + inference worker"))
+        roles = ("launcher", "API server + inference worker")
+        yield Target(f"http://127.0.0.1:{port}/predict", headers, proc, None, roles)
     finally:
         proc.stop()
 

@@ -71,10 +71,11 @@ def parse_wrk(out: str) -> WrkRun:
     )
 
 
-def write_lua(path: Path, headers: dict[str, str]) -> None:
+def write_lua(path: Path, headers: dict[str, str], body: Path = REQUEST) -> None:
+    """A wrk script that POSTs the bytes of `body` (binary-safe: Lua strings hold any bytes) with `headers`."""
     lines = [
         'wrk.method = "POST"',
-        f'local f = assert(io.open({json.dumps(str(REQUEST))}, "rb"))',
+        f'local f = assert(io.open({json.dumps(str(body))}, "rb"))',
         'wrk.body = f:read("*a")',
         "f:close()",
     ]

@@ -24,13 +24,13 @@ class DigitsAPI(ls.LitAPI):
 
     # No annotations on the request or the response: LitServe turns them into the route's FastAPI types, and
     # none is LitServe's default, the JSON body parsed into a dict and the answer returned as JSON.
-    def decode_request(self, request):  # type: ignore[no-untyped-def]
+    def decode_request(self, request):
         return digits_scoring.decode(request)
 
     def predict(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         return digits_scoring.predict(self.script, x)
 
-    def encode_response(self, output):  # type: ignore[no-untyped-def]
+    def encode_response(self, output):
         return digits_scoring.encode(output)
 
 
