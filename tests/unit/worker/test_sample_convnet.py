@@ -15,7 +15,7 @@ from runtime.worker.adapters import Adapter, load_adapter
 
 CONVNET = Path(__file__).resolve().parents[3] / "models" / "convnet-triton"
 #: What models/README.md documents for the committed sample request.
-SAMPLE_LABEL = 6
+SAMPLE_LABEL = 7
 
 
 def sample_image() -> np.ndarray:
