@@ -37,6 +37,7 @@ from wrk import Load, WrkRun, write_lua
 CONVNET = ROOT / "models" / "convnet-triton"
 MODEL_FILE = CONVNET / "model_repository" / "convnet" / "1" / "model.onnx"
 RESULTS = ROOT / "bench" / "results"
+ROLES = ("serve", "worker")
 #: Selection names (--only), in the order they start and run within a round.
 CELLS: dict[str, str] = {
     "nobatch": "modelyard, no dynamic batching",
@@ -115,7 +116,7 @@ def start_convnet(tmp: Path, name: str, folder: Path, core: str, max_concurrent:
             raise BenchError(f"{name}: deployment {deployment.get('provisioning_state')}: {deployment.get('error')}")
         key = my.cli("online-endpoint", "get-credentials", "-n", "convnet-triton")["primaryKey"]
         headers = {"Authorization": f"Bearer {key}"}
-        yield Target(f"{url}/endpoints/convnet-triton/v2/models/convnet/infer", headers, proc, my, ("serve", "worker"))
+        yield Target(f"{url}/endpoints/convnet-triton/v2/models/convnet/infer", headers, proc, my, ROLES)
     finally:
         proc.stop()
 
@@ -142,9 +143,10 @@ def measure(load: Load, targets: dict[str, Target], luas: dict[str, Path], args:
             run = measured_run(load, name, target, luas[name], args.concurrency, args.duration)
             served[name].append(run)
             cpu = sum(run.cpu_us_per_req.values())
+            split = " + ".join(f"{role} {us:.0f}" for role, us in run.cpu_us_per_req.items())
             print(
                 f"  {CELLS[name]:<36} {run.rps:8.1f} images/s  p50 {run.p50_ms:7.2f} ms  p99 {run.p99_ms:7.2f} ms  "
-                f"CPU {cpu:.0f} us/image",
+                f"CPU {cpu:.0f} us/image ({split})",
                 flush=True,
             )
         if "inproc" in args.only:
@@ -178,6 +180,10 @@ def summarise(raw: dict[str, Any], args: argparse.Namespace) -> dict[str, Any]:
                 "p50_ms": statistics.median(r.p50_ms for r in runs),
                 "p99_ms": statistics.median(r.p99_ms for r in runs),
                 "cpu_us_per_image": statistics.median(sum(r.cpu_us_per_req.values()) for r in runs),
+                "cpu_us_per_image_by_process": {
+                    role: statistics.median(r.cpu_us_per_req.get(role, 0.0) for r in runs) for role in ROLES
+                },
+                "runs": [vars(r) for r in runs],
                 "ratio_to_inproc_best": rps / best["images_per_s"] if best else None,
             }
         )
