@@ -45,14 +45,16 @@ def start_mlserver(tmp: Path, core: str, parallel: bool) -> Iterator[Target]:
     folder = tmp / name
     (folder / "digits").mkdir(parents=True)
     port = free_port()
-    # Only what a second server on the same machine needs: free ports, the loopback host, and its metrics folder
-    # (by default .metrics in the working directory, the repository here) in the temp folder.
+    # Only what a second server on the same machine needs: free ports, the loopback host, and its metrics and
+    # environments folders (by default .metrics and .envs in the working directory, the repository here) in the
+    # temp folder.
     settings: dict[str, object] = {
         "host": "127.0.0.1",
         "http_port": port,
         "grpc_port": free_port(),
         "metrics_port": free_port(),
         "metrics_dir": str(folder / ".metrics"),
+        "environments_dir": str(folder / ".envs"),
     }
     if not parallel:
         settings["parallel_workers"] = 0
