@@ -28,6 +28,7 @@ from runtime.ipc.messages import (
     Infer,
     Load,
     MiniBatchDone,
+    ModelStats,
     Ping,
     Pong,
     Ready,
@@ -141,6 +142,8 @@ class WorkerHandle:
         self.last_answer: float | None = None
         self._watcher: asyncio.Future[None] | None = None
         self._outbox: list[bytes] = []
+        #: a Triton worker's per-model counts, from its last Pong (since it started)
+        self.model_stats: tuple[ModelStats, ...] = ()
 
     @property
     def inflight(self) -> int:
@@ -399,6 +402,8 @@ class WorkerHandle:
             case Failure() if message.id:  # id 0: the worker's load failed, answering the handshake
                 self._answered(message)
             case Pong():
+                if message.models:
+                    self.model_stats = tuple(message.models)
                 ping = self._pings.get(message.id)
                 if ping is not None and not ping.done():
                     ping.set_result(message)

@@ -1,0 +1,86 @@
+"""The serve loop of a Triton worker whose models batch dynamically or run several instances.
+
+Requests are decoded as they are read (a bad one is answered at once, alone) and wait in a queue; whatever can
+run runs (see batching.plan), then the socket is checked without blocking so requests that came in meanwhile
+join the next batch. When only batches that may still grow are left, the loop waits for the socket at most until
+the oldest of them has waited max_queue_delay. Pings are answered as they are read, with the per-model counts.
+Metadata requests and models that do not batch are answered in arrival order as the plain loop answers them.
+"""
+
+from __future__ import annotations
+
+import time
+
+from runtime.errors import Code
+from runtime.ipc.framing import encode_frame
+from runtime.ipc.messages import Drain, Failure, Infer, Ping, Pong, Shutdown, ToWorker
+from runtime.worker.loop import Connection
+from runtime.worker.triton.batching import Pending, plan
+from runtime.worker.triton.executor import Executor
+from runtime.worker.triton.server import TritonAdapter
+
+
+def serve_scheduled(conn: Connection, adapter: TritonAdapter, pending: list[ToWorker]) -> int:
+    """Serve until Shutdown or EOF; return the exit status."""
+    executor = adapter.executor
+    assert executor is not None, "serve_scheduled needs an adapter with scheduled models"
+    try:
+        return _loop(conn, adapter, executor, pending)
+    finally:
+        executor.close()
+
+
+def _loop(conn: Connection, adapter: TritonAdapter, executor: Executor, pending: list[ToWorker]) -> int:
+    waiting: list[Pending] = []
+    draining = False
+    while True:
+        if not pending and waiting:
+            ready, waiting, wait_s = plan(waiting, time.monotonic())
+            if ready:
+                for answers in executor.run(ready):
+                    if not conn.send([encode_frame(a) for a in answers]):
+                        return 0
+                wait_s = 0.0  # look for requests that came in during the run before running what is left
+            if wait_s is not None and conn.poll(wait_s):
+                pending = conn.receive()
+                if not pending:
+                    return 0
+            continue
+        if not pending:
+            conn.idle()
+            pending = conn.receive()
+            if not pending:
+                return 0
+        out: list[bytes] = []
+        for index, message in enumerate(pending):
+            match message:
+                case Infer() if draining:
+                    out.append(encode_frame(Failure(message.id, Code.UNAVAILABLE.value, "the worker is draining")))
+                case Infer():
+                    admitted = adapter.admit(message, time.monotonic())
+                    if isinstance(admitted, Pending):
+                        waiting.append(admitted)
+                    else:
+                        out.append(encode_frame(admitted))
+                case Ping():
+                    held = len(waiting) + sum(isinstance(m, Infer) for m in pending[index + 1 :])
+                    out.append(encode_frame(Pong(message.id, held, adapter.model_stats())))
+                case Drain():
+                    draining = True
+                case Shutdown():
+                    # Finish what arrived before the Shutdown, without waiting for more, then exit.
+                    ready, _, _ = plan(waiting, time.monotonic(), flush=True)
+                    for answers in executor.run(ready):
+                        out.extend(encode_frame(a) for a in answers)
+                    for later in pending[index + 1 :]:
+                        if isinstance(later, Infer):
+                            out.append(
+                                encode_frame(Failure(later.id, Code.UNAVAILABLE.value, "the worker is stopping"))
+                            )
+                    if out:
+                        conn.send(out)
+                    conn.idle()
+                    return 0
+        pending = []
+        if out and not conn.send(out):
+            return 0
