@@ -24,9 +24,9 @@ from runtime.control.plan import WorkerPlan, load_message, worker_env
 from runtime.control.restarts import Backoff
 from runtime.control.worker_handle import WorkerHandle
 from runtime.errors import Conflict, NotFound, WorkerStartError
-from runtime.ipc.messages import ModelStats
 from runtime.metrics.sampler import rss_bytes
 from runtime.spec import OnlineDeploymentSpec, ProbeSettings
+from runtime.status import ModelStatus
 
 log = logging.getLogger("modelyard.supervisor")
 
@@ -49,7 +49,7 @@ class WorkerInfo(msgspec.Struct, frozen=True):
     readiness_failures: int  #: readiness pings failed in a row (failure_threshold of them take it out of rotation)
     last_answer: str | None  #: when the worker last sent anything (a ping's answer, a result), UTC ISO 8601
     #: a Triton worker's per-model counts (Triton's metric names), as of its last answered ping
-    models: tuple[ModelStats, ...] = ()
+    models: tuple[ModelStatus, ...] = ()
 
 
 class _Slot:

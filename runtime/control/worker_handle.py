@@ -37,6 +37,7 @@ from runtime.ipc.messages import (
     Shutdown,
 )
 from runtime.ipc.outstanding import Abandoned
+from runtime.status import ModelStatus
 
 
 class _Channel(asyncio.Protocol):
@@ -100,6 +101,19 @@ MINI_BATCH_GRACE_S = 5.0
 Answer = Result | MiniBatchDone | Failure
 
 
+def _model_status(m: ModelStats) -> ModelStatus:
+    return ModelStatus(
+        model=m.model,
+        version=m.version,
+        success=m.success,
+        failure=m.failure,
+        inferences=m.inferences,
+        executions=m.executions,
+        batch_sizes=dict(sorted(m.batch_sizes.items())),
+        max_batch_size=m.max_batch_size,
+    )
+
+
 def _expire(fut: asyncio.Future[Answer]) -> None:
     if not fut.done():
         fut.set_exception(TimeoutError())
@@ -143,7 +157,7 @@ class WorkerHandle:
         self._watcher: asyncio.Future[None] | None = None
         self._outbox: list[bytes] = []
         #: a Triton worker's per-model counts, from its last Pong (since it started)
-        self.model_stats: tuple[ModelStats, ...] = ()
+        self.model_stats: tuple[ModelStatus, ...] = ()
 
     @property
     def inflight(self) -> int:
@@ -403,7 +417,7 @@ class WorkerHandle:
                 self._answered(message)
             case Pong():
                 if message.models:
-                    self.model_stats = tuple(message.models)
+                    self.model_stats = tuple(_model_status(m) for m in message.models)
                 ping = self._pings.get(message.id)
                 if ping is not None and not ping.done():
                     ping.set_result(message)

@@ -240,7 +240,7 @@ def infer(rid: int, x: np.ndarray[Any, Any], y: np.ndarray[Any, Any], *, binary:
 
 def outputs(result: Result) -> dict[str, Any]:
     """The answer's outputs by name, as float32 arrays, and its "id" under "id"."""
-    length = dict((k.lower(), v) for k, v in result.headers).get("inference-header-content-length")
+    length = {k.lower(): v for k, v in result.headers}.get("inference-header-content-length")
     head = json.loads(result.body[: int(length)] if length else result.body)
     out: dict[str, Any] = {"id": head.get("id")}
     offset = int(length or 0)
@@ -298,3 +298,20 @@ def test_requests_of_other_shapes_or_past_max_batch_size_run_separately(worker: 
     assert after.executions - before.executions == 2
     assert after.batch_sizes.get(5, 0) - before.batch_sizes.get(5, 0) == 1
     assert after.batch_sizes.get(6, 0) - before.batch_sizes.get(6, 0) == 1
+
+
+def test_instances_share_the_workers_threads_and_nonsense_fails_the_load(tmp_path: Path) -> None:
+    from runtime.worker.adapters import LoadError, load_adapter
+    from runtime.worker.triton.server import TritonAdapter
+
+    (tmp_path / "addsub").mkdir()
+    save(addsub_graph(1.0), tmp_path / "addsub" / "1" / "model.onnx")
+    (tmp_path / "addsub" / "config.pbtxt").write_text(CONFIG.replace("count: 2", "count: 3"))
+    adapter = load_adapter(Load("triton", model_repository=str(tmp_path), threads=7))
+    assert isinstance(adapter, TritonAdapter)
+    sessions = adapter.repository["addsub"].latest.sessions
+    assert [s.get_session_options().intra_op_num_threads for s in sessions] == [2, 2, 2]
+    (tmp_path / "addsub" / "config.pbtxt").write_text(CONFIG.replace("count: 2", "count: 0"))
+    with pytest.raises(LoadError) as info:
+        load_adapter(Load("triton", model_repository=str(tmp_path), threads=1))
+    assert "instance_group[0].count must be an integer >= 1, got 0" in str(info.value)
