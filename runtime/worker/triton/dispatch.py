@@ -1,10 +1,11 @@
 """The serve loop of a Triton worker whose models batch dynamically or run several instances.
 
-Requests are decoded as they are read (a bad one is answered at once, alone) and wait in a queue; whatever can
-run runs (see batching.plan), then the socket is checked without blocking so requests that came in meanwhile
-join the next batch. When only batches that may still grow are left, the loop waits for the socket at most until
-the oldest of them has waited max_queue_delay. Pings are answered as they are read, with the per-model counts.
-Metadata requests and models that do not batch are answered in arrival order as the plain loop answers them.
+Requests are decoded as they are read (a bad one is answered at once, alone) and wait in a queue. Before
+anything runs, whatever is already in the socket is read, so requests that came in together (or during the last
+run) join one batch; then whatever can run runs (see batching.plan). When only batches that may still grow are
+left, the loop waits for the socket at most until the oldest of them has waited max_queue_delay. Pings are
+answered as they are read, with the per-model counts. Metadata requests and models that do not batch are
+answered in arrival order as the plain loop answers them.
 """
 
 from __future__ import annotations
@@ -18,6 +19,9 @@ from runtime.worker.loop import Connection
 from runtime.worker.triton.batching import Pending, plan
 from runtime.worker.triton.executor import Executor
 from runtime.worker.triton.server import TritonAdapter
+
+#: Requests read ahead before running what waits: a client that never stops sending still gets answers.
+_READ_AHEAD = 256
 
 
 def serve_scheduled(conn: Connection, adapter: TritonAdapter, pending: list[ToWorker]) -> int:
@@ -35,13 +39,18 @@ def _loop(conn: Connection, adapter: TritonAdapter, executor: Executor, pending:
     draining = False
     while True:
         if not pending and waiting:
+            # First read what is already in the socket: a large body comes in several reads, and the requests
+            # behind it belong in this batch (Triton's delay 0 batches whatever has arrived, too).
+            if len(waiting) < _READ_AHEAD and conn.poll(0.0):
+                pending = conn.receive()
+                if not pending:
+                    return 0
+                continue
             ready, waiting, wait_s = plan(waiting, time.monotonic())
-            if ready:
-                for answers in executor.run(ready):
-                    if not conn.send([encode_frame(a) for a in answers]):
-                        return 0
-                wait_s = 0.0  # look for requests that came in during the run before running what is left
-            if wait_s is not None and conn.poll(wait_s):
+            for answers in executor.run(ready):
+                if not conn.send([encode_frame(a) for a in answers]):
+                    return 0
+            if not ready and wait_s is not None and conn.poll(wait_s):
                 pending = conn.receive()
                 if not pending:
                     return 0

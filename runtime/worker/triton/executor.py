@@ -87,9 +87,9 @@ def _stacked(session: Any, group: list[Pending]) -> Outcome | None:
     sizes = [item.samples for item in group]
     try:
         values = run(model, session, stack([item.decoded.feeds for item in group]), names)
+        parts = split(values, sizes)
     except Exception:
         return None  # the requests run alone, and the bad one fails with what onnxruntime says about it
-    parts = split(values, sizes)
     if parts is None:
         return None
     answers: list[Answer] = []
