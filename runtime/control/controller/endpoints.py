@@ -117,6 +117,7 @@ class EndpointOps(ControllerCore):
                     self._check_idle(key)
             sups = [(k, self._sups.pop(k)) for k in list(self._sups) if k[0] == name]
             self.registry.delete_endpoint(name)
+            self.mirrors.drop(name)
             self._rebuild_routes()
             # Moved aside under the lock: an endpoint created again under this name while the old workers stop
             # must not lose its new files to the removal below.
@@ -139,6 +140,11 @@ class EndpointOps(ControllerCore):
     def list_endpoints(self) -> list[dict[str, Any]]:
         """online-endpoint list."""
         return [self._view(r) for r in self.registry.endpoints()]
+
+    def mirror_report(self, name: str, since: str | None) -> dict[str, Any]:
+        """online-endpoint mirror-report: how the mirror's answers compared with the live ones since `since`."""
+        rec = self.registry.endpoint(name)
+        return self.mirrors.report(rec.name, since, rec.mirror)
 
     def keys(self, name: str) -> dict[str, Any]:
         """online-endpoint get-credentials: the keys, or a new token for token endpoints."""
