@@ -76,16 +76,17 @@ class MirrorReports:
             self._log.put_back(tallies, samples)
             log.warning("saving the mirror counts failed: %s; trying again later", exc)
 
-    def report(self, endpoint: str, since: str | None, mirror: Mapping[str, int]) -> dict[str, Any]:
-        """The report of an endpoint whose mirror traffic is now `mirror`; zeros for a shadow without data."""
+    def report(self, key: str, endpoint: str, since: str | None, mirror: Mapping[str, int]) -> dict[str, Any]:
+        """The report of `endpoint`, counted under `key`, whose mirror traffic is now `mirror`; zeros for a shadow
+        without data."""
         start = parse_since(since, self._clock())
         self.flush(force=True)
-        tallies = self.store.tallies(endpoint, 0 if start is None else int(start // 60))
+        tallies = self.store.tallies(key, 0 if start is None else int(start // 60))
         for name, percent in mirror.items():
             if percent > 0:
                 tallies.setdefault(name, Tally())
         samples: dict[str, list[Sample]] = {}
-        for sample in self.store.samples(endpoint, 0.0 if start is None else start):
+        for sample in self.store.samples(key, 0.0 if start is None else start):
             samples.setdefault(sample.deployment, []).append(sample)
         return {
             "endpoint": endpoint,
@@ -96,10 +97,10 @@ class MirrorReports:
             ],
         }
 
-    def drop(self, endpoint: str) -> None:
-        """Forget an endpoint's counts (it was deleted)."""
-        self._log.drop(endpoint)
-        self.store.drop(endpoint)
+    def drop(self, key: str) -> None:
+        """Forget the counts under `key` (its endpoint was deleted)."""
+        self._log.drop(key)
+        self.store.drop(key)
 
     def close(self) -> None:
         """Write what is left and close the store."""

@@ -2,7 +2,9 @@
 
 Counts of a minute add up across flushes (a minute's row is merged with what the log counted since), so they
 survive a restart of serve. Minutes older than KEEP_S are compacted away at each flush, and the samples of each
-endpoint and mirror deployment are kept to the newest SAMPLES_KEPT.
+endpoint and mirror deployment are kept to the newest SAMPLES_KEPT. The `endpoint` column holds the endpoint's
+uid (which creation of it), so copies still in flight at a delete never count for an endpoint created again
+under the same name.
 """
 
 from __future__ import annotations

@@ -60,7 +60,8 @@ class Mirror:
         max_body: int,
         request_id: str,
     ) -> asyncio.Future[LiveOutcome | None]:
-        """Send a copy in the background; the caller sets the future returned to its outcome, or None without one."""
+        """Send a copy in the background, counted under `endpoint` (its uid); the caller sets the future returned
+        to its outcome, or to None without one."""
         loop = asyncio.get_running_loop()
         live: asyncio.Future[LiveOutcome | None] = loop.create_future()
         copy = self._copy(endpoint, tolerances, dep, live, (method, path, query, headers, body, max_body), request_id)

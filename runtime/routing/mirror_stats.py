@@ -23,7 +23,7 @@ SAMPLE_BYTES = 512
 #: Disagreements kept per endpoint and mirror deployment, newest last.
 SAMPLES_KEPT = 20
 
-Key = tuple[str, str, int]  #: (endpoint, mirror deployment, minute since the epoch)
+Key = tuple[str, str, int]  #: (the endpoint's uid, mirror deployment, minute since the epoch)
 
 
 def latency_bucket(ms: float) -> int:

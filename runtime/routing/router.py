@@ -202,7 +202,9 @@ class Router:
             if shadow is not None:
                 # The copy is the request the live deployment sees, cleaned headers included.
                 copy = (method, path, query, list(fwd), body, max_body)
-                live = self.mirror.start(route.name, route.tolerances, shadow, *copy, rid)
+                # Counted under the endpoint's uid: copies in flight when it is deleted never count for one created
+                # again under its name.
+                live = self.mirror.start(route.uid or route.name, route.tolerances, shadow, *copy, rid)
             try:
                 answer = await self._send(dep, method, path, query, fwd, body, max_body, started)
             except Timeout as exc:

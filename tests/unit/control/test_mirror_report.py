@@ -56,7 +56,7 @@ def test_counts_and_samples_survive_closing_and_reopening_the_store(tmp_path: Pa
     log = MirrorLog(clock=lambda: clock[0])
     reports = MirrorReports(tmp_path / "state.db", log, clock=lambda: clock[0])
     record(log, 10, disagree=0)  # flushed by the report itself, merged with the stored minute
-    report = reports.report("shop", None, {"green": 10})
+    report = reports.report("shop", "shop", None, {"green": 10})
     (green,) = report["deployments"]
     assert (green["mirrored"], green["compared"], green["agreed"]) == (20, 20, 17)
     assert (green["dropped"], green["shadow_errors"]) == (1, {"worker_lost": 1})
@@ -77,20 +77,20 @@ def test_since_leaves_out_older_minutes(tmp_path: Path) -> None:
     record(log, 4, disagree=4)
     clock[0] += 3600
     record(log, 1, disagree=0)
-    (recent,) = reports.report("shop", "10m", {})["deployments"]
+    (recent,) = reports.report("shop", "shop", "10m", {})["deployments"]
     assert (recent["mirrored"], recent["agreed"], recent["samples"]) == (1, 1, [])
-    assert reports.report("shop", None, {})["deployments"][0]["mirrored"] == 5
+    assert reports.report("shop", "shop", None, {})["deployments"][0]["mirrored"] == 5
     reports.close()
 
 
 def test_an_endpoint_without_data_reports_zeros_and_a_deleted_one_forgets_its_rows(tmp_path: Path) -> None:
     log = MirrorLog(clock=lambda: NOW)
     reports = MirrorReports(tmp_path / "state.db", log, clock=lambda: NOW)
-    assert reports.report("shop", None, {})["deployments"] == []
-    (green,) = reports.report("shop", "1h", {"green": 10})["deployments"]
+    assert reports.report("shop", "shop", None, {})["deployments"] == []
+    (green,) = reports.report("shop", "shop", "1h", {"green": 10})["deployments"]
     assert (green["mirrored"], green["compared"], green["agreement_rate"], green["samples"]) == (0, 0, 0.0, [])
     record(log, 3, disagree=1)
     reports.flush(force=True)
     reports.drop("shop")
-    assert reports.report("shop", None, {})["deployments"] == []
+    assert reports.report("shop", "shop", None, {})["deployments"] == []
     reports.close()
