@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import asyncio
 
+from test_router import FakeWorker, endpoint
+
 from runtime.api.errors import status_for
 from runtime.routing.router import EndpointRoute, Router
-from tests.unit.routing.test_router import FakeWorker, endpoint
 
 
 def mirrored(live: FakeWorker, shadow: FakeWorker, percent: int = 50) -> EndpointRoute:
