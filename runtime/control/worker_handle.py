@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from runtime.errors import Code, WorkerLost, WorkerStartError
-from runtime.ipc.framing import FrameError, control_decoder, encode_frame
+from runtime.ipc.framing import FrameError, append_frame, control_decoder, encode_frame
 from runtime.ipc.messages import (
     Failure,
     FromWorker,
@@ -140,7 +140,7 @@ class WorkerHandle:
         #: wall-clock time of the last frame from the worker; show reports it, so a hung worker can be told apart
         self.last_answer: float | None = None
         self._watcher: asyncio.Future[None] | None = None
-        self._outbox: list[bytes] = []
+        self._outbox = bytearray()  #: frames of this event-loop turn, sent together
 
     @property
     def inflight(self) -> int:
@@ -262,7 +262,7 @@ class WorkerHandle:
         # A bare timer on the future costs a fraction of asyncio.timeout(), which matters once per request.
         timer = loop.call_later(timeout, _expire, fut)
         try:
-            self._queue(encode_frame(Infer(rid, method, path, query, headers, body, max_body)), loop)
+            self._queue(Infer(rid, method, path, query, headers, body, max_body), loop)
             return await fut  # type: ignore[return-value]  # an Infer is answered by Result or Failure only
         except TimeoutError:
             self._abandoned.add(rid, on_late)
@@ -366,18 +366,19 @@ class WorkerHandle:
         """How the process ended, e.g. 'exited with status 3' or 'was killed by SIGKILL'."""
         return self._exit_message
 
-    def _queue(self, frame: bytes, loop: asyncio.AbstractEventLoop) -> None:
+    def _queue(self, message: Infer, loop: asyncio.AbstractEventLoop) -> None:
         # Requests that arrive in the same event-loop turn go to the worker in one write: under load the worker
-        # then wakes once for several requests instead of once each.
+        # then wakes once for several requests instead of once each. They are encoded into that write's buffer.
         if not self._outbox:
             loop.call_soon(self._flush)
-        self._outbox.append(frame)
+        append_frame(self._outbox, message)
 
     def _flush(self) -> None:
-        frames, self._outbox = self._outbox, []
+        # A new buffer for the next turn: the transport may still hold this one.
+        frames, self._outbox = self._outbox, bytearray()
         transport = self._open_transport()
         if transport is not None:  # otherwise the requests fail through _fail_pending when the exit is seen
-            transport.write(b"".join(frames) if len(frames) > 1 else frames[0])
+            transport.write(frames)
 
     def _send(self, message: Load | Infer | Ping | Shutdown) -> None:
         transport = self._open_transport()
