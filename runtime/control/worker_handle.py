@@ -38,8 +38,8 @@ from runtime.ipc.messages import (
 from runtime.ipc.outstanding import Abandoned
 
 
-class _Channel(asyncio.Protocol):
-    """The control side of one worker socket."""
+class _Channel(asyncio.BufferedProtocol):
+    """The control side of one worker socket; the event loop reads into the decoder's buffer."""
 
     def __init__(self, on_message: Callable[[FromWorker], None], on_lost: Callable[[], None]) -> None:
         self.transport: asyncio.Transport | None = None
@@ -54,9 +54,12 @@ class _Channel(asyncio.Protocol):
         if not self.connected.done():
             self.connected.set_result(None)
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._decoder.buffer()
+
+    def buffer_updated(self, nbytes: int) -> None:
         try:
-            messages = self._decoder.feed(data)
+            messages = self._decoder.advance(nbytes)
         except FrameError:
             # A worker that writes garbage on its protocol socket is broken; dropping the connection makes the
             # supervisor replace it, and its in-flight requests fail with WorkerLost.

@@ -29,8 +29,6 @@ logger = logging.getLogger("modelyard.worker")
 
 #: Exit status for a model that failed to load, as Azure's worker exits after init() raised.
 EXIT_LOAD_FAILED: Final = 3
-#: Larger buffers cost an allocation per recv() that shows up per request; big bodies just take several reads.
-_RECV_SIZE = 1 << 16
 
 
 class Connection:
@@ -43,16 +41,17 @@ class Connection:
 
     def receive(self) -> list[ToWorker]:
         """Block until at least one message arrives; [] means the control process hung up."""
+        decoder = self._decoder
         while True:
             try:
-                data = self._sock.recv(_RECV_SIZE)
+                size = self._sock.recv_into(decoder.buffer())
             except OSError as exc:
                 logger.error("Reading from the control socket failed: %s", exc)
                 return []
-            if not data:
+            if not size:
                 return []
             try:
-                messages = self._decoder.feed(data)
+                messages = decoder.advance(size)
             except FrameError as exc:
                 logger.error("The control process sent an undecodable frame: %s", exc)
                 return []
