@@ -20,6 +20,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
+from runtime.control.deadlines import Deadlines
 from runtime.errors import Code, WorkerLost, WorkerStartError
 from runtime.ipc.framing import SEND_BUFFER, FrameError, append_frame, control_decoder, encode_frame
 from runtime.ipc.messages import (
@@ -148,6 +149,7 @@ class WorkerHandle:
         self.last_answer: float | None = None
         self._watcher: asyncio.Future[None] | None = None
         self._outbox = bytearray()  #: frames of this event-loop turn, sent together
+        self._deadlines: Deadlines | None = None  #: the timeouts of requests in flight, made with the event loop
 
     @property
     def inflight(self) -> int:
@@ -266,8 +268,10 @@ class WorkerHandle:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Answer] = loop.create_future()
         self._pending[rid] = fut
-        # A bare timer on the future costs a fraction of asyncio.timeout(), which matters once per request.
-        timer = loop.call_later(timeout, _expire, fut)
+        deadlines = self._deadlines
+        if deadlines is None:
+            deadlines = self._deadlines = Deadlines(loop, _expire)
+        deadlines.add(fut, timeout)
         try:
             self._queue(Infer(rid, method, path, query, headers, body, max_body), loop)
             return await fut  # type: ignore[return-value]  # an Infer is answered by Result or Failure only
@@ -278,7 +282,6 @@ class WorkerHandle:
             self._abandoned.add(rid, None)  # the worker still runs it, whoever stopped waiting
             raise
         finally:
-            timer.cancel()
             del self._pending[rid]
 
     async def run_mini_batch(
@@ -417,6 +420,8 @@ class WorkerHandle:
         fut = self._pending.get(message.id)
         if fut is not None and not fut.done():
             fut.set_result(message)
+            if self._deadlines is not None:
+                self._deadlines.prune()
         elif fut is None:
             self._abandoned.answered(message.id)
 
