@@ -26,6 +26,7 @@ from runtime.control import views
 from runtime.control.allocator import Allocation, allocate
 from runtime.control.environments import EnvironmentStore
 from runtime.control.logfiles import rotate_all
+from runtime.control.mirror_report import MirrorReports
 from runtime.control.models import ModelStore
 from runtime.control.plan import Snapshotted, WorkerPlan, mlflow_folder, worker_plan
 from runtime.control.registry import DeploymentRecord, Registry
@@ -79,6 +80,7 @@ class ControllerCore:
         self.envs = envs or EnvCache(state.environments)
         self.environments = EnvironmentStore(state.db, self.envs)
         self.router = Router(random, tokens=Tokens(state.token_secret(), token_lifetime_s, time.time))
+        self.mirrors = MirrorReports(state.db, self.router.mirror.log)
         self.base_url = ""
         self._cores = cores
         self._gpus = gpus
@@ -134,6 +136,7 @@ class ControllerCore:
             task.cancel()
         await asyncio.gather(*(s.stop() for s in self._sups.values()), *list(self._finishing), return_exceptions=True)
         self._sups.clear()
+        self.mirrors.close()  # after the workers: the copies they answered while stopping are counted too
         self.registry.close()
         self.environments.close()
         shutil.rmtree(self._socket_dir, ignore_errors=True)

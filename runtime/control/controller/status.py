@@ -46,6 +46,7 @@ class StatusOps(JobOps):
         while True:
             try:
                 self.monitor.tick(self._online(), self._batch_inputs(with_jobs=False))
+                self.mirrors.flush()
                 failures = 0
             except Exception:  # a reading that fails must not end sampling for the life of the server
                 failures += 1

@@ -13,8 +13,8 @@ from __future__ import annotations
 import time
 
 from runtime.errors import Code
-from runtime.ipc.framing import encode_frame
-from runtime.ipc.messages import Drain, Failure, Infer, Ping, Pong, Shutdown, ToWorker
+from runtime.ipc.framing import append_frame
+from runtime.ipc.messages import Drain, Failure, Infer, Ping, Pong, Result, Shutdown, ToWorker
 from runtime.worker.loop import Connection
 from runtime.worker.triton.batching import Pending, plan
 from runtime.worker.triton.executor import Executor
@@ -48,7 +48,7 @@ def _loop(conn: Connection, adapter: TritonAdapter, executor: Executor, pending:
                 continue
             ready, waiting, wait_s = plan(waiting, time.monotonic())
             for answers in executor.run(ready):
-                if not conn.send([encode_frame(a) for a in answers]):
+                if not conn.send(_frames(answers)):
                     return 0
             if not ready and wait_s is not None and conn.poll(wait_s):
                 pending = conn.receive()
@@ -60,32 +60,30 @@ def _loop(conn: Connection, adapter: TritonAdapter, executor: Executor, pending:
             pending = conn.receive()
             if not pending:
                 return 0
-        out: list[bytes] = []
+        out = bytearray()
         for index, message in enumerate(pending):
             match message:
                 case Infer() if draining:
-                    out.append(encode_frame(Failure(message.id, Code.UNAVAILABLE.value, "the worker is draining")))
+                    append_frame(out, Failure(message.id, Code.UNAVAILABLE.value, "the worker is draining"))
                 case Infer():
                     admitted = adapter.admit(message, time.monotonic())
                     if isinstance(admitted, Pending):
                         waiting.append(admitted)
                     else:
-                        out.append(encode_frame(admitted))
+                        append_frame(out, admitted)
                 case Ping():
                     held = len(waiting) + sum(isinstance(m, Infer) for m in pending[index + 1 :])
-                    out.append(encode_frame(Pong(message.id, held, adapter.model_stats())))
+                    append_frame(out, Pong(message.id, held, adapter.model_stats()))
                 case Drain():
                     draining = True
                 case Shutdown():
                     # Finish what arrived before the Shutdown, without waiting for more, then exit.
                     ready, _, _ = plan(waiting, time.monotonic(), flush=True)
                     for answers in executor.run(ready):
-                        out.extend(encode_frame(a) for a in answers)
+                        out += _frames(answers)
                     for later in pending[index + 1 :]:
                         if isinstance(later, Infer):
-                            out.append(
-                                encode_frame(Failure(later.id, Code.UNAVAILABLE.value, "the worker is stopping"))
-                            )
+                            append_frame(out, Failure(later.id, Code.UNAVAILABLE.value, "the worker is stopping"))
                     if out:
                         conn.send(out)
                     conn.idle()
@@ -93,3 +91,10 @@ def _loop(conn: Connection, adapter: TritonAdapter, executor: Executor, pending:
         pending = []
         if out and not conn.send(out):
             return 0
+
+
+def _frames(answers: list[Result | Failure]) -> bytearray:
+    out = bytearray()
+    for answer in answers:
+        append_frame(out, answer)
+    return out
