@@ -1,7 +1,8 @@
 """Runs groups of waiting requests on a model version's instances, several groups at once on a small thread pool.
 
-Each version holds one onnxruntime session per instance; a group takes a free one, so at most `instances` runs of
-a version overlap (onnxruntime releases the GIL while it computes). A stacked group runs once; if that run raises,
+Each version holds one onnxruntime session per instance, and each instance is a lane that runs its share of the
+version's groups in turn, so at most `instances` runs of a version overlap (onnxruntime releases the GIL while it
+computes). A stacked group runs once; if that run raises,
 or an output does not come back with the stacked batch as its first dimension, each request of the group runs
 again alone, so only a bad one fails. Counts are recorded by the caller's thread, as answers come back.
 """
@@ -10,7 +11,7 @@ from __future__ import annotations
 
 import queue
 from collections.abc import Iterator, Sequence
-from concurrent.futures import Future, ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 from runtime.ipc.messages import Failure, Result
@@ -29,27 +30,32 @@ class Executor:
 
     def __init__(self, repository: dict[str, Model], counters: Counters) -> None:
         self._counters = counters
-        self._free: dict[int, queue.SimpleQueue[Any]] = {}
-        threads = 0
-        for model in repository.values():
-            for version in model.versions.values():
-                free: queue.SimpleQueue[Any] = queue.SimpleQueue()
-                for session in version.sessions or [version.session]:
-                    free.put(session)
-                    threads += 1
-                self._free[id(version)] = free
-        # Enough threads for every instance to run at once: a group waiting for its version's instance then
-        # never holds up a group of another version.
+        threads = sum(len(v.sessions) or 1 for m in repository.values() for v in m.versions.values())
+        # A thread per instance: every lane below has one, so no group ever waits for a thread.
         self._pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="instance")
 
     def run(self, groups: Sequence[list[Pending]]) -> Iterator[list[Answer]]:
         """Run the groups; yield each group's answers as it finishes (one group runs in the calling thread)."""
         if len(groups) == 1:
-            yield self._counted(groups[0], self._execute(groups[0]))
+            group = groups[0]
+            yield self._counted(group, _execute(_sessions(group[0].version)[0], group))
             return
-        futures: dict[Future[Outcome], list[Pending]] = {self._pool.submit(self._execute, g): g for g in groups}
-        for future in as_completed(futures):
-            yield self._counted(futures[future], future.result())
+        # A lane per instance of each version, taking that version's groups in turn: at most `instances` runs of
+        # a version overlap, and a version with many groups never holds up another one.
+        by_version: dict[int, list[list[Pending]]] = {}
+        for group in groups:
+            by_version.setdefault(id(group[0].version), []).append(group)
+        done: queue.SimpleQueue[tuple[list[Pending], Outcome | BaseException]] = queue.SimpleQueue()
+        for version_groups in by_version.values():
+            sessions = _sessions(version_groups[0][0].version)
+            lanes = min(len(sessions), len(version_groups))
+            for lane in range(lanes):
+                self._pool.submit(_lane, sessions[lane], version_groups[lane::lanes], done)
+        for _ in groups:
+            group, outcome = done.get()
+            if isinstance(outcome, BaseException):
+                raise outcome
+            yield self._counted(group, outcome)
 
     def close(self) -> None:
         """Let the threads go."""
@@ -67,17 +73,29 @@ class Executor:
                 self._counters.failed(model, version)
         return answers
 
-    def _execute(self, group: list[Pending]) -> Outcome:
-        free = self._free[id(group[0].version)]
-        session = free.get()
+
+def _sessions(version: ModelVersion) -> list[Any]:
+    return version.sessions or [version.session]
+
+
+def _lane(
+    session: Any,
+    groups: list[list[Pending]],
+    done: queue.SimpleQueue[tuple[list[Pending], Outcome | BaseException]],
+) -> None:
+    for group in groups:
         try:
-            if len(group) > 1:
-                stacked = _stacked(session, group)
-                if stacked is not None:
-                    return stacked
-            return _one_by_one(session, group)
-        finally:
-            free.put(session)
+            done.put((group, _execute(session, group)))
+        except BaseException as exc:  # handed to the loop's thread, which would otherwise wait for it forever
+            done.put((group, exc))
+
+
+def _execute(session: Any, group: list[Pending]) -> Outcome:
+    if len(group) > 1:
+        stacked = _stacked(session, group)
+        if stacked is not None:
+            return stacked
+    return _one_by_one(session, group)
 
 
 def _stacked(session: Any, group: list[Pending]) -> Outcome | None:

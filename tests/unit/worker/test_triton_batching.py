@@ -164,6 +164,22 @@ def test_a_failed_stacked_run_is_rerun_one_by_one_so_only_the_bad_request_fails(
     assert (stats.success, stats.failure, stats.inferences, stats.executions) == (2, 1, 3, 2)
 
 
+def test_groups_run_on_every_instance_of_their_version_and_each_gets_its_answers() -> None:
+    first, second = FlakySession(), FlakySession()
+    two = spec_model(BatchPolicy(8, True, 0.0, (), 2))
+    two[1].sessions = [first, second]
+    other = spec_model(session=FlakySession())
+    other[0].name = "other"
+    executor = Executor({"m": two[0], "other": other[0]}, Counters())
+    groups = [[item(1, rid=rid, model=two)] for rid in (1, 2, 3)] + [[item(2, rid=4, model=other)]]
+    out = answers_of(executor, groups)
+    executor.close()
+    assert sorted(out) == [1, 2, 3, 4] and all(r.status == 200 for r in out.values())
+    # Three groups of one version on its two instances: a lane each, taking the groups in turn.
+    assert (first.batches, second.batches) == ([1, 1], [1])
+    assert json.loads(out[4].body)["outputs"][0]["data"] == [8, 10, 12, 14]
+
+
 # --- the worker's loop over a socket --------------------------------------------------------------------------
 
 CONFIG = """
