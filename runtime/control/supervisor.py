@@ -26,6 +26,7 @@ from runtime.control.worker_handle import WorkerHandle
 from runtime.errors import Conflict, NotFound, WorkerStartError
 from runtime.metrics.sampler import rss_bytes
 from runtime.spec import OnlineDeploymentSpec, ProbeSettings
+from runtime.status import ModelStatus
 
 log = logging.getLogger("modelyard.supervisor")
 
@@ -47,6 +48,8 @@ class WorkerInfo(msgspec.Struct, frozen=True):
     liveness_failures: int  #: liveness pings failed in a row (failure_threshold of them replace the worker)
     readiness_failures: int  #: readiness pings failed in a row (failure_threshold of them take it out of rotation)
     last_answer: str | None  #: when the worker last sent anything (a ping's answer, a result), UTC ISO 8601
+    #: a Triton worker's per-model counts (Triton's metric names), as of its last answered ping
+    models: tuple[ModelStatus, ...] = ()
 
 
 class _Slot:
@@ -197,6 +200,7 @@ class DeploymentSupervisor:
                     liveness_failures=s.liveness_failures,
                     readiness_failures=s.readiness_failures,
                     last_answer=_utc(answered) if answered is not None else None,
+                    models=s.handle.model_stats if s.handle is not None else (),
                 )
             )
         return out

@@ -30,6 +30,7 @@ from runtime.ipc.messages import (
     Infer,
     Load,
     MiniBatchDone,
+    ModelStats,
     Ping,
     Pong,
     Ready,
@@ -38,6 +39,7 @@ from runtime.ipc.messages import (
     Shutdown,
 )
 from runtime.ipc.outstanding import Abandoned
+from runtime.status import ModelStatus
 
 
 class _Channel(asyncio.BufferedProtocol):
@@ -107,6 +109,19 @@ MINI_BATCH_GRACE_S = 5.0
 Answer = Result | MiniBatchDone | Failure
 
 
+def _model_status(m: ModelStats) -> ModelStatus:
+    return ModelStatus(
+        model=m.model,
+        version=m.version,
+        success=m.success,
+        failure=m.failure,
+        inferences=m.inferences,
+        executions=m.executions,
+        batch_sizes=dict(sorted(m.batch_sizes.items())),
+        max_batch_size=m.max_batch_size,
+    )
+
+
 def _expire(fut: asyncio.Future[Answer]) -> None:
     if not fut.done():
         fut.set_exception(TimeoutError())
@@ -150,6 +165,8 @@ class WorkerHandle:
         self._watcher: asyncio.Future[None] | None = None
         self._outbox = bytearray()  #: frames of this event-loop turn, sent together
         self._deadlines: Deadlines | None = None  #: the timeouts of requests in flight, made with the event loop
+        #: a Triton worker's per-model counts, from its last Pong (since it started)
+        self.model_stats: tuple[ModelStatus, ...] = ()
 
     @property
     def inflight(self) -> int:
@@ -410,6 +427,8 @@ class WorkerHandle:
             case Failure() if message.id:  # id 0: the worker's load failed, answering the handshake
                 self._answered(message)
             case Pong():
+                if message.models:
+                    self.model_stats = tuple(_model_status(m) for m in message.models)
                 ping = self._pings.get(message.id)
                 if ping is not None and not ping.done():
                     ping.set_result(message)

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import socket
 import time
 import traceback
@@ -22,7 +23,19 @@ import msgspec
 
 from runtime.errors import Code
 from runtime.ipc.framing import SEND_BUFFER, FrameError, append_frame, encode_frame, worker_decoder
-from runtime.ipc.messages import Drain, Failure, Infer, Load, Ping, Pong, Ready, Result, Shutdown, ToWorker
+from runtime.ipc.messages import (
+    Drain,
+    Failure,
+    Infer,
+    Load,
+    ModelStats,
+    Ping,
+    Pong,
+    Ready,
+    Result,
+    Shutdown,
+    ToWorker,
+)
 from runtime.worker.adapters import Adapter, LoadError, load_adapter
 
 logger = logging.getLogger("modelyard.worker")
@@ -57,6 +70,14 @@ class Connection:
                 return []
             if messages:
                 return messages
+
+    def poll(self, timeout: float) -> bool:
+        """Wait at most `timeout` seconds for bytes to read; True when receive() will not wait long."""
+        try:
+            readable, _, _ = select.select([self._sock], [], [], timeout)
+        except (OSError, ValueError):
+            return True  # receive() meets the same error and reports it
+        return bool(readable)
 
     def send(self, frames: bytes | bytearray) -> bool:
         """Write frames (see append_frame) in one call; False if the control process is gone."""
@@ -100,6 +121,10 @@ def serve(sock: socket.socket, flush_logs: Callable[[], None] = lambda: None) ->
     if not conn.send(encode_frame(Ready(os.getpid(), adapter.mode, list(adapter.models)))):
         return 0
     logger.info("Worker with pid %d ready for serving traffic", os.getpid())
+    if getattr(adapter, "schedules", False):
+        from runtime.worker.triton.dispatch import serve_scheduled  # here: dispatch builds on this module
+
+        return serve_scheduled(conn, adapter, messages[1:])  # type: ignore[arg-type]
     return _run(conn, adapter, messages[1:])
 
 
@@ -124,7 +149,7 @@ def _run(conn: Connection, adapter: Adapter, pending: list[ToWorker]) -> int:
                         out = bytearray()
                     append_frame(out, _handle(adapter, message))
                 case Ping():
-                    append_frame(out, Pong(message.id, len(pending) - index - 1))
+                    append_frame(out, Pong(message.id, len(pending) - index - 1, _model_stats(adapter)))
                 case Drain():
                     draining = True
                 case Shutdown():
@@ -139,6 +164,12 @@ def _run(conn: Connection, adapter: Adapter, pending: list[ToWorker]) -> int:
         pending = []
         if out and not conn.send(out):
             return 0
+
+
+def _model_stats(adapter: Adapter) -> list[ModelStats]:
+    # Only Triton repositories count per model (Triton's metrics); a scoring script has no models to name.
+    stats: Callable[[], list[ModelStats]] | None = getattr(adapter, "model_stats", None)
+    return stats() if stats is not None else []
 
 
 def _handle(adapter: Adapter, req: Infer) -> msgspec.Struct:
