@@ -126,7 +126,8 @@ class Router:
         self.mirror_failures = 0
         #: requests for endpoints that do not exist (one bucket, so unknown names cannot grow the metrics)
         self.unrouted = DeploymentStats("", "")
-        #: the HTTP status of an error code, for the request counts; the HTTP layer sets its one table here
+        #: the HTTP status of an error code, for relayed model errors and the request counts; the HTTP layer sets
+        #: its one table here
         self.status_of: Callable[[Code], int] = lambda code: 500
 
     def refused(self, route: EndpointRoute | None, code: Code, seconds: float) -> None:
@@ -202,7 +203,7 @@ class Router:
                 if route.kubernetes:
                     raise ModelyardError(exc.message, code=Code.UPSTREAM_TIMEOUT) from None
                 raise
-            response = _relayed(route, dep, answer)
+            response = _relayed(route, dep, answer, self.status_of)
         except ModelyardError as exc:
             (dep.stats if dep is not None else route.front).finished(self.status_of(exc.code), monotonic() - started)
             raise
@@ -315,7 +316,9 @@ class Router:
         task.add_done_callback(self._background.discard)
 
 
-def _relayed(route: EndpointRoute, dep: DeploymentRoute, answer: Result | Failure) -> Response:
+def _relayed(
+    route: EndpointRoute, dep: DeploymentRoute, answer: Result | Failure, status_of: Callable[[Code], int]
+) -> Response:
     """The client's response for a worker's answer, as Azure's front end relays it."""
     if isinstance(answer, Failure):
         raise ModelyardError(answer.message, code=_code(answer.code))
@@ -325,11 +328,12 @@ def _relayed(route: EndpointRoute, dep: DeploymentRoute, answer: Result | Failur
         return Response(200, out, answer.body)
     if route.kubernetes:
         # Azure's Kubernetes front end reports a failing scoring script as 502 and passes other codes through.
-        return Response(502 if answer.status >= 500 else answer.status, out, answer.body)
+        status = status_of(Code.UPSTREAM_MODEL_ERROR) if answer.status >= 500 else answer.status
+        return Response(status, out, answer.body)
     # Azure's front end turns every non-200 from the container into 424 and reports the original status.
     out.append(("ms-azureml-model-error-statuscode", str(answer.status)))
     out.append(("ms-azureml-model-error-reason", "model_error"))
-    return Response(424, out, answer.body)
+    return Response(status_of(Code.MODEL_ERROR), out, answer.body)
 
 
 #: What Azure's front end passes to a scoring-script container; any other URL is its 404 "Bad URL".
