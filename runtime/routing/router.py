@@ -129,7 +129,8 @@ class Router:
         self.mirror = Mirror(self._send)
         #: requests for endpoints that do not exist (one bucket, so unknown names cannot grow the metrics)
         self.unrouted = DeploymentStats("", "")
-        #: the HTTP status of an error code, for the request counts; the HTTP layer sets its one table here
+        #: the HTTP status of an error code, for relayed model errors and the request counts; the HTTP layer sets
+        #: its one table here
         self.status_of: Callable[[Code], int] = lambda code: 500
 
     def refused(self, route: EndpointRoute | None, code: Code, seconds: float) -> None:
@@ -213,7 +214,7 @@ class Router:
                 raise
             if live is not None:
                 live.set_result(self._outcome(answer, started))
-            response = _relayed(route, dep, answer)
+            response = _relayed(route, dep, answer, self.status_of)
         except ModelyardError as exc:
             if live is not None and not live.done():
                 live.set_result((self.status_of(exc.code), exc.message.encode(), _ms_since(started)))
@@ -314,7 +315,9 @@ def _ms_since(started: float) -> float:
     return (monotonic() - started) * 1000
 
 
-def _relayed(route: EndpointRoute, dep: DeploymentRoute, answer: Result | Failure) -> Response:
+def _relayed(
+    route: EndpointRoute, dep: DeploymentRoute, answer: Result | Failure, status_of: Callable[[Code], int]
+) -> Response:
     """The client's response for a worker's answer, as Azure's front end relays it."""
     if isinstance(answer, Failure):
         raise ModelyardError(answer.message, code=_code(answer.code))
@@ -324,11 +327,12 @@ def _relayed(route: EndpointRoute, dep: DeploymentRoute, answer: Result | Failur
         return Response(200, out, answer.body)
     if route.kubernetes:
         # Azure's Kubernetes front end reports a failing scoring script as 502 and passes other codes through.
-        return Response(502 if answer.status >= 500 else answer.status, out, answer.body)
+        status = status_of(Code.UPSTREAM_MODEL_ERROR) if answer.status >= 500 else answer.status
+        return Response(status, out, answer.body)
     # Azure's front end turns every non-200 from the container into 424 and reports the original status.
     out.append(("ms-azureml-model-error-statuscode", str(answer.status)))
     out.append(("ms-azureml-model-error-reason", "model_error"))
-    return Response(424, out, answer.body)
+    return Response(status_of(Code.MODEL_ERROR), out, answer.body)
 
 
 #: What Azure's front end passes to a scoring-script container; any other URL is its 404 "Bad URL".

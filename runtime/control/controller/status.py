@@ -34,7 +34,7 @@ class StatusOps(JobOps):
     async def start(self) -> None:
         """Start as the rest does, then the sampler loop."""
         await super().start()
-        self._spawn(self._sample_loop())
+        self._loop("sampler", self._sample_loop)
 
     async def stop(self) -> None:
         """Stop everything, then save the cost basis."""
