@@ -34,6 +34,8 @@ class Code(enum.StrEnum):
     CONFLICT = "conflict"  #: the resource exists already, or the change clashes with current state
     TIMEOUT = "timeout"  #: the request outlived its deadline
     UPSTREAM_TIMEOUT = "upstream_timeout"  #: the same, reported as a gateway does (Kubernetes endpoints)
+    MODEL_ERROR = "model_error"  #: the scoring container answered other than 200 (relayed with its body)
+    UPSTREAM_MODEL_ERROR = "upstream_model_error"  #: it answered 5xx, reported as a gateway does (Kubernetes)
     OVERLOADED = "overloaded"  #: too many requests in flight; retry later
     UNAVAILABLE = "unavailable"  #: no ready worker can take the request now
     WORKER_LOST = "worker_lost"  #: the worker process died while holding the request

@@ -1,4 +1,8 @@
-"""`modelyard serve`: one process holding the HTTP server, the controller and every worker's supervisor."""
+"""`modelyard serve`: one process holding the HTTP server, the controller and every worker's supervisor.
+
+Its long-lived tasks run in one task group (runtime.control.tasks): SIGINT or SIGTERM stops them in order, and a
+task that fails stops them the same way, after one line in the log, and serve exits with status 1.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +16,14 @@ import sqlite3
 import sys
 from typing import IO
 
+import anyio
+
 from runtime.api.app import build_app
 from runtime.api.limits import Limits
 from runtime.api.server import ServerName, bind, serve
 from runtime.batch.runner import BatchOptions
 from runtime.control.controller import Controller
+from runtime.control.tasks import Task
 from runtime.envs.cache import EnvSettings
 from runtime.errors import Conflict, storage_error
 from runtime.metrics.sampler import gpu_indices, usable_cores
@@ -52,7 +59,7 @@ def run(
     except ImportError:  # pragma: no cover - uvloop is a dependency on every platform serve supports
         pass
     try:
-        asyncio.run(
+        return asyncio.run(
             _main(
                 state,
                 sock,
@@ -67,7 +74,6 @@ def run(
         )
     finally:
         lock.close()
-    return 0
 
 
 async def _main(
@@ -80,7 +86,7 @@ async def _main(
     sample_period_s: float,
     scale_down_stabilization_s: float,
     envs: EnvSettings,
-) -> None:
+) -> int:
     import socket
 
     assert isinstance(sock, socket.socket)
@@ -111,17 +117,46 @@ async def _main(
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(sig, stop.set)
-    await ctl.start()
+    app = build_app(ctl, token, limits)
+
+    async def http() -> None:
+        try:
+            await serve(app, sock, server, stop, limits)
+        finally:
+            stop.set()  # the server ended on its own: the rest stops too
+
+    listening: Task | None = None
     try:
-        state.write_server(ServerInfo(url=ctl.base_url, pid=os.getpid(), server=server))
-        log.info("modelyard serving on %s (state in %s, %s)", ctl.base_url, state.root, server)
-        await serve(build_app(ctl, token, limits), sock, server, stop, limits)
-    finally:
-        log.info("stopping workers")
-        await ctl.stop()
-        info = state.read_server(strict=False)
-        if info is not None and info.pid == os.getpid():
-            state.server_file.unlink(missing_ok=True)
+        async with ctl.tasks.group():
+            await ctl.start()
+            try:
+                state.write_server(ServerInfo(url=ctl.base_url, pid=os.getpid(), server=server))
+                log.info("modelyard serving on %s (state in %s, %s)", ctl.base_url, state.root, server)
+                listening = ctl.tasks.start("the HTTP server", http)
+                await stop.wait()  # a signal, or `modelyard stop`; a failed task cancels this wait instead
+            finally:
+                # The same stop in either case, shielded from the group's cancellation so it runs to the end.
+                with anyio.CancelScope(shield=True):
+                    stop.set()
+                    if listening is not None:
+                        await listening.wait()
+                    log.info("stopping workers")
+                    await ctl.stop()
+                    info = state.read_server(strict=False)
+                    if info is not None and info.pid == os.getpid():
+                        state.server_file.unlink(missing_ok=True)
+    except Exception as exc:
+        if ctl.tasks.failed is None:
+            raise _alone(exc) from None  # the start's own error (the state database refused, say), as it was
+        return 1  # the task's failure is in the log already
+    return 0
+
+
+def _alone(exc: Exception) -> Exception:
+    """The one error a task group wrapped, or the group itself when it holds more."""
+    while isinstance(exc, ExceptionGroup) and len(exc.exceptions) == 1:
+        exc = exc.exceptions[0]
+    return exc
 
 
 def _lock(state: StateDir) -> IO[str]:

@@ -65,6 +65,19 @@ class AutoscaleStatus(_Snap, frozen=True, kw_only=True):
     decisions: dict[str, int] = {}  #: decisions taken so far, by kind
 
 
+class ModelStatus(_Snap, frozen=True, kw_only=True):
+    """A Triton-layout model version of a deployment, its counts summed over the deployment's live workers."""
+
+    model: str
+    version: str
+    success: int  #: requests answered 200 (Triton's nv_inference_request_success)
+    failure: int  #: requests answered with an error (nv_inference_request_failure)
+    inferences: int  #: samples inferred: a request of batch n counts n (nv_inference_count)
+    executions: int  #: onnxruntime runs; fewer than requests when dynamic batching joins them (nv_inference_exec_count)
+    batch_sizes: dict[int, int] = {}  #: runs by batch size
+    max_batch_size: int = 0  #: config.pbtxt's max_batch_size
+
+
 class DeploymentStatus(_Snap, frozen=True, kw_only=True):
     """One deployment: its workers, its traffic figures and its cost basis."""
 
@@ -86,6 +99,8 @@ class DeploymentStatus(_Snap, frozen=True, kw_only=True):
     core_seconds: float = 0.0  #: cores held x seconds alive, summed over its workers since it was created
     gpu_seconds: float = 0.0  #: the same for GPUs
     autoscale: AutoscaleStatus | None = None
+    #: Triton-layout deployments: per model version, as of each worker's last answered ping
+    models: tuple[ModelStatus, ...] = ()
 
 
 class EndpointStatus(_Snap, frozen=True, kw_only=True):

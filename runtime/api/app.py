@@ -23,7 +23,7 @@ from starlette.routing import Route
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from runtime import __version__
-from runtime.api import admin, autoscale, batch_admin, batch_jobs, environments, jobs
+from runtime.api import admin, autoscale, batch_admin, batch_jobs, environments, jobs, mirror
 from runtime.api.azure import DataPlane
 from runtime.api.errors import admin_body, status_for
 from runtime.api.limits import Limits
@@ -141,6 +141,7 @@ def build_app(ctl: Controller, admin_token: str, limits: Limits | None = None) -
             *jobs.routes(ctl),
             *autoscale.routes(ctl),
             *environments.routes(ctl),
+            *mirror.routes(ctl),
         ],
         middleware=[Middleware(_AdminGuard, token=admin_token)],
         exception_handlers={HTTPException: _routing_error},

@@ -16,8 +16,10 @@ STATUS: dict[Code, int] = {
     Code.OVERLOADED: 429,  # Azure: "Too many pending requests"
     Code.PLACEMENT: 409,
     Code.UNSUPPORTED: 405,
+    Code.MODEL_ERROR: 424,  # Azure managed endpoints: "Failed dependency", the container's own status in a header
     Code.INTERNAL: 500,
     Code.WORKER_LOST: 502,
+    Code.UPSTREAM_MODEL_ERROR: 502,  # Azure Kubernetes endpoints: a failing scoring script
     Code.UNAVAILABLE: 503,
     Code.UPSTREAM_TIMEOUT: 504,  # Azure Kubernetes endpoints: timeout
     Code.INSUFFICIENT_STORAGE: 507,  # the state directory's disk is full (WebDAV's status, as storage APIs use it)

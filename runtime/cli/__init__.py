@@ -14,7 +14,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any, NoReturn
 
-from runtime.cli import batch, dashboard, environments, monitor, output, progress
+from runtime.cli import batch, dashboard, environments, mirror, monitor, output, progress
 from runtime.cli import status as status_cli
 from runtime.cli.args import (
     endpoint_name,
@@ -351,6 +351,7 @@ def _parser() -> argparse.ArgumentParser:
     p.add_argument("-n", "--name", type=path_name, required=True)
     p.add_argument("--key-type", choices=["primary", "secondary"], default="primary", type=str.lower)
     p.add_argument("--key-value", help="use this value instead of a generated one")
+    mirror.add_verb(ep, verb)
 
     dep = verbs("online-deployment", "manage online deployments")
     p = verb(dep, "create", _deployment_create, "create a deployment from YAML and start its workers")

@@ -30,6 +30,7 @@ from runtime.status import (
     GpuStatus,
     JobStatus,
     MachineStatus,
+    ModelStatus,
     Status,
     WorkerStatus,
 )
@@ -250,6 +251,7 @@ class Monitor:
             core_seconds=round(cores, 3),
             gpu_seconds=round(gpus, 3),
             autoscale=self.autoscale.get(key),
+            models=_models(dep.workers),
         )
 
     def _batch(self, dep: BatchInput) -> DeploymentStatus:
@@ -267,6 +269,30 @@ class Monitor:
             core_seconds=round(sum(j.core_seconds for j in dep.jobs), 3),
             gpu_seconds=round(sum(j.gpu_seconds for j in dep.jobs), 3),
         )
+
+
+def _models(workers: Sequence[WorkerInfo]) -> tuple[ModelStatus, ...]:
+    """Every Triton model version's counts summed over the deployment's workers (each counts since it started)."""
+    totals: dict[tuple[str, str], ModelStatus] = {}
+    for w in workers:
+        for m in w.models:
+            seen = totals.get((m.model, m.version))
+            if seen is None:
+                seen = ModelStatus(model=m.model, version=m.version, success=0, failure=0, inferences=0, executions=0)
+            sizes = dict(seen.batch_sizes)
+            for size, n in m.batch_sizes.items():
+                sizes[size] = sizes.get(size, 0) + n
+            totals[(m.model, m.version)] = ModelStatus(
+                model=m.model,
+                version=m.version,
+                success=seen.success + m.success,
+                failure=seen.failure + m.failure,
+                inferences=seen.inferences + m.inferences,
+                executions=seen.executions + m.executions,
+                batch_sizes=dict(sorted(sizes.items())),
+                max_batch_size=max(seen.max_batch_size, m.max_batch_size),
+            )
+    return tuple(totals[key] for key in sorted(totals))
 
 
 def _ms(seconds: float | None) -> float | None:

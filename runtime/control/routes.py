@@ -6,10 +6,12 @@ from collections.abc import Mapping
 
 from runtime.control.registry import EndpointRecord
 from runtime.control.supervisor import DeploymentSupervisor
+from runtime.errors import SpecError
 from runtime.metrics.stats import DeploymentStats
 from runtime.routing.balance import WeightedTable
 from runtime.routing.router import DeploymentRoute, EndpointRoute
 from runtime.spec import AuthMode
+from runtime.spec.tolerance import Tolerances, tolerances_of
 
 
 def build_routes(
@@ -55,8 +57,16 @@ def build_routes(
             mirror=next(iter(ep.mirror.items()), None),
             deployments=deps,
             front=old.front if old else DeploymentStats(ep.name, ""),
+            tolerances=_tolerances(ep.spec.tags),
         )
     return routes
+
+
+def _tolerances(tags: dict[str, str]) -> Tolerances:
+    try:
+        return tolerances_of(tags)
+    except SpecError:  # stored before the tag was checked: compare with the default rather than fail the table
+        return Tolerances()
 
 
 def _ready_workers(sup: DeploymentSupervisor) -> DeploymentRoute.WorkersFn:

@@ -22,10 +22,12 @@ import msgspec
 from runtime.control.allocator import Allocation
 from runtime.control.plan import WorkerPlan, load_message, worker_env
 from runtime.control.restarts import Backoff
+from runtime.control.tasks import ServiceTasks, Task
 from runtime.control.worker_handle import WorkerHandle
 from runtime.errors import Conflict, NotFound, WorkerStartError
 from runtime.metrics.sampler import rss_bytes
 from runtime.spec import OnlineDeploymentSpec, ProbeSettings
+from runtime.status import ModelStatus
 
 log = logging.getLogger("modelyard.supervisor")
 
@@ -47,6 +49,8 @@ class WorkerInfo(msgspec.Struct, frozen=True):
     liveness_failures: int  #: liveness pings failed in a row (failure_threshold of them replace the worker)
     readiness_failures: int  #: readiness pings failed in a row (failure_threshold of them take it out of rotation)
     last_answer: str | None  #: when the worker last sent anything (a ping's answer, a result), UTC ISO 8601
+    #: a Triton worker's per-model counts (Triton's metric names), as of its last answered ping
+    models: tuple[ModelStatus, ...] = ()
 
 
 class _Slot:
@@ -55,7 +59,7 @@ class _Slot:
         self.process = process
         self.allocation = allocation
         self.handle: WorkerHandle | None = None
-        self.task: asyncio.Task[None] | None = None  #: the loop that keeps this slot's worker running
+        self.task: Task | None = None  #: the loop that keeps this slot's worker running
         self.state = "Starting"
         self.restarts = 0
         self.last_exit = ""
@@ -77,8 +81,11 @@ class DeploymentSupervisor:
         socket_dir: Path,
         log_dir: Path,
         on_change: Callable[[], None] = lambda: None,
+        tasks: ServiceTasks | None = None,
     ) -> None:
         self.name = name
+        #: where the slot loops run: the server's long-lived tasks, or on their own
+        self._tasks = tasks if tasks is not None else ServiceTasks()
         self.plan = plan
         self.spec = spec
         self.allocations = allocations
@@ -117,7 +124,8 @@ class DeploymentSupervisor:
         loop = asyncio.get_running_loop()
         firsts: list[asyncio.Future[str | None]] = [loop.create_future() for _ in slots]
         for slot, first in zip(slots, firsts, strict=True):
-            slot.task = asyncio.create_task(self._run_slot(slot, first))
+            name = f"supervisor of {self.name} instance {slot.index}.{slot.process}"
+            slot.task = self._tasks.start(name, self._run_slot, slot, first)
         for fut in asyncio.as_completed(firsts):
             error = await fut
             if error is not None:
@@ -159,7 +167,8 @@ class DeploymentSupervisor:
         tasks = [s.task for s in slots if s.task is not None]
         for task in tasks:
             task.cancel()
-        await asyncio.gather(*tasks, return_exceptions=True)
+        for task in tasks:
+            await task.wait()
         # A worker takes Shutdown after the requests sent before it: those are answered, then it exits.
         handles = [s.handle for s in slots if s.handle is not None]
         await asyncio.gather(*(h.stop(grace) for h in handles), return_exceptions=True)
@@ -197,6 +206,7 @@ class DeploymentSupervisor:
                     liveness_failures=s.liveness_failures,
                     readiness_failures=s.readiness_failures,
                     last_answer=_utc(answered) if answered is not None else None,
+                    models=s.handle.model_stats if s.handle is not None else (),
                 )
             )
         return out

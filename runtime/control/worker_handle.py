@@ -12,6 +12,7 @@ import contextlib
 import itertools
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -19,8 +20,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any, cast
 
+from runtime.control.deadlines import Deadlines
 from runtime.errors import Code, WorkerLost, WorkerStartError
-from runtime.ipc.framing import FrameError, control_decoder, encode_frame
+from runtime.ipc.framing import SEND_BUFFER, FrameError, append_frame, control_decoder, encode_frame
 from runtime.ipc.messages import (
     Failure,
     FromWorker,
@@ -28,6 +30,7 @@ from runtime.ipc.messages import (
     Infer,
     Load,
     MiniBatchDone,
+    ModelStats,
     Ping,
     Pong,
     Ready,
@@ -36,10 +39,11 @@ from runtime.ipc.messages import (
     Shutdown,
 )
 from runtime.ipc.outstanding import Abandoned
+from runtime.status import ModelStatus
 
 
-class _Channel(asyncio.Protocol):
-    """The control side of one worker socket."""
+class _Channel(asyncio.BufferedProtocol):
+    """The control side of one worker socket; the event loop reads into the decoder's buffer."""
 
     def __init__(self, on_message: Callable[[FromWorker], None], on_lost: Callable[[], None]) -> None:
         self.transport: asyncio.Transport | None = None
@@ -51,12 +55,18 @@ class _Channel(asyncio.Protocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
         self.transport = cast(asyncio.Transport, transport)
+        sock = transport.get_extra_info("socket")
+        if sock is not None:
+            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
         if not self.connected.done():
             self.connected.set_result(None)
 
-    def data_received(self, data: bytes) -> None:
+    def get_buffer(self, sizehint: int) -> memoryview:
+        return self._decoder.buffer()
+
+    def buffer_updated(self, nbytes: int) -> None:
         try:
-            messages = self._decoder.feed(data)
+            messages = self._decoder.advance(nbytes)
         except FrameError:
             # A worker that writes garbage on its protocol socket is broken; dropping the connection makes the
             # supervisor replace it, and its in-flight requests fail with WorkerLost.
@@ -97,6 +107,19 @@ MINI_BATCH_GRACE_S = 5.0
 
 #: What a worker answers a request with.
 Answer = Result | MiniBatchDone | Failure
+
+
+def _model_status(m: ModelStats) -> ModelStatus:
+    return ModelStatus(
+        model=m.model,
+        version=m.version,
+        success=m.success,
+        failure=m.failure,
+        inferences=m.inferences,
+        executions=m.executions,
+        batch_sizes=dict(sorted(m.batch_sizes.items())),
+        max_batch_size=m.max_batch_size,
+    )
 
 
 def _expire(fut: asyncio.Future[Answer]) -> None:
@@ -140,7 +163,10 @@ class WorkerHandle:
         #: wall-clock time of the last frame from the worker; show reports it, so a hung worker can be told apart
         self.last_answer: float | None = None
         self._watcher: asyncio.Future[None] | None = None
-        self._outbox: list[bytes] = []
+        self._outbox = bytearray()  #: frames of this event-loop turn, sent together
+        self._deadlines: Deadlines | None = None  #: the timeouts of requests in flight, made with the event loop
+        #: a Triton worker's per-model counts, from its last Pong (since it started)
+        self.model_stats: tuple[ModelStatus, ...] = ()
 
     @property
     def inflight(self) -> int:
@@ -259,10 +285,12 @@ class WorkerHandle:
         loop = asyncio.get_running_loop()
         fut: asyncio.Future[Answer] = loop.create_future()
         self._pending[rid] = fut
-        # A bare timer on the future costs a fraction of asyncio.timeout(), which matters once per request.
-        timer = loop.call_later(timeout, _expire, fut)
+        deadlines = self._deadlines
+        if deadlines is None:
+            deadlines = self._deadlines = Deadlines(loop, _expire)
+        deadlines.add(fut, timeout)
         try:
-            self._queue(encode_frame(Infer(rid, method, path, query, headers, body, max_body)), loop)
+            self._queue(Infer(rid, method, path, query, headers, body, max_body), loop)
             return await fut  # type: ignore[return-value]  # an Infer is answered by Result or Failure only
         except TimeoutError:
             self._abandoned.add(rid, on_late)
@@ -271,7 +299,6 @@ class WorkerHandle:
             self._abandoned.add(rid, None)  # the worker still runs it, whoever stopped waiting
             raise
         finally:
-            timer.cancel()
             del self._pending[rid]
 
     async def run_mini_batch(
@@ -366,18 +393,19 @@ class WorkerHandle:
         """How the process ended, e.g. 'exited with status 3' or 'was killed by SIGKILL'."""
         return self._exit_message
 
-    def _queue(self, frame: bytes, loop: asyncio.AbstractEventLoop) -> None:
+    def _queue(self, message: Infer, loop: asyncio.AbstractEventLoop) -> None:
         # Requests that arrive in the same event-loop turn go to the worker in one write: under load the worker
-        # then wakes once for several requests instead of once each.
+        # then wakes once for several requests instead of once each. They are encoded into that write's buffer.
         if not self._outbox:
             loop.call_soon(self._flush)
-        self._outbox.append(frame)
+        append_frame(self._outbox, message)
 
     def _flush(self) -> None:
-        frames, self._outbox = self._outbox, []
+        # A new buffer for the next turn: the transport may still hold this one.
+        frames, self._outbox = self._outbox, bytearray()
         transport = self._open_transport()
         if transport is not None:  # otherwise the requests fail through _fail_pending when the exit is seen
-            transport.write(b"".join(frames) if len(frames) > 1 else frames[0])
+            transport.write(frames)
 
     def _send(self, message: Load | Infer | Ping | Shutdown) -> None:
         transport = self._open_transport()
@@ -399,6 +427,8 @@ class WorkerHandle:
             case Failure() if message.id:  # id 0: the worker's load failed, answering the handshake
                 self._answered(message)
             case Pong():
+                if message.models:
+                    self.model_stats = tuple(_model_status(m) for m in message.models)
                 ping = self._pings.get(message.id)
                 if ping is not None and not ping.done():
                     ping.set_result(message)
@@ -409,6 +439,8 @@ class WorkerHandle:
         fut = self._pending.get(message.id)
         if fut is not None and not fut.done():
             fut.set_result(message)
+            if self._deadlines is not None:
+                self._deadlines.prune()
         elif fut is None:
             self._abandoned.answered(message.id)
 

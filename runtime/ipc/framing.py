@@ -1,11 +1,16 @@
 """Length-prefixed frames: a 4-byte big-endian length, then one msgpack-encoded message.
 
-Sans-IO: `encode_frame` makes bytes to send and `FrameDecoder.feed` turns received bytes into messages, so the
-same code serves the blocking worker and the async control process.
+Sans-IO: `append_frame` encodes into a buffer that is sent as it is, and `FrameDecoder` turns received bytes into
+messages, so the same code serves the blocking worker and the async control process. The copies a request's body
+goes through are the few the hop cannot avoid: a message is encoded straight after the room left for its length
+(no second buffer joined to a prefix), a frame is decoded from a view of the bytes received (no slice copied out
+first), and a frame larger than the read chunk is read into a buffer of its exact size once its length is known
+(`buffer`/`advance`, for `recv_into` and asyncio's BufferedProtocol), instead of growing a buffer chunk by chunk.
 """
 
 from __future__ import annotations
 
+import struct
 from typing import Generic, TypeVar
 
 import msgspec
@@ -16,14 +21,32 @@ T = TypeVar("T")
 
 #: Frames larger than this are refused: a corrupt length must not make the reader allocate gigabytes.
 MAX_FRAME = 1 << 30
+#: How much one read takes into the reusable chunk; a frame larger than this gets its own exact-size buffer.
+CHUNK = 1 << 16
+
+#: Send buffer of each end of a worker socket. A Unix stream socket counts what is in flight against the sender's
+#: buffer only; the default (~208 KiB) splits a large body into many writes, each a wake-up of the reader. The
+#: kernel caps the value at net.core.wmem_max.
+SEND_BUFFER = 4 << 20
 
 _encoder = msgspec.msgpack.Encoder()
+_LENGTH = struct.Struct(">I")
+_ROOM = bytes(_LENGTH.size)
 
 
-def encode_frame(message: msgspec.Struct) -> bytes:
+def append_frame(buffer: bytearray, message: msgspec.Struct) -> None:
+    """Encode one message with its length prefix at the end of `buffer`."""
+    start = len(buffer)
+    buffer += _ROOM
+    _encoder.encode_into(message, buffer, start + 4)
+    _LENGTH.pack_into(buffer, start, len(buffer) - start - 4)
+
+
+def encode_frame(message: msgspec.Struct) -> bytearray:
     """Encode one message with its length prefix."""
-    body = _encoder.encode(message)
-    return len(body).to_bytes(4, "big") + body
+    buffer = bytearray()
+    append_frame(buffer, message)
+    return buffer
 
 
 class FrameError(Exception):
@@ -31,32 +54,83 @@ class FrameError(Exception):
 
 
 class FrameDecoder(Generic[T]):
-    """Accumulates bytes and yields every complete message."""
+    """Turns received bytes into messages, whether they are handed over (`feed`) or read in place (`buffer`)."""
 
     def __init__(self, type_: type[T]) -> None:
-        self._decoder: msgspec.msgpack.Decoder[T] = msgspec.msgpack.Decoder(type_)
-        self._buffer = bytearray()
+        self._decode = msgspec.msgpack.Decoder(type_).decode
+        self._chunk = bytearray(CHUNK)
+        self._partial = bytearray()  #: the start of a small frame whose end has not arrived
+        self._large: bytearray | None = None  #: a large frame's body, filled in place
+        self._filled = 0  #: bytes of `_large` received so far
 
-    def feed(self, data: bytes) -> list[T]:
+    def buffer(self) -> memoryview:
+        """Where the next read should go: the rest of a large frame in progress, else the reusable chunk."""
+        if self._large is not None:
+            return memoryview(self._large)[self._filled :]
+        return memoryview(self._chunk)
+
+    def advance(self, size: int) -> list[T]:
+        """`size` bytes were read into the last `buffer()`; return the messages now complete, in order."""
+        if self._large is not None:
+            self._filled += size
+            return self._finish_large()
+        with memoryview(self._chunk) as view:
+            return self._scan(view[:size])
+
+    def feed(self, data: bytes | bytearray | memoryview) -> list[T]:
         """Add received bytes; return the messages now complete, in order."""
-        buf = self._buffer
-        buf += data
         out: list[T] = []
-        start = 0
-        end = len(buf)
-        while end - start >= 4:
-            size = int.from_bytes(buf[start : start + 4], "big")
-            if size > MAX_FRAME:
-                raise FrameError(f"frame of {size} bytes exceeds the {MAX_FRAME} byte limit")
-            if end - start - 4 < size:
-                break
-            try:
-                out.append(self._decoder.decode(buf[start + 4 : start + 4 + size]))
-            except msgspec.DecodeError as exc:
-                raise FrameError(f"undecodable frame: {exc}") from exc
-            start += 4 + size
-        if start:
-            del buf[:start]
+        if self._large is not None:
+            take = min(len(data), len(self._large) - self._filled)
+            self._large[self._filled : self._filled + take] = data[:take]
+            self._filled += take
+            out = self._finish_large()
+            if self._large is not None:
+                return out
+            data = data[take:]
+        return out + self._scan(data) if out else self._scan(data)
+
+    def _finish_large(self) -> list[T]:
+        large = self._large
+        assert large is not None
+        if self._filled < len(large):
+            return []
+        self._large = None
+        return [self._decode_one(large)]
+
+    def _decode_one(self, frame: bytes | bytearray | memoryview) -> T:
+        try:
+            return self._decode(frame)
+        except msgspec.DecodeError as exc:
+            raise FrameError(f"undecodable frame: {exc}") from exc
+
+    def _scan(self, data: bytes | bytearray | memoryview) -> list[T]:
+        partial = self._partial
+        if partial:
+            partial += data
+            data = partial
+        out: list[T] = []
+        start, end = 0, len(data)
+        with memoryview(data) as view:
+            while end - start >= 4:
+                (size,) = _LENGTH.unpack_from(view, start)
+                if size > MAX_FRAME:
+                    raise FrameError(f"frame of {size} bytes exceeds the {MAX_FRAME} byte limit")
+                stop = start + 4 + size
+                if stop > end:
+                    if size > CHUNK:  # read the rest in place, into a buffer of the frame's size
+                        self._large = bytearray(size)
+                        self._filled = end - start - 4
+                        self._large[: self._filled] = view[start + 4 : end]
+                        start = end
+                    break
+                out.append(self._decode_one(view[start + 4 : stop]))
+                start = stop
+            rest = bytes(view[start:end]) if data is not partial and start < end else b""
+        if data is partial:
+            del partial[:start]
+        elif rest:
+            self._partial = bytearray(rest)
         return out
 
 

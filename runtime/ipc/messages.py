@@ -2,7 +2,7 @@
 
 Control → worker: Load (once, right after connect), Infer, RunMiniBatch, Ping, Drain, Shutdown.
 Worker → control: Ready or Failure(id=0) answering Load, Result or Failure answering Infer, MiniBatchDone or
-Failure answering RunMiniBatch, Pong answering Ping.
+Failure answering RunMiniBatch, Pong answering Ping (with a Triton worker's per-model counts).
 
 Infer carries the HTTP request as the front end received it (method, sub-path under the endpoint, raw query,
 headers, body bytes): the control process never parses a payload. Result carries the finished HTTP response.
@@ -123,11 +123,25 @@ class MiniBatchDone(_Msg, frozen=True):
     rows: int
 
 
+class ModelStats(msgspec.Struct, frozen=True, array_like=True, gc=False):
+    """A Triton-layout model version's counts since its worker started, named after Triton's own metrics."""
+
+    model: str
+    version: str
+    success: int  #: nv_inference_request_success: requests answered 200
+    failure: int  #: nv_inference_request_failure: requests for this model answered with an error
+    inferences: int  #: nv_inference_count: samples inferred (a request of batch n counts n)
+    executions: int  #: nv_inference_exec_count: onnxruntime runs (a dynamic batch of requests runs once)
+    batch_sizes: dict[int, int] = {}  #: executions by batch size (samples per run)
+    max_batch_size: int = 0  #: config.pbtxt's max_batch_size, which bounds the batch-size histogram
+
+
 class Pong(_Msg, frozen=True):
-    """Answer to Ping, with the number of requests the worker holds."""
+    """Answer to Ping, with the number of requests the worker holds and, from Triton workers, per-model counts."""
 
     id: int
     inflight: int
+    models: list[ModelStats] = []
 
 
 ToWorker = Load | Infer | RunMiniBatch | Ping | Drain | Shutdown

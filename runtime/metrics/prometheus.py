@@ -13,6 +13,7 @@ from collections.abc import Callable, Iterable, Iterator
 from prometheus_client import CONTENT_TYPE_LATEST, CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, HistogramMetricFamily, Metric
 
+from runtime.metrics.model_metrics import model_families
 from runtime.metrics.stats import DeploymentStats, Histogram
 from runtime.status import Status
 
@@ -33,7 +34,9 @@ class ServeCollector:
     def collect(self) -> Iterator[Metric]:
         """The metric families, read now."""
         yield from _requests(list(self._stats()))
-        yield from _snapshot(self._status())
+        status = self._status()
+        yield from _snapshot(status)
+        yield from model_families(status, PREFIX)
 
 
 def registry(status: Callable[[], Status], stats: Callable[[], Iterable[DeploymentStats]]) -> CollectorRegistry:

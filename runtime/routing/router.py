@@ -24,7 +24,9 @@ from runtime.ipc.messages import Failure, Headers, Result
 from runtime.metrics.stats import DeploymentStats
 from runtime.routing.admission import admits
 from runtime.routing.balance import WeightedTable, least_loaded, mirror_hit
+from runtime.routing.mirror import LiveOutcome, Mirror
 from runtime.routing.tokens import Tokens
+from runtime.spec.tolerance import Tolerances
 
 log = logging.getLogger("modelyard.router")
 
@@ -101,6 +103,8 @@ class EndpointRoute(msgspec.Struct, frozen=True):
     kubernetes: bool = False  #: a Kubernetes endpoint: 502 for script failures, 504 for timeouts, no 424
     #: requests refused before a deployment was chosen (bad key, no deployment takes traffic, ...)
     front: DeploymentStats = msgspec.field(default_factory=lambda: DeploymentStats("", ""))
+    #: how far numbers in mirror answers may differ from the live ones (the modelyard-mirror-tolerance tag)
+    tolerances: Tolerances = msgspec.field(default_factory=Tolerances)
 
 
 class Response(msgspec.Struct):
@@ -121,12 +125,12 @@ class Router:
         self._random = random
         self._bits = bits  #: request ids; the default avoids a urandom syscall per request
         self.endpoints: dict[str, EndpointRoute] = {}
-        self._background: set[asyncio.Task[None]] = set()
-        self.mirrored = 0  #: mirror copies sent
-        self.mirror_failures = 0
+        #: sends the mirror copies and compares their answers with the live ones
+        self.mirror = Mirror(self._send)
         #: requests for endpoints that do not exist (one bucket, so unknown names cannot grow the metrics)
         self.unrouted = DeploymentStats("", "")
-        #: the HTTP status of an error code, for the request counts; the HTTP layer sets its one table here
+        #: the HTTP status of an error code, for relayed model errors and the request counts; the HTTP layer sets
+        #: its one table here
         self.status_of: Callable[[Code], int] = lambda code: 500
 
     def refused(self, route: EndpointRoute | None, code: Code, seconds: float) -> None:
@@ -185,6 +189,8 @@ class Router:
         if started is None:
             started = monotonic()
         dep: DeploymentRoute | None = None
+        # The live outcome for the mirror copy to compare with; None (and nothing allocated) without a mirror.
+        live: asyncio.Future[LiveOutcome | None] | None = None
         try:
             dep, shadow = self._choose(route, path, target)
             # Azure's front end replaces the client's x-request-id with its own GUID before the container sees it,
@@ -192,20 +198,31 @@ class Router:
             fwd = [(k, v) for k, v in headers if k != "x-request-id"]
             if any(k == "x-ms-client-request-id" for k, _ in fwd):
                 fwd = _sanitised_client_id(fwd)
-            fwd.append(("x-request-id", request_id or self.new_request_id()))
+            rid = request_id or self.new_request_id()
+            fwd.append(("x-request-id", rid))
             if shadow is not None:
                 # The copy is the request the live deployment sees, cleaned headers included.
-                self._mirror(shadow, method, path, query, list(fwd), body, max_body)
+                copy = (method, path, query, list(fwd), body, max_body)
+                # Counted under the endpoint's uid: copies in flight when it is deleted never count for one created
+                # again under its name.
+                live = self.mirror.start(route.uid or route.name, route.tolerances, shadow, *copy, rid)
             try:
                 answer = await self._send(dep, method, path, query, fwd, body, max_body, started)
             except Timeout as exc:
                 if route.kubernetes:
                     raise ModelyardError(exc.message, code=Code.UPSTREAM_TIMEOUT) from None
                 raise
-            response = _relayed(route, dep, answer)
+            if live is not None:
+                live.set_result(self._outcome(answer, started))
+            response = _relayed(route, dep, answer, self.status_of)
         except ModelyardError as exc:
+            if live is not None and not live.done():
+                live.set_result((self.status_of(exc.code), exc.message.encode(), _ms_since(started)))
             (dep.stats if dep is not None else route.front).finished(self.status_of(exc.code), monotonic() - started)
             raise
+        finally:
+            if live is not None and not live.done():
+                live.set_result(None)  # the client went away: there is nothing to compare with
         dep.stats.finished(response.status, monotonic() - started)
         return response
 
@@ -287,35 +304,20 @@ class Router:
             if not late:
                 dep.inflight -= 1
 
-    def _mirror(
-        self, dep: DeploymentRoute, method: str, path: str, query: str, headers: Headers, body: bytes, max_body: int
-    ) -> None:
-        async def send() -> None:
-            self.mirrored += 1
-            dep.stats.mirrored += 1
-            try:
-                answer = await self._send(dep, method, path, query, headers, body, max_body)
-                if isinstance(answer, Failure) or answer.status != 200:
-                    self.mirror_failures += 1
-                    dep.stats.mirror_failures += 1
-            except ModelyardError as exc:
-                self.mirror_failures += 1
-                dep.stats.mirror_failures += 1
-                # A saturated shadow refuses copies by the thousand; a line for each would drown the server log.
-                if self.mirror_failures == 1 or self.mirror_failures % 1000 == 0:
-                    log.info(
-                        "mirror copy to %s failed: %s (%d mirror copies failed so far)",
-                        dep.name,
-                        exc.message,
-                        self.mirror_failures,
-                    )
-
-        task = asyncio.get_running_loop().create_task(send())
-        self._background.add(task)
-        task.add_done_callback(self._background.discard)
+    def _outcome(self, answer: Result | Failure, started: float) -> LiveOutcome:
+        """What the client is given, for the comparison: the worker's status (before any 424) and body."""
+        if isinstance(answer, Failure):
+            return (self.status_of(_code(answer.code)), answer.message.encode(), _ms_since(started))
+        return (answer.status, answer.body, _ms_since(started))
 
 
-def _relayed(route: EndpointRoute, dep: DeploymentRoute, answer: Result | Failure) -> Response:
+def _ms_since(started: float) -> float:
+    return (monotonic() - started) * 1000
+
+
+def _relayed(
+    route: EndpointRoute, dep: DeploymentRoute, answer: Result | Failure, status_of: Callable[[Code], int]
+) -> Response:
     """The client's response for a worker's answer, as Azure's front end relays it."""
     if isinstance(answer, Failure):
         raise ModelyardError(answer.message, code=_code(answer.code))
@@ -325,11 +327,12 @@ def _relayed(route: EndpointRoute, dep: DeploymentRoute, answer: Result | Failur
         return Response(200, out, answer.body)
     if route.kubernetes:
         # Azure's Kubernetes front end reports a failing scoring script as 502 and passes other codes through.
-        return Response(502 if answer.status >= 500 else answer.status, out, answer.body)
+        status = status_of(Code.UPSTREAM_MODEL_ERROR) if answer.status >= 500 else answer.status
+        return Response(status, out, answer.body)
     # Azure's front end turns every non-200 from the container into 424 and reports the original status.
     out.append(("ms-azureml-model-error-statuscode", str(answer.status)))
     out.append(("ms-azureml-model-error-reason", "model_error"))
-    return Response(424, out, answer.body)
+    return Response(status_of(Code.MODEL_ERROR), out, answer.body)
 
 
 #: What Azure's front end passes to a scoring-script container; any other URL is its 404 "Bad URL".

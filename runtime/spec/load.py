@@ -25,6 +25,7 @@ from runtime.spec.model import ASSET_RULE, ModelSpec, is_asset_name, parse_model
 from runtime.spec.names import validate_name
 from runtime.spec.overrides import apply_overrides, blame
 from runtime.spec.sku import shape_from_resources
+from runtime.spec.tolerance import tolerances_of
 from runtime.spec.traffic import validate_mirror, validate_traffic
 
 SpecT = TypeVar("SpecT")
@@ -49,6 +50,7 @@ def load_endpoint(
         validate_name(spec.name)
         validate_traffic(spec.traffic, None)
         validate_mirror(spec.mirror_traffic, spec.traffic, None)
+        tolerances_of(spec.tags)
     return _loaded(spec, source, endpoint_ignored(spec))
 
 

@@ -41,7 +41,7 @@ class _Sender:
     def __call__(self, message: msgspec.Struct) -> None:
         frame = encode_frame(message)
         with self._lock:
-            self._conn.send([frame])  # False when the control process is gone: the main thread sees it hang up
+            self._conn.send(frame)  # False when the control process is gone: the main thread sees it hang up
 
 
 def serve_batch(conn: Connection, load: Load, pending: list[ToWorker]) -> int:

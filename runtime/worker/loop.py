@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import logging
 import os
+import select
 import socket
 import time
 import traceback
@@ -21,16 +22,26 @@ from typing import Final
 import msgspec
 
 from runtime.errors import Code
-from runtime.ipc.framing import FrameError, encode_frame, worker_decoder
-from runtime.ipc.messages import Drain, Failure, Infer, Load, Ping, Pong, Ready, Result, Shutdown, ToWorker
+from runtime.ipc.framing import SEND_BUFFER, FrameError, append_frame, encode_frame, worker_decoder
+from runtime.ipc.messages import (
+    Drain,
+    Failure,
+    Infer,
+    Load,
+    ModelStats,
+    Ping,
+    Pong,
+    Ready,
+    Result,
+    Shutdown,
+    ToWorker,
+)
 from runtime.worker.adapters import Adapter, LoadError, load_adapter
 
 logger = logging.getLogger("modelyard.worker")
 
 #: Exit status for a model that failed to load, as Azure's worker exits after init() raised.
 EXIT_LOAD_FAILED: Final = 3
-#: Larger buffers cost an allocation per recv() that shows up per request; big bodies just take several reads.
-_RECV_SIZE = 1 << 16
 
 
 class Connection:
@@ -43,26 +54,35 @@ class Connection:
 
     def receive(self) -> list[ToWorker]:
         """Block until at least one message arrives; [] means the control process hung up."""
+        decoder = self._decoder
         while True:
             try:
-                data = self._sock.recv(_RECV_SIZE)
+                size = self._sock.recv_into(decoder.buffer())
             except OSError as exc:
                 logger.error("Reading from the control socket failed: %s", exc)
                 return []
-            if not data:
+            if not size:
                 return []
             try:
-                messages = self._decoder.feed(data)
+                messages = decoder.advance(size)
             except FrameError as exc:
                 logger.error("The control process sent an undecodable frame: %s", exc)
                 return []
             if messages:
                 return messages
 
-    def send(self, frames: list[bytes]) -> bool:
-        """Write frames in one call; False if the control process is gone."""
+    def poll(self, timeout: float) -> bool:
+        """Wait at most `timeout` seconds for bytes to read; True when receive() will not wait long."""
         try:
-            self._sock.sendall(b"".join(frames) if len(frames) > 1 else frames[0])
+            readable, _, _ = select.select([self._sock], [], [], timeout)
+        except (OSError, ValueError):
+            return True  # receive() meets the same error and reports it
+        return bool(readable)
+
+    def send(self, frames: bytes | bytearray) -> bool:
+        """Write frames (see append_frame) in one call; False if the control process is gone."""
+        try:
+            self._sock.sendall(frames)
         except OSError as exc:
             logger.error("Writing to the control socket failed: %s", exc)
             return False
@@ -79,7 +99,7 @@ def serve(sock: socket.socket, flush_logs: Callable[[], None] = lambda: None) ->
     messages = conn.receive()
     if not messages or not isinstance(messages[0], Load):
         logger.error("The control process sent no Load before closing or sending requests")
-        conn.send([encode_frame(Failure(0, Code.INVALID_ARGUMENT.value, "the first message must be a Load"))])
+        conn.send(encode_frame(Failure(0, Code.INVALID_ARGUMENT.value, "the first message must be a Load")))
         return EXIT_LOAD_FAILED
     if messages[0].kind == "batch" and messages[0].ray is not None:
         from runtime.worker.ray_proxy import serve_ray  # here: it imports Ray, which only Ray deployments need
@@ -95,12 +115,16 @@ def serve(sock: socket.socket, flush_logs: Callable[[], None] = lambda: None) ->
         # The log (with the traceback) must be on disk before the control process marks the deployment Failed,
         # since that is when a user runs get-logs.
         conn.idle()
-        conn.send([encode_frame(Failure(0, Code.INVALID_ARGUMENT.value, str(exc)))])
+        conn.send(encode_frame(Failure(0, Code.INVALID_ARGUMENT.value, str(exc))))
         return EXIT_LOAD_FAILED
     conn.idle()
-    if not conn.send([encode_frame(Ready(os.getpid(), adapter.mode, list(adapter.models)))]):
+    if not conn.send(encode_frame(Ready(os.getpid(), adapter.mode, list(adapter.models)))):
         return 0
     logger.info("Worker with pid %d ready for serving traffic", os.getpid())
+    if getattr(adapter, "schedules", False):
+        from runtime.worker.triton.dispatch import serve_scheduled  # here: dispatch builds on this module
+
+        return serve_scheduled(conn, adapter, messages[1:])  # type: ignore[arg-type]
     return _run(conn, adapter, messages[1:])
 
 
@@ -112,29 +136,27 @@ def _run(conn: Connection, adapter: Adapter, pending: list[ToWorker]) -> int:
             pending = conn.receive()
             if not pending:
                 return 0  # the control process hung up: nobody is left to answer
-        out: list[bytes] = []
+        out = bytearray()
         for index, message in enumerate(pending):
             match message:
                 case Infer() if draining:
-                    out.append(encode_frame(Failure(message.id, Code.UNAVAILABLE.value, "the worker is draining")))
+                    append_frame(out, Failure(message.id, Code.UNAVAILABLE.value, "the worker is draining"))
                 case Infer():
                     if out:
                         # Finished answers go before the next run(): it may take seconds, and they are done now.
                         if not conn.send(out):
                             return 0
-                        out = []
-                    out.append(encode_frame(_handle(adapter, message)))
+                        out = bytearray()
+                    append_frame(out, _handle(adapter, message))
                 case Ping():
-                    out.append(encode_frame(Pong(message.id, len(pending) - index - 1)))
+                    append_frame(out, Pong(message.id, len(pending) - index - 1, _model_stats(adapter)))
                 case Drain():
                     draining = True
                 case Shutdown():
                     # Finish what arrived before the Shutdown, then exit.
                     for later in pending[index + 1 :]:
                         if isinstance(later, Infer):
-                            out.append(
-                                encode_frame(Failure(later.id, Code.UNAVAILABLE.value, "the worker is stopping"))
-                            )
+                            append_frame(out, Failure(later.id, Code.UNAVAILABLE.value, "the worker is stopping"))
                     if out:
                         conn.send(out)
                     conn.idle()
@@ -142,6 +164,12 @@ def _run(conn: Connection, adapter: Adapter, pending: list[ToWorker]) -> int:
         pending = []
         if out and not conn.send(out):
             return 0
+
+
+def _model_stats(adapter: Adapter) -> list[ModelStats]:
+    # Only Triton repositories count per model (Triton's metrics); a scoring script has no models to name.
+    stats: Callable[[], list[ModelStats]] | None = getattr(adapter, "model_stats", None)
+    return stats() if stats is not None else []
 
 
 def _handle(adapter: Adapter, req: Infer) -> msgspec.Struct:
@@ -160,5 +188,6 @@ def _handle(adapter: Adapter, req: Infer) -> msgspec.Struct:
 def connect(path: str) -> socket.socket:
     """Connect to the control process's Unix socket."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
     sock.connect(path)
     return sock

@@ -66,10 +66,10 @@ def serve_ray(conn: Connection, load: Load, pending: list[ToWorker]) -> int:
     except _StartFailed as exc:
         logger.error("The Ray actor could not start: %s", exc)
         conn.idle()
-        conn.send([encode_frame(Failure(0, Code.INVALID_ARGUMENT.value, str(exc)))])
+        conn.send(encode_frame(Failure(0, Code.INVALID_ARGUMENT.value, str(exc))))
         return EXIT_LOAD_FAILED
     conn.idle()
-    conn.send([encode_frame(Ready(os.getpid(), "batch", []))])
+    conn.send(encode_frame(Ready(os.getpid(), "batch", [])))
     try:
         return _serve(conn, ray, actor, pending)
     finally:
@@ -87,27 +87,27 @@ def _serve(conn: Connection, ray: Any, actor: Any, pending: list[ToWorker]) -> i
         for index, message in enumerate(pending):
             match message:
                 case RunMiniBatch() if draining:
-                    conn.send([encode_frame(Failure(message.id, Code.UNAVAILABLE.value, "the worker is draining"))])
+                    conn.send(encode_frame(Failure(message.id, Code.UNAVAILABLE.value, "the worker is draining")))
                 case RunMiniBatch():
                     answer = _run(ray, actor, message)
                     if answer is None:
                         return EXIT_ACTOR_LOST
-                    conn.send([encode_frame(answer)])
+                    conn.send(encode_frame(answer))
                     if isinstance(answer, Failure) and answer.code == Code.TIMEOUT.value:
                         conn.idle()
                         return EXIT_RUN_TIMEOUT  # its run() is stuck on a thread nobody can stop: the actor goes
                 case Ping():
-                    conn.send([encode_frame(Pong(message.id, 0))])
+                    conn.send(encode_frame(Pong(message.id, 0)))
                 case Infer():
                     why = "a batch worker takes mini-batches, not requests"
-                    conn.send([encode_frame(Failure(message.id, Code.UNSUPPORTED.value, why))])
+                    conn.send(encode_frame(Failure(message.id, Code.UNSUPPORTED.value, why)))
                 case Drain():
                     draining = True
                 case Shutdown():
                     for later in pending[index + 1 :]:
                         if isinstance(later, RunMiniBatch):
                             stopping = Failure(later.id, Code.UNAVAILABLE.value, "the worker is stopping")
-                            conn.send([encode_frame(stopping)])
+                            conn.send(encode_frame(stopping))
                     try:
                         ray.get(actor.stop.remote(), timeout=STOP_GRACE_S)
                     except Exception as exc:  # dead or stuck: it is killed all the same

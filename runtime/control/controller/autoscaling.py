@@ -35,7 +35,7 @@ class AutoscalingOps(DeploymentOps, StatusOps, AutoscaleOps):
     async def start(self) -> None:
         """Start everything else, then the autoscaler."""
         await super().start()
-        self._spawn(self.autoscaler.run())
+        self._loop("autoscaler", self.autoscaler.run)
 
     def get_deployment(self, endpoint: str, name: str) -> dict[str, Any]:
         """online-deployment show, with the autoscaler's current and target counts and its last decision."""

@@ -26,12 +26,14 @@ from runtime.control import views
 from runtime.control.allocator import Allocation, allocate
 from runtime.control.environments import EnvironmentStore
 from runtime.control.logfiles import rotate_all
+from runtime.control.mirror_report import MirrorReports
 from runtime.control.models import ModelStore
 from runtime.control.plan import Snapshotted, WorkerPlan, mlflow_folder, worker_plan
 from runtime.control.registry import DeploymentRecord, Registry
 from runtime.control.restarts import Backoff
 from runtime.control.routes import build_routes
 from runtime.control.supervisor import DeploymentSupervisor
+from runtime.control.tasks import ServiceTasks, Task
 from runtime.envs import selection as env_selection
 from runtime.envs.cache import EnvCache
 from runtime.envs.selection import Selection
@@ -79,6 +81,7 @@ class ControllerCore:
         self.envs = envs or EnvCache(state.environments)
         self.environments = EnvironmentStore(state.db, self.envs)
         self.router = Router(random, tokens=Tokens(state.token_secret(), token_lifetime_s, time.time))
+        self.mirrors = MirrorReports(state.db, self.router.mirror.log)
         self.base_url = ""
         self._cores = cores
         self._gpus = gpus
@@ -89,6 +92,9 @@ class ControllerCore:
         self._busy: set[tuple[str, str]] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._finishing: set[asyncio.Task[Any]] = set()
+        #: the server's long-lived tasks (serve holds their group open); `_loops` are the controller's own
+        self.tasks = ServiceTasks()
+        self._loops: list[Task] = []
         self._socket_dir = _socket_dir(state)
 
     async def start(self) -> None:
@@ -113,7 +119,7 @@ class ControllerCore:
             self._busy.add((rec.endpoint, rec.name))
             self._spawn(self._bring_up(rec.endpoint, rec.name, sup, all_traffic=False, restoring=True))
         self._rebuild_routes()
-        self._spawn(self._rotate_logs())
+        self._loop("worker log rotation", self._rotate_logs)
 
     async def _rotate_logs(self) -> None:
         """Keep every worker log to a bounded size for as long as the server runs."""
@@ -132,8 +138,13 @@ class ControllerCore:
         """Stop every worker and close the database."""
         for task in list(self._tasks):
             task.cancel()
+        for loop in self._loops:
+            loop.cancel()
         await asyncio.gather(*(s.stop() for s in self._sups.values()), *list(self._finishing), return_exceptions=True)
         self._sups.clear()
+        for loop in self._loops:
+            await loop.wait()
+        self.mirrors.close()  # after the workers: the copies they answered while stopping are counted too
         self.registry.close()
         self.environments.close()
         shutil.rmtree(self._socket_dir, ignore_errors=True)
@@ -153,6 +164,7 @@ class ControllerCore:
             socket_dir=self._socket_dir,
             log_dir=self.state.logs / rec.endpoint / rec.name,
             on_change=self._rebuild_routes,
+            tasks=self.tasks,
         )
 
     def _place(
@@ -311,6 +323,10 @@ class ControllerCore:
         except sqlite3.ProgrammingError:  # the database is closed during shutdown
             return
         self.router.endpoints = build_routes(endpoints, self._sups, self.router.endpoints)
+
+    def _loop(self, name: str, fn: Callable[[], Any]) -> None:
+        """Run `fn()` for the life of the server among its long-lived tasks; `stop` cancels it."""
+        self._loops.append(self.tasks.start(name, fn))
 
     def _spawn(self, coro: Any, *, finish: bool = False) -> asyncio.Task[Any]:
         """Run `coro` in the background; `finish`: it stops workers, so a stopping server awaits it, not cancels it

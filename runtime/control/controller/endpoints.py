@@ -111,12 +111,13 @@ class EndpointOps(ControllerCore):
     async def delete_endpoint(self, name: str, *, wait: bool = True) -> None:
         """online-endpoint delete: stops and removes every deployment too (after answering, without `wait`)."""
         async with self._lock:
-            self.registry.endpoint(name)
+            uid = self.registry.endpoint(name).uid
             for key in self._busy:
                 if key[0] == name:
                     self._check_idle(key)
             sups = [(k, self._sups.pop(k)) for k in list(self._sups) if k[0] == name]
             self.registry.delete_endpoint(name)
+            self.mirrors.drop(uid)
             self._rebuild_routes()
             # Moved aside under the lock: an endpoint created again under this name while the old workers stop
             # must not lose its new files to the removal below.
@@ -139,6 +140,11 @@ class EndpointOps(ControllerCore):
     def list_endpoints(self) -> list[dict[str, Any]]:
         """online-endpoint list."""
         return [self._view(r) for r in self.registry.endpoints()]
+
+    def mirror_report(self, name: str, since: str | None) -> dict[str, Any]:
+        """online-endpoint mirror-report: how the mirror's answers compared with the live ones since `since`."""
+        rec = self.registry.endpoint(name)
+        return self.mirrors.report(rec.uid, rec.name, since, rec.mirror)
 
     def keys(self, name: str) -> dict[str, Any]:
         """online-endpoint get-credentials: the keys, or a new token for token endpoints."""

@@ -7,8 +7,6 @@ lease a stopped server held and picks every unfinished job up again, so a restar
 
 from __future__ import annotations
 
-import asyncio
-import contextlib
 import logging
 import os
 import time
@@ -27,6 +25,7 @@ from runtime.control.controller.access import AccessTokens
 from runtime.control.controller.batch import BatchOps
 from runtime.control.controller.job_view import job_view
 from runtime.control.plan import environment_python
+from runtime.control.tasks import Task
 from runtime.errors import Conflict, NotFound, SpecError
 from runtime.spec import (
     BatchSettings,
@@ -65,7 +64,7 @@ class JobOps(BatchOps):
         self._batch_options = batch or BatchOptions()
         self.jobs = BatchStore(self.state.db)
         self._runner: BatchRunner | None = None
-        self._runner_task: asyncio.Task[None] | None = None
+        self._runner_task: Task | None = None
         lifetime = self.router.tokens.lifetime_s if self.router.tokens is not None else 3600
         #: Bearer tokens of `POST /batch-endpoints/<e>/jobs`, as `account get-access-token` issues them
         self.access = AccessTokens(self.state.token_secret(), lifetime, time.time)
@@ -93,14 +92,13 @@ class JobOps(BatchOps):
             online=self._online_load,
             calm_s=self._batch_options.calm_s,
         )
-        self._runner_task = asyncio.get_running_loop().create_task(self._runner.run(), name="batch runner")
+        self._runner_task = self.tasks.start("batch runner", self._runner.run)
 
     async def stop(self) -> None:
         """Stop the runner (its workers are killed, their mini-batches given back), then everything else."""
         if self._runner_task is not None:
             self._runner_task.cancel()
-            with contextlib.suppress(asyncio.CancelledError, Exception):
-                await self._runner_task
+            await self._runner_task.wait()
         await super().stop()
         self.jobs.close()
 

@@ -34,7 +34,7 @@ class StatusOps(JobOps):
     async def start(self) -> None:
         """Start as the rest does, then the sampler loop."""
         await super().start()
-        self._spawn(self._sample_loop())
+        self._loop("sampler", self._sample_loop)
 
     async def stop(self) -> None:
         """Stop everything, then save the cost basis."""
@@ -46,6 +46,7 @@ class StatusOps(JobOps):
         while True:
             try:
                 self.monitor.tick(self._online(), self._batch_inputs(with_jobs=False))
+                self.mirrors.flush()
                 failures = 0
             except Exception:  # a reading that fails must not end sampling for the life of the server
                 failures += 1

@@ -3,14 +3,21 @@
 from __future__ import annotations
 
 import json
+import logging
+import traceback
 import zlib
+from collections.abc import Sequence
 from typing import Any
 
+import msgspec
 import numpy as np
 
-from runtime.ipc.messages import Headers, Infer, Result
+from runtime.errors import Code
+from runtime.ipc.messages import Failure, Headers, Infer, Result
 from runtime.worker.triton import tensors
 from runtime.worker.triton.repository import Model, ModelVersion
+
+logger = logging.getLogger("modelyard.triton")
 
 _HEADER_LENGTH = "inference-header-content-length"
 
@@ -34,8 +41,18 @@ class BodyTooLarge(Exception):
     """A compressed body inflates past the server's body limit (the front end answers 413)."""
 
 
-def infer(req: Infer, model: Model, version: ModelVersion) -> Result:
-    """Run one inference request against a loaded model version."""
+class Decoded(msgspec.Struct, frozen=True):
+    """A request checked against the model and decoded, ready to run: the feeds and what to answer with."""
+
+    rid: int
+    feeds: dict[str, np.ndarray[Any, Any]]
+    names: list[str]  #: the outputs asked for, in the order the answer lists them
+    binary: list[bool]  #: per output: sent in the binary extension
+    request_id: str | None  #: the request's JSON "id", echoed back; None when it had none
+
+
+def decode(req: Infer, model: Model, version: ModelVersion) -> Decoded:
+    """Check and decode one inference request; OIPError (or BodyTooLarge, TensorError) says what is wrong."""
     headers = {name.lower(): value for name, value in req.headers}
     body = _decompress(req.body, headers.get("content-encoding", ""), req.max_body or DEFAULT_MAX_BODY)
     head, binary = _split_body(body, headers.get(_HEADER_LENGTH))
@@ -53,16 +70,24 @@ def infer(req: Infer, model: Model, version: ModelVersion) -> Result:
 
     feeds = _decode_inputs(model, version, request["inputs"], binary, len(body))
     names, binary_flags = _requested_outputs(model, version, request)
+    return Decoded(req.id, feeds, names, binary_flags, request.get("id"))
+
+
+def run(model: Model, session: Any, feeds: dict[str, np.ndarray[Any, Any]], names: list[str]) -> list[Any]:
+    """session.run, its exceptions turned into OIPError: 400 for onnxruntime's InvalidArgument, else 500."""
     try:
-        values = version.session.run(names, feeds)
+        return list(session.run(names, feeds))
     except Exception as exc:
         # onnxruntime's InvalidArgument covers what validation above cannot see (e.g. a shape inside the graph).
         status = 400 if type(exc).__name__ == "InvalidArgument" else 500
         raise OIPError(status, f"onnxruntime failed to run model '{model.name}': {exc}") from None
 
+
+def encode(decoded: Decoded, model: Model, version: ModelVersion, values: Sequence[Any]) -> Result:
+    """The answer to a decoded request from its output values, in the order of `decoded.names`."""
     outputs: list[dict[str, Any]] = []
     chunks: list[bytes] = []
-    for name, value, as_binary in zip(names, values, binary_flags, strict=True):
+    for name, value, as_binary in zip(decoded.names, values, decoded.binary, strict=True):
         array = np.asarray(value)
         out: dict[str, Any] = {"name": name, "datatype": tensors.datatype_of(array), "shape": list(array.shape)}
         if as_binary:
@@ -73,19 +98,19 @@ def infer(req: Infer, model: Model, version: ModelVersion) -> Result:
             out["data"] = tensors.to_json(array)
         outputs.append(out)
     response: dict[str, Any] = {"model_name": model.name, "model_version": str(version.version)}
-    if "id" in request:
-        response["id"] = request["id"]
+    if decoded.request_id is not None:
+        response["id"] = decoded.request_id
     response["outputs"] = outputs
     text = json.dumps(response, separators=(",", ":")).encode()
     if not chunks:
-        return json_bytes(req.id, 200, text)
+        return json_bytes(decoded.rid, 200, text)
     payload = b"".join([text, *chunks])
     result_headers: Headers = [
         ("Content-Type", "application/octet-stream"),
         ("Inference-Header-Content-Length", str(len(text))),
         ("Content-Length", str(len(payload))),
     ]
-    return Result(req.id, 200, result_headers, payload)
+    return Result(decoded.rid, 200, result_headers, payload)
 
 
 def _decompress(body: bytes, encoding: str, limit: int) -> bytes:
@@ -275,6 +300,23 @@ def _kind(value: Any) -> str:
 
 def _dims(shape: list[int]) -> str:
     return "[" + ",".join(str(d) for d in shape) + "]"
+
+
+def error_answer(rid: int, exc: Exception) -> Result | Failure:
+    """The answer to a request that raised: the protocol's `{"error": ...}` with its status, a Failure for a body
+    over the limit (the front end answers 413)."""
+    if isinstance(exc, BodyTooLarge):
+        return Failure(rid, Code.TOO_LARGE.value, str(exc))
+    if isinstance(exc, OIPError):
+        return _error(rid, exc.status, exc.message)
+    if isinstance(exc, tensors.TensorError):
+        return _error(rid, 400, str(exc))
+    logger.error("Request %d failed: %s", rid, "".join(traceback.format_exception(exc)))
+    return _error(rid, 500, f"internal error: {type(exc).__name__}: {exc}")
+
+
+def _error(rid: int, status: int, message: str) -> Result:
+    return json_bytes(rid, status, json.dumps({"error": message}, separators=(",", ":")).encode())
 
 
 def json_bytes(rid: int, status: int, body: bytes) -> Result:

@@ -12,7 +12,9 @@ import os
 from dataclasses import dataclass, field
 from typing import Any
 
+from runtime.errors import SpecError
 from runtime.worker.triton import pbtxt
+from runtime.worker.triton.policy import BatchPolicy, parse_policy
 from runtime.worker.triton.tensors import ORT_TYPES, config_datatype
 
 logger = logging.getLogger("modelyard.triton")
@@ -39,12 +41,14 @@ class TensorSpec:
 
 @dataclass(slots=True)
 class ModelVersion:
-    """One loaded version: its onnxruntime session and tensor specs."""
+    """One loaded version: its onnxruntime sessions (one per instance) and tensor specs."""
 
     version: int
-    session: Any  # onnxruntime.InferenceSession
+    session: Any  # onnxruntime.InferenceSession: the first instance, the one requests use unless they batch
     inputs: list[TensorSpec]
     outputs: list[TensorSpec]
+    #: every instance's session, `session` first (instance_group count of them)
+    sessions: list[Any] = field(default_factory=list)
 
 
 @dataclass(slots=True)
@@ -55,6 +59,7 @@ class Model:
     max_batch_size: int
     config: pbtxt.Message
     versions: dict[int, ModelVersion] = field(default_factory=dict)
+    policy: BatchPolicy = field(default_factory=BatchPolicy)
 
     @property
     def latest(self) -> ModelVersion:
@@ -90,7 +95,13 @@ def _load_model(ort: Any, folder: str, dirname: str, threads: int) -> Model:
             f"model {name!r}: platform {platform or backend!r} is not supported; modelyard serves ONNX models "
             f"({ONNX_PLATFORM})"
         )
-    model = Model(name, int(pbtxt.first(config, "max_batch_size", 0)), config)
+    try:
+        policy = parse_policy(name, config)
+    except SpecError as exc:
+        raise RepositoryError(f"{exc.message} ({os.path.join(folder, 'config.pbtxt')})") from exc
+    model = Model(name, policy.max_batch_size, config, policy=policy)
+    # The worker's intra-op threads are shared out between the instances, which run side by side.
+    per_instance = max(1, threads // policy.instances)
     filename = str(pbtxt.first(config, "default_model_filename", "model.onnx"))
     wanted = _version_filter(config)
     found = sorted(
@@ -102,11 +113,19 @@ def _load_model(ort: Any, folder: str, dirname: str, threads: int) -> Model:
             path = os.path.join(path, "model.onnx")
         if not os.path.isfile(path):
             raise RepositoryError(f"model {name!r} version {version}: {path} does not exist")
-        session = _open_session(ort, path, threads, config)
+        sessions = [_open_session(ort, path, per_instance, config) for _ in range(policy.instances)]
+        session = sessions[0]
         inputs = _specs(name, "input", session.get_inputs(), config, model.max_batch_size)
         outputs = _specs(name, "output", session.get_outputs(), config, model.max_batch_size)
-        model.versions[version] = ModelVersion(version, session, inputs, outputs)
-        logger.info("Loaded model %s version %d from %s", name, version, path)
+        model.versions[version] = ModelVersion(version, session, inputs, outputs, sessions)
+        logger.info(
+            "Loaded model %s version %d from %s (%d instance(s), %s)",
+            name,
+            version,
+            path,
+            policy.instances,
+            f"dynamic batching up to {policy.max_batch_size}" if policy.stacks else "no dynamic batching",
+        )
     if not model.versions:
         raise RepositoryError(f"model {name!r} has no version folder (e.g. {folder}/1/{filename})")
     return model

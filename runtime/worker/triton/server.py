@@ -14,8 +14,11 @@ from typing import Any
 
 from runtime import __version__
 from runtime.errors import Code
-from runtime.ipc.messages import Failure, Infer, Load, Result
-from runtime.worker.triton.infer import BodyTooLarge, OIPError, infer, json_bytes
+from runtime.ipc.messages import Failure, Infer, Load, ModelStats, Result
+from runtime.worker.triton.batching import Pending, batch_of, pending
+from runtime.worker.triton.counters import Counters
+from runtime.worker.triton.executor import Executor
+from runtime.worker.triton.infer import BodyTooLarge, OIPError, decode, encode, error_answer, json_bytes, run
 from runtime.worker.triton.repository import ONNX_PLATFORM, Model, ModelVersion, TensorSpec, load_repository
 from runtime.worker.triton.tensors import TensorError
 
@@ -32,6 +35,29 @@ class TritonAdapter:
     def __init__(self, repository: dict[str, Model]) -> None:
         self.repository = repository
         self.models: list[str] = sorted(repository)
+        self.counters = Counters()
+        for model in repository.values():
+            for version in model.versions:
+                self.counters.declare(model.name, version, model.max_batch_size)
+        #: some model batches or has several instances: the worker runs the scheduling loop (triton/dispatch.py)
+        self.schedules = any(_scheduled(m) for m in repository.values())
+        self.executor = Executor(repository, self.counters) if self.schedules else None
+
+    def model_stats(self) -> list[ModelStats]:
+        """Every model version's counts since the worker started."""
+        return self.counters.snapshot()
+
+    def admit(self, req: Infer, now: float) -> Result | Failure | Pending:
+        """An inference for a scheduled model, decoded to wait for its run; any other request, answered."""
+        target = self._scheduled_target(req)
+        if target is None:
+            return self.handle(req)
+        model, version = target
+        try:
+            return pending(decode(req, model, version), model, version, now)
+        except Exception as exc:
+            self.counters.failed(model.name, version.version)
+            return error_answer(req.id, exc)
 
     def handle(self, req: Infer) -> Result | Failure:
         """Answer one OIP request; a failure becomes an `{"error": ...}` response, a body over the limit a Failure."""
@@ -82,8 +108,31 @@ class TritonAdapter:
             return _json(req.id, 200, _config(model, version))
         if action == "infer":
             _expect(req, "POST")
-            return infer(req, model, version)
+            return self._infer(req, model, version)
         raise OIPError(404, "Not Found")
+
+    def _infer(self, req: Infer, model: Model, version: ModelVersion) -> Result:
+        try:
+            decoded = decode(req, model, version)
+            values = run(model, version.session, decoded.feeds, decoded.names)
+            samples = (batch_of(decoded.feeds) or 0) if model.max_batch_size > 0 else 1
+            self.counters.executed(model.name, version.version, samples)
+            result = encode(decoded, model, version, values)
+        except Exception:
+            self.counters.failed(model.name, version.version)
+            raise
+        self.counters.succeeded(model.name, version.version, samples)
+        return result
+
+    def _scheduled_target(self, req: Infer) -> tuple[Model, ModelVersion] | None:
+        parts = req.path.split("/")[1:]
+        if not self.schedules or req.method != "POST" or parts[:2] != ["v2", "models"] or parts[-1:] != ["infer"]:
+            return None
+        try:
+            model, version, action = self._target(parts[2:])
+        except OIPError:
+            return None  # handle() answers the 404
+        return (model, version) if action == "infer" and _scheduled(model) else None
 
     def _target(self, rest: list[str]) -> tuple[Model, ModelVersion, str]:
         name = rest[0]
@@ -110,6 +159,10 @@ def load_repository_adapter(load: Load) -> TritonAdapter:
     if not load.model_repository:
         raise ValueError("a triton Load needs model_repository")
     return TritonAdapter(load_repository(load.model_repository, load.threads))
+
+
+def _scheduled(model: Model) -> bool:
+    return model.policy.stacks or model.policy.instances > 1
 
 
 def _expect(req: Infer, method: str) -> None:

@@ -1,5 +1,6 @@
 from pathlib import Path
 
+import msgspec
 from records import endpoint_record
 
 from runtime.control.allocator import Allocation
@@ -7,6 +8,7 @@ from runtime.control.plan import WorkerPlan
 from runtime.control.routes import build_routes
 from runtime.control.supervisor import DeploymentSupervisor
 from runtime.spec import load_deployment
+from runtime.spec.tolerance import DEFAULT_TOLERANCE, TOLERANCE_TAG
 
 
 def _supervisor(timeout_ms: int) -> DeploymentSupervisor:
@@ -43,3 +45,12 @@ def test_a_rebuild_keeps_the_in_flight_count_exact() -> None:
     assert rebuilt.timeout_s == 0.9 and rebuilt.inflight == 1
     route.inflight -= 1  # ...and it finishes on the object it started on, which the new table holds
     assert rebuilt.inflight == 0
+
+
+def test_the_table_carries_the_mirror_tolerances_of_the_endpoint_tag() -> None:
+    plain = endpoint_record({"blue": 100})
+    tagged = msgspec.structs.replace(
+        plain, spec=msgspec.structs.replace(plain.spec, tags={TOLERANCE_TAG: "scores=1e-2"})
+    )
+    assert build_routes([plain], {}, {})["digits"].tolerances.of("scores") == DEFAULT_TOLERANCE
+    assert build_routes([tagged], {}, {})["digits"].tolerances.of("scores") == 1e-2

@@ -137,7 +137,9 @@ def test_a_triton_deployment_serves_the_v2_routes_and_not_score() -> None:
 
 def test_non_200_from_the_script_becomes_424_with_the_original_status() -> None:
     route = endpoint({"blue": [FakeWorker(status=500, body=b'{"message": "boom"}')]}, {"blue": 100})
-    resp = run(Router(lambda: 0.5).forward(route, "POST", "/score", "", [], b"{}", None))
+    router = Router(lambda: 0.5)
+    router.status_of = status_for
+    resp = run(router.forward(route, "POST", "/score", "", [], b"{}", None))
     assert resp.status == 424
     assert ("ms-azureml-model-error-statuscode", "500") in resp.headers
     assert resp.body == b'{"message": "boom"}'
@@ -187,6 +189,7 @@ def test_a_lost_worker_fails_the_request_with_the_reason() -> None:
 
 def test_kubernetes_endpoints_report_script_failures_as_502_and_timeouts_as_gateway_timeouts() -> None:
     router = Router(lambda: 0.5)
+    router.status_of = status_for
     failing = endpoint({"blue": [FakeWorker(status=500)]}, {"blue": 100}, kubernetes=True)
     assert run(router.forward(failing, "POST", "/score", "", [], b"{}", None)).status == 502
     refusing = endpoint({"blue": [FakeWorker(status=422)]}, {"blue": 100}, kubernetes=True)
