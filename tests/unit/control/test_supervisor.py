@@ -31,6 +31,7 @@ class FakeHandle:
         self.inflight = 0
         self.last_answer: float | None = None
         self.stopped_with: float | None = None
+        self.model_stats: tuple[object, ...] = ()
 
     @property
     def alive(self) -> bool:
