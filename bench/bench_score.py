@@ -1,4 +1,4 @@
-"""Scoring throughput and latency of the digits sample: modelyard against Azure's own inference server.
+"""Scoring throughput and latency of the digits sample: modelyard against Azure's own inference server and peers.
 
 Every server runs pinned to one core (`taskset -c 0` by default: modelyard pins its worker inside the serve
 process's mask, so the control process and the worker share that core); wrk runs on another core
@@ -10,6 +10,9 @@ its worker, and how long `online-deployment create` takes to bring a second depl
     bench/run.sh                       # full run: 3 rounds of 8 s per cell, each after 2 s of warm-up
     bench/run.sh --quick               # smoke run: 1 round of 3 s per cell, 1 s warm-up
     bench/run.sh --only modelyard,azmlinfsrv
+    bench/run.sh --only modelyard,inproc,mlserver,mlserver-inproc,litserve
+
+MLServer and LitServe run from their own virtual environments (bench/peers/setup.sh, which bench/run.sh calls).
 """
 
 from __future__ import annotations
@@ -32,6 +35,7 @@ from typing import Any
 
 import psutil
 from harness import ROOT, BenchError
+from peer_servers import peer_versions, start_litserve, start_mlserver
 from servers import MAX_CONCURRENT_SETTING, Modelyard, Target, check_sample, start_azmlinfsrv, start_inproc
 from wrk import Load, WrkRun, write_lua
 
@@ -43,8 +47,13 @@ SERVERS: dict[str, str] = {
     "modelyard-hypercorn": "modelyard (hypercorn)",
     "inproc": "in-process limit",
     "azmlinfsrv": "azureml-inference-server-http",
+    "mlserver": "MLServer (inference pool)",
+    "mlserver-inproc": "MLServer (in-process)",
+    "litserve": "LitServe",
 }
 BASELINE = "azmlinfsrv"
+#: The targets are ratios to this one: the same script and HTTP stack with no hop at all.
+LIMIT = "inproc"
 
 
 @dataclass
@@ -58,6 +67,7 @@ class Cell:
     cpu_us_per_req_by_process: dict[str, float]
     runs: list[WrkRun]
     ratio_to_baseline: float | None = None
+    ratio_to_limit: float | None = None
 
 
 def cpu_seconds(procs: list[psutil.Process]) -> dict[int, float]:
@@ -149,6 +159,7 @@ def machine_facts(load_core: str, server_core: str) -> dict[str, Any]:
         with contextlib.suppress(importlib.metadata.PackageNotFoundError):
             versions[dist] = importlib.metadata.version(dist)
             break
+    versions.update(peer_versions())
     return {
         "nproc": len(os.sched_getaffinity(0)),
         "cpu_count": os.cpu_count(),
@@ -168,7 +179,8 @@ def print_report(
 ) -> None:
     print()
     head = (
-        f"{'server':<31} {'conc':>4} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs azmlinfsrv':>13} {'CPU us/req':>10}"
+        f"{'server':<31} {'conc':>4} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} {'vs azmlinfsrv':>13} "
+        f"{'vs in-process':>13} {'CPU us/req':>10}"
     )
     print(head)
     print("-" * len(head))
@@ -178,9 +190,11 @@ def print_report(
             print()
         last = c.server
         ratio = f"{c.ratio_to_baseline:.2f}x" if c.ratio_to_baseline is not None else "-"
+        limit = f"{c.ratio_to_limit:.2f}x" if c.ratio_to_limit is not None else "-"
         label = SERVERS[c.server]
         cpu = f"{c.cpu_us_per_req:.0f}"
-        print(f"{label:<31} {c.concurrency:>4} {c.rps:>9.1f} {c.p50_ms:>8.3f} {c.p99_ms:>8.3f} {ratio:>13} {cpu:>10}")
+        figures = f"{c.concurrency:>4} {c.rps:>9.1f} {c.p50_ms:>8.3f} {c.p99_ms:>8.3f}"
+        print(f"{label:<31} {figures} {ratio:>13} {limit:>13} {cpu:>10}")
     print()
     print("medians over the measured runs; CPU us/req: user + system CPU of all the server's processes per request")
     if rss is not None:
@@ -277,6 +291,10 @@ def main(argv: list[str] | None = None) -> int:
                     starter = Modelyard(tmp, server, args.server_core, max_concurrent).start()
                 elif name == "inproc":
                     starter = start_inproc(tmp, args.server_core)
+                elif name in ("mlserver", "mlserver-inproc"):
+                    starter = start_mlserver(tmp, args.server_core, parallel=name == "mlserver")
+                elif name == "litserve":
+                    starter = start_litserve(tmp, args.server_core)
                 else:
                     starter = start_azmlinfsrv(tmp, args.server_core)
                 targets[name] = stack.enter_context(starter)
@@ -295,9 +313,12 @@ def main(argv: list[str] | None = None) -> int:
         print(f"bench: error: {exc}", file=sys.stderr)
         return 1
     base = {c.concurrency: c.rps for c in cells if c.server == BASELINE}
+    limit = {c.concurrency: c.rps for c in cells if c.server == LIMIT}
     for c in cells:
-        if c.concurrency in base and base[c.concurrency] > 0:
+        if base.get(c.concurrency, 0) > 0:
             c.ratio_to_baseline = c.rps / base[c.concurrency]
+        if limit.get(c.concurrency, 0) > 0:
+            c.ratio_to_limit = c.rps / limit[c.concurrency]
     facts["loadavg_end"] = list(os.getloadavg())
     print_report(cells, rss, ready, facts)
     if not args.no_save:

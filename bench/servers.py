@@ -63,8 +63,8 @@ class Target:
 class Modelyard:
     """`modelyard serve` plus the CLI bound to its state directory."""
 
-    def __init__(self, tmp: Path, server: str, core: str, max_concurrent: int) -> None:
-        self.state = tmp / f"state-{server}"
+    def __init__(self, tmp: Path, server: str, core: str, max_concurrent: int, name: str = "") -> None:
+        self.state = tmp / f"state-{name or server}"
         self.state.mkdir()
         self.server = server
         self.core = core

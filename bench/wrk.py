@@ -44,7 +44,7 @@ def parse_wrk(out: str) -> WrkRun:
             in_dist = True
             continue
         if in_dist:
-            m = re.fullmatch(r"\s*(\d+)%\s+(\S+)", line)
+            m = re.fullmatch(r"\s*(\d+)%\s+(\S+)\s*", line)
             if m:
                 pct[m.group(1)] = _ms(m.group(2))
                 continue
@@ -71,10 +71,11 @@ def parse_wrk(out: str) -> WrkRun:
     )
 
 
-def write_lua(path: Path, headers: dict[str, str]) -> None:
+def write_lua(path: Path, headers: dict[str, str], body: Path = REQUEST) -> None:
+    """A wrk script that POSTs the bytes of `body` (binary-safe: Lua strings hold any bytes) with `headers`."""
     lines = [
         'wrk.method = "POST"',
-        f'local f = assert(io.open({json.dumps(str(REQUEST))}, "rb"))',
+        f'local f = assert(io.open({json.dumps(str(body))}, "rb"))',
         'wrk.body = f:read("*a")',
         "f:close()",
     ]
@@ -90,6 +91,9 @@ class Load:
 
     def run(self, name: str, url: str, lua: Path, conns: int, seconds: float) -> WrkRun:
         cmd = ["taskset", "-c", self.core, "wrk", "-t1", f"-c{conns}", f"-d{seconds:g}s", "--latency", "-s", str(lua)]
+        # wrk's default 2 s timeout drops slower answers from the latency figures (a socket error instead): a slow
+        # server at c=64 on a busy machine would look faster than it is.
+        cmd += ["--timeout", "10s"]
         done = subprocess.run([*cmd, url], capture_output=True, text=True, timeout=seconds + 60)
         if done.returncode != 0:
             raise BenchError(f"wrk failed ({done.returncode}): {done.stderr.strip() or done.stdout.strip()}")
