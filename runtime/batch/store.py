@@ -55,6 +55,7 @@ from runtime.batch.jobs import (
 from runtime.batch.schema import FILES, JOB_COLUMNS, MB_COLUMNS, SCHEMA, connect, job_from_row, mini_batch_from_row
 from runtime.errors import Conflict, NotFound, SpecError, storage_error
 from runtime.spec import OutputAction
+from runtime.statedir import write_transaction
 
 _PRIORITY_RANK = {Priority.NORMAL: 0, Priority.LOW: 1}
 _UNFINISHED = tuple(s.value for s in JobState if s not in TERMINAL)
@@ -79,14 +80,8 @@ class BatchStore:
     @contextlib.contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         """One write transaction, taken at once so two writers never deadlock on an upgrade."""
-        with self._lock:
-            self._db.execute("BEGIN IMMEDIATE")
-            try:
-                yield self._db
-            except BaseException:
-                self._db.execute("ROLLBACK")
-                raise
-            self._db.execute("COMMIT")
+        with self._lock, write_transaction(self._db) as db:
+            yield db
 
     # --- jobs ------------------------------------------------------------------------------------------------
 

@@ -10,7 +10,6 @@ from __future__ import annotations
 import contextlib
 import sqlite3
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,7 +17,7 @@ import msgspec
 
 from runtime.errors import Conflict, NotFound
 from runtime.spec import BatchDeploymentSpec, BatchEndpointSpec, ComputeSpec, DataSpec
-from runtime.statedir import connect_db
+from runtime.statedir import connect_db, write_transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS batch_endpoints (
@@ -279,16 +278,9 @@ class BatchRegistry:
                 )
             self._db.execute("DELETE FROM computes WHERE name=?", (name,))
 
-    @contextlib.contextmanager
-    def _transaction(self) -> Iterator[None]:
+    def _transaction(self) -> contextlib.AbstractContextManager[sqlite3.Connection]:
         """BEGIN IMMEDIATE ... COMMIT, rolled back on any error (the connection is otherwise in autocommit mode)."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            yield
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        return write_transaction(self._db)
 
 
 def _enc(value: Any) -> bytes:

@@ -14,7 +14,7 @@ from pathlib import Path
 import msgspec
 
 from runtime.routing.mirror_stats import SAMPLES_KEPT, Key, Sample, Tally
-from runtime.statedir import connect_db
+from runtime.statedir import connect_db, write_transaction
 
 #: How long minute rows are kept.
 KEEP_S = 7 * 24 * 3600
@@ -49,10 +49,9 @@ class MirrorStore:
 
     def add(self, tallies: dict[Key, Tally], samples: list[tuple[str, Sample]], now: float) -> None:
         """Add counts and samples, in one transaction, and drop what is older than KEEP_S."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
+        with write_transaction(self._db) as db:
             for (endpoint, deployment, minute), tally in tallies.items():
-                row = self._db.execute(
+                row = db.execute(
                     "SELECT tally FROM mirror_minutes WHERE endpoint=? AND deployment=? AND minute=?",
                     (endpoint, deployment, minute),
                 ).fetchone()
@@ -60,26 +59,22 @@ class MirrorStore:
                     merged = _tally.decode(row[0])
                     merged.add(tally)
                     tally = merged
-                self._db.execute(
+                db.execute(
                     "INSERT OR REPLACE INTO mirror_minutes VALUES (?,?,?,?)",
                     (endpoint, deployment, minute, msgspec.json.encode(tally)),
                 )
-            self._db.executemany(
+            db.executemany(
                 "INSERT INTO mirror_samples VALUES (?,?,?,?)",
                 [(e, s.deployment, s.at, msgspec.json.encode(s)) for e, s in samples],
             )
             for endpoint, deployment in {(e, s.deployment) for e, s in samples}:
-                self._db.execute(
+                db.execute(
                     "DELETE FROM mirror_samples WHERE endpoint=? AND deployment=? AND rowid NOT IN (SELECT rowid "
                     "FROM mirror_samples WHERE endpoint=? AND deployment=? ORDER BY at DESC, rowid DESC LIMIT ?)",
                     (endpoint, deployment, endpoint, deployment, SAMPLES_KEPT),
                 )
-            self._db.execute("DELETE FROM mirror_minutes WHERE minute < ?", (int((now - KEEP_S) // 60),))
-            self._db.execute("DELETE FROM mirror_samples WHERE at < ?", (now - KEEP_S,))
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+            db.execute("DELETE FROM mirror_minutes WHERE minute < ?", (int((now - KEEP_S) // 60),))
+            db.execute("DELETE FROM mirror_samples WHERE at < ?", (now - KEEP_S,))
 
     def tallies(self, endpoint: str, since_minute: int) -> dict[str, Tally]:
         """Per mirror deployment, the endpoint's counts from `since_minute` on, summed."""
@@ -102,14 +97,9 @@ class MirrorStore:
 
     def drop(self, endpoint: str) -> None:
         """Forget an endpoint's rows (it was deleted)."""
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            self._db.execute("DELETE FROM mirror_minutes WHERE endpoint=?", (endpoint,))
-            self._db.execute("DELETE FROM mirror_samples WHERE endpoint=?", (endpoint,))
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        with write_transaction(self._db) as db:
+            db.execute("DELETE FROM mirror_minutes WHERE endpoint=?", (endpoint,))
+            db.execute("DELETE FROM mirror_samples WHERE endpoint=?", (endpoint,))
 
     def close(self) -> None:
         """Close the database."""

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from runtime.statedir import connect_db
+from runtime.statedir import connect_db, write_transaction
 
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS usage (
@@ -40,14 +40,9 @@ class UsageStore:
     def save(self, usage: Usage) -> None:
         """Replace the table's content with `usage`, in one transaction."""
         rows = [(e, d, c, cs, gs) for (e, d), (c, cs, gs) in usage.items()]
-        self._db.execute("BEGIN IMMEDIATE")
-        try:
-            self._db.execute("DELETE FROM usage")
-            self._db.executemany("INSERT INTO usage VALUES (?,?,?,?,?)", rows)
-        except BaseException:
-            self._db.execute("ROLLBACK")
-            raise
-        self._db.execute("COMMIT")
+        with write_transaction(self._db) as db:
+            db.execute("DELETE FROM usage")
+            db.executemany("INSERT INTO usage VALUES (?,?,?,?,?)", rows)
 
     def close(self) -> None:
         """Close the database."""

@@ -154,16 +154,21 @@ def _run(conn: Connection, adapter: Adapter, pending: list[ToWorker]) -> int:
                     draining = True
                 case Shutdown():
                     # Finish what arrived before the Shutdown, then exit.
-                    for later in pending[index + 1 :]:
-                        if isinstance(later, Infer):
-                            append_frame(out, Failure(later.id, Code.UNAVAILABLE.value, "the worker is stopping"))
-                    if out:
-                        conn.send(out)
-                    conn.idle()
+                    stop(conn, out, pending[index + 1 :])
                     return 0
         pending = []
         if out and not conn.send(out):
             return 0
+
+
+def stop(conn: Connection, out: bytearray, later: list[ToWorker]) -> None:
+    """Refuse the requests that came after a Shutdown, send what is answered, and flush the log."""
+    for message in later:
+        if isinstance(message, Infer):
+            append_frame(out, Failure(message.id, Code.UNAVAILABLE.value, "the worker is stopping"))
+    if out:
+        conn.send(out)
+    conn.idle()
 
 
 def _model_stats(adapter: Adapter) -> list[ModelStats]:

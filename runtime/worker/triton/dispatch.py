@@ -15,7 +15,7 @@ import time
 from runtime.errors import Code
 from runtime.ipc.framing import append_frame
 from runtime.ipc.messages import Drain, Failure, Infer, Ping, Pong, Result, Shutdown, ToWorker
-from runtime.worker.loop import Connection
+from runtime.worker.loop import Connection, stop
 from runtime.worker.triton.batching import Pending, plan
 from runtime.worker.triton.executor import Executor
 from runtime.worker.triton.server import TritonAdapter
@@ -81,12 +81,7 @@ def _loop(conn: Connection, adapter: TritonAdapter, executor: Executor, pending:
                     ready, _, _ = plan(waiting, time.monotonic(), flush=True)
                     for answers in executor.run(ready):
                         out += _frames(answers)
-                    for later in pending[index + 1 :]:
-                        if isinstance(later, Infer):
-                            append_frame(out, Failure(later.id, Code.UNAVAILABLE.value, "the worker is stopping"))
-                    if out:
-                        conn.send(out)
-                    conn.idle()
+                    stop(conn, out, pending[index + 1 :])
                     return 0
         pending = []
         if out and not conn.send(out):
