@@ -268,8 +268,10 @@ def main(argv: list[str] | None = None) -> int:
     started = dt.datetime.now(dt.UTC)
     facts = machine_facts(args.load_core, args.server_core)
     load = Load(args.load_core)
-    # modelyard admits 2 x max_concurrent_requests_per_instance requests in flight; admit the whole load.
-    max_concurrent = max(1, (max(args.concurrency) + 1) // 2)
+    # modelyard admits 2 x max_concurrent_requests_per_instance requests in flight. Twice the load's connections:
+    # the requests of a wrk run that has just closed its connections still count until the worker answers them,
+    # so at exactly the top concurrency the next run can start with a few 429s.
+    max_concurrent = max(1, max(args.concurrency))
     cells: list[Cell] = []
     rss: dict[str, Any] | None = None
     ready: dict[str, Any] | None = None
