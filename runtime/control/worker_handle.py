@@ -12,7 +12,6 @@ import contextlib
 import itertools
 import os
 import signal
-import socket
 import subprocess
 import sys
 import time
@@ -21,7 +20,7 @@ from pathlib import Path
 from typing import Any, cast
 
 from runtime.errors import Code, WorkerLost, WorkerStartError
-from runtime.ipc.framing import SEND_BUFFER, FrameError, append_frame, control_decoder, encode_frame
+from runtime.ipc.framing import FrameError, append_frame, control_decoder, encode_frame
 from runtime.ipc.messages import (
     Failure,
     FromWorker,
@@ -54,9 +53,6 @@ class _Channel(asyncio.BufferedProtocol):
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         # uvloop's transports implement asyncio.Transport without subclassing it.
         self.transport = cast(asyncio.Transport, transport)
-        sock = transport.get_extra_info("socket")
-        if sock is not None:
-            sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
         if not self.connected.done():
             self.connected.set_result(None)
 

@@ -24,11 +24,6 @@ MAX_FRAME = 1 << 30
 #: How much one read takes into the reusable chunk; a frame larger than this gets its own exact-size buffer.
 CHUNK = 1 << 16
 
-#: Send buffer of each end of a worker socket. A Unix stream socket counts what is in flight against the sender's
-#: buffer only; the default (~208 KiB) splits a large body into many writes, each a wake-up of the reader. The
-#: kernel caps the value at net.core.wmem_max.
-SEND_BUFFER = 4 << 20
-
 _encoder = msgspec.msgpack.Encoder()
 _LENGTH = struct.Struct(">I")
 _ROOM = bytes(_LENGTH.size)

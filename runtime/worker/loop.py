@@ -22,7 +22,7 @@ from typing import Final
 import msgspec
 
 from runtime.errors import Code
-from runtime.ipc.framing import SEND_BUFFER, FrameError, append_frame, encode_frame, worker_decoder
+from runtime.ipc.framing import FrameError, append_frame, encode_frame, worker_decoder
 from runtime.ipc.messages import (
     Drain,
     Failure,
@@ -193,6 +193,5 @@ def _handle(adapter: Adapter, req: Infer) -> msgspec.Struct:
 def connect(path: str) -> socket.socket:
     """Connect to the control process's Unix socket."""
     sock = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
-    sock.setsockopt(socket.SOL_SOCKET, socket.SO_SNDBUF, SEND_BUFFER)
     sock.connect(path)
     return sock
