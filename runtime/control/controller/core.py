@@ -24,6 +24,7 @@ import msgspec
 
 from runtime.control import views
 from runtime.control.allocator import Allocation, allocate
+from runtime.control.batch_registry import BatchRegistry
 from runtime.control.environments import EnvironmentStore
 from runtime.control.logfiles import rotate_all
 from runtime.control.mirror_report import MirrorReports
@@ -61,7 +62,9 @@ LOG_CHECK_S = 30.0
 
 
 class ControllerCore:
-    """The shared state, the server's lifecycle, and how a deployment record becomes running workers."""
+    """The shared state, the server's lifecycle, and how a deployment record becomes running workers.
+
+    The parts of the controller (endpoints, deployments, jobs, ...) each hold this one object."""
 
     def __init__(
         self,
@@ -80,26 +83,27 @@ class ControllerCore:
         self.models = ModelStore(self.registry, state.models)
         self.envs = envs or EnvCache(state.environments)
         self.environments = EnvironmentStore(state.db, self.envs)
+        self.batch = BatchRegistry(state.db)
         self.router = Router(random, tokens=Tokens(state.token_secret(), token_lifetime_s, time.time))
         self.mirrors = MirrorReports(state.db, self.router.mirror.log)
         self.base_url = ""
-        self._cores = cores
-        self._gpus = gpus
-        self._gpu_note = gpu_note
-        self._lock = asyncio.Lock()
-        self._sups: dict[tuple[str, str], DeploymentSupervisor] = {}
+        self.cores = cores
+        self.gpus = gpus
+        self.gpu_note = gpu_note
+        self.lock = asyncio.Lock()
+        self.sups: dict[tuple[str, str], DeploymentSupervisor] = {}
         #: deployments being created or updated: other changes to them wait with a Conflict, as in Azure
-        self._busy: set[tuple[str, str]] = set()
+        self.busy: set[tuple[str, str]] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._finishing: set[asyncio.Task[Any]] = set()
         #: the server's long-lived tasks (serve holds their group open); `_loops` are the controller's own
         self.tasks = ServiceTasks()
         self._loops: list[Task] = []
-        self._socket_dir = _socket_dir(state)
+        self.socket_dir = _socket_dir(state)
 
     async def start(self) -> None:
         """Bring back every endpoint and deployment from the state database."""
-        for folder in (self.state.snapshots, self.state.logs):
+        for folder in (self.state.snapshots, self.state.logs, self.state.batch_snapshots):
             for leftover in folder.glob(".deleted-*"):  # a server stopped in the middle of a delete
                 shutil.rmtree(leftover, ignore_errors=True)
         for rec in self.registry.deployments():
@@ -111,15 +115,15 @@ class ControllerCore:
             if rec.state == "Failed" and not rec.error.startswith((UPDATE_FAILED, RESTART_FAILED)):
                 continue  # it never served (a failed update leaves the previous version serving, so that one returns)
             try:
-                sup = self._supervisor(rec, self._taken())
+                sup = self.supervisor(rec, self.taken())
             except ModelyardError as exc:
                 self.registry.set_deployment_state(rec.endpoint, rec.name, "Failed", RESTART_FAILED + exc.message)
                 continue
-            self._sups[(rec.endpoint, rec.name)] = sup
-            self._busy.add((rec.endpoint, rec.name))
-            self._spawn(self._bring_up(rec.endpoint, rec.name, sup, all_traffic=False, restoring=True))
-        self._rebuild_routes()
-        self._loop("worker log rotation", self._rotate_logs)
+            self.sups[(rec.endpoint, rec.name)] = sup
+            self.busy.add((rec.endpoint, rec.name))
+            self.spawn(self.bring_up(rec.endpoint, rec.name, sup, all_traffic=False, restoring=True))
+        self.rebuild_routes()
+        self.loop("worker log rotation", self._rotate_logs)
 
     async def _rotate_logs(self) -> None:
         """Keep every worker log to a bounded size for as long as the server runs."""
@@ -140,34 +144,37 @@ class ControllerCore:
             task.cancel()
         for loop in self._loops:
             loop.cancel()
-        await asyncio.gather(*(s.stop() for s in self._sups.values()), *list(self._finishing), return_exceptions=True)
-        self._sups.clear()
+        await asyncio.gather(*(s.stop() for s in self.sups.values()), *list(self._finishing), return_exceptions=True)
+        self.sups.clear()
         for loop in self._loops:
             await loop.wait()
         self.mirrors.close()  # after the workers: the copies they answered while stopping are counted too
         self.registry.close()
         self.environments.close()
-        shutil.rmtree(self._socket_dir, ignore_errors=True)
+        self.batch.close()
+        shutil.rmtree(self.socket_dir, ignore_errors=True)
 
-    def _taken(self) -> list[Allocation]:
-        return [a for s in self._sups.values() for a in s.allocations]
+    def taken(self) -> list[Allocation]:
+        """Every allocation the running deployments hold."""
+        return [a for s in self.sups.values() for a in s.allocations]
 
-    def _supervisor(self, rec: DeploymentRecord, taken: list[Allocation]) -> DeploymentSupervisor:
+    def supervisor(self, rec: DeploymentRecord, taken: list[Allocation]) -> DeploymentSupervisor:
+        """A supervisor for the deployment's workers, placed next to `taken`; not started yet."""
         plan = worker_plan(rec.spec, Path(rec.snapshot), self.envs)
-        allocations, notes = self._place(rec, rec.spec.instance_count, taken)
+        allocations, notes = self.place(rec, rec.spec.instance_count, taken)
         return DeploymentSupervisor(
             name=rec.name,
             plan=plan,
             spec=rec.spec,
             allocations=allocations,
             notes=notes,
-            socket_dir=self._socket_dir,
+            socket_dir=self.socket_dir,
             log_dir=self.state.logs / rec.endpoint / rec.name,
-            on_change=self._rebuild_routes,
+            on_change=self.rebuild_routes,
             tasks=self.tasks,
         )
 
-    def _place(
+    def place(
         self, rec: DeploymentRecord, count: int, taken: list[Allocation]
     ) -> tuple[tuple[Allocation, ...], tuple[str, ...]]:
         """Cores (and GPUs) for `count` instances of the deployment next to `taken`, and notes on the placement."""
@@ -185,20 +192,21 @@ class ControllerCore:
             count=count,
             cores_per=shape.cores,
             gpus_per=shape.gpus,
-            machine_cores=self._cores,
-            machine_gpus=self._gpus,
+            machine_cores=self.cores,
+            machine_gpus=self.gpus,
             taken=taken,
             placement="strict" if rec.placement == "strict" else "share",
             deployment=rec.name,
         )
         notes = list(result.notes)
-        if shape.gpus and not self._gpus and self._gpu_note:
-            notes.append(self._gpu_note)
+        if shape.gpus and not self.gpus and self.gpu_note:
+            notes.append(self.gpu_note)
         return result.allocations, tuple(notes)
 
-    async def _bring_up(
+    async def bring_up(
         self, endpoint: str, name: str, sup: DeploymentSupervisor, *, all_traffic: bool, restoring: bool = False
     ) -> None:
+        """Start a new deployment's workers and record how it went; it stays busy until then."""
         key = (endpoint, name)
         try:
             error = await self.environment_ready(sup.plan) or await sup.start()
@@ -211,16 +219,16 @@ class ControllerCore:
                 log.warning("%s/%s: cannot record its state %s: %s; next try in %.1f s", *key, outcome, failed, wait)
                 await asyncio.sleep(wait)
         finally:
-            self._busy.discard(key)
+            self.busy.discard(key)
 
     async def _settle(
         self, key: tuple[str, str], sup: DeploymentSupervisor, error: str | None, *, all_traffic: bool, restoring: bool
     ) -> sqlite3.OperationalError | None:
         """Record how a start ended (Succeeded and its traffic, or Failed); the error if the database refused it."""
         endpoint, name = key
-        async with self._lock:
-            if self._sups.get(key) is not sup:
-                self._spawn(sup.stop(), finish=True)  # the server is stopping, or the endpoint went away meanwhile
+        async with self.lock:
+            if self.sups.get(key) is not sup:
+                self.spawn(sup.stop(), finish=True)  # the server is stopping, or the endpoint went away meanwhile
                 return None
             try:
                 if error is not None:
@@ -239,11 +247,11 @@ class ControllerCore:
             except sqlite3.OperationalError as exc:
                 return exc
             if error is not None:
-                self._sups.pop(key, None)
-                self._rebuild_routes()
-                self._spawn(sup.stop(), finish=True)
+                self.sups.pop(key, None)
+                self.rebuild_routes()
+                self.spawn(sup.stop(), finish=True)
             else:
-                self._rebuild_routes()
+                self.rebuild_routes()
             return None
 
     def chosen_environment(self, spec: Snapshotted, base_dir: str, source: str, snap: Path) -> Selection | None:
@@ -310,25 +318,27 @@ class ControllerCore:
             return exc.message
         return None
 
-    def _check_idle(self, key: tuple[str, str]) -> None:
-        if key in self._busy:
+    def check_idle(self, key: tuple[str, str]) -> None:
+        """Conflict while the deployment is being created, updated, scaled or deleted."""
+        if key in self.busy:
             state = self.registry.deployment(*key).state
             raise Conflict(
                 f"deployment {key[1]!r} of endpoint {key[0]!r} is {state}; wait until it is done and try again"
             )
 
-    def _rebuild_routes(self) -> None:
+    def rebuild_routes(self) -> None:
+        """Give the router tables that match the registry and the running supervisors."""
         try:
             endpoints = self.registry.endpoints()
         except sqlite3.ProgrammingError:  # the database is closed during shutdown
             return
-        self.router.endpoints = build_routes(endpoints, self._sups, self.router.endpoints)
+        self.router.endpoints = build_routes(endpoints, self.sups, self.router.endpoints)
 
-    def _loop(self, name: str, fn: Callable[[], Any]) -> None:
+    def loop(self, name: str, fn: Callable[[], Any]) -> None:
         """Run `fn()` for the life of the server among its long-lived tasks; `stop` cancels it."""
         self._loops.append(self.tasks.start(name, fn))
 
-    def _spawn(self, coro: Any, *, finish: bool = False) -> asyncio.Task[Any]:
+    def spawn(self, coro: Any, *, finish: bool = False) -> asyncio.Task[Any]:
         """Run `coro` in the background; `finish`: it stops workers, so a stopping server awaits it, not cancels it
         (a cancelled stop would leave the workers of a deleted deployment running)."""
         task = asyncio.get_running_loop().create_task(coro)
