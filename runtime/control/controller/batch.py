@@ -191,7 +191,7 @@ class BatchOps:
         rec = self._core.batch.deployment(endpoint, name)
         return {
             **views.batch_deployment_view(rec),
-            "environment_build": self._core.environment_view(Path(rec.snapshot)),
+            "environment_build": self._core.choices.environment_view(Path(rec.snapshot)),
         }
 
     def list_batch_deployments(self, endpoint: str) -> list[dict[str, Any]]:
@@ -221,8 +221,8 @@ class BatchOps:
             resolve_model=self._core.models.resolve,
         )
         try:
-            chosen = await asyncio.to_thread(self._core.choose_environment, spec, base_dir, source, snap)
-            await self._core.build_environment(chosen)
+            chosen = await asyncio.to_thread(self._core.choices.choose_environment, spec, base_dir, source, snap)
+            await self._core.choices.build_environment(chosen)
         except BaseException:
             discard_snapshot(snap)
             raise

@@ -12,7 +12,6 @@ import logging
 import os
 import shutil
 import sqlite3
-import sys
 import tempfile
 import time
 import uuid
@@ -25,20 +24,19 @@ import msgspec
 from runtime.control import views
 from runtime.control.allocator import Allocation, allocate
 from runtime.control.batch_registry import BatchRegistry
+from runtime.control.controller.choices import EnvironmentChoices
 from runtime.control.environments import EnvironmentStore
 from runtime.control.logfiles import rotate_all
 from runtime.control.mirror_report import MirrorReports
 from runtime.control.models import ModelStore
-from runtime.control.plan import Snapshotted, WorkerPlan, mlflow_folder, worker_plan
+from runtime.control.plan import worker_plan
 from runtime.control.registry import DeploymentRecord, Registry
 from runtime.control.restarts import Backoff
 from runtime.control.routes import build_routes
 from runtime.control.supervisor import DeploymentSupervisor
 from runtime.control.tasks import ServiceTasks, Task
-from runtime.envs import selection as env_selection
 from runtime.envs.cache import EnvCache
-from runtime.envs.selection import Selection
-from runtime.errors import BuildError, Conflict, ModelyardError, SpecError
+from runtime.errors import Conflict, ModelyardError, SpecError
 from runtime.routing.router import Router
 from runtime.routing.tokens import Tokens
 from runtime.spec import (
@@ -84,6 +82,7 @@ class ControllerCore:
         self.envs = envs or EnvCache(state.environments)
         self.environments = EnvironmentStore(state.db, self.envs)
         self.batch = BatchRegistry(state.db)
+        self.choices = EnvironmentChoices(self.envs, self.environments)
         self.router = Router(random, tokens=Tokens(state.token_secret(), token_lifetime_s, time.time))
         self.mirrors = MirrorReports(state.db, self.router.mirror.log)
         self.base_url = ""
@@ -209,7 +208,7 @@ class ControllerCore:
         """Start a new deployment's workers and record how it went; it stays busy until then."""
         key = (endpoint, name)
         try:
-            error = await self.environment_ready(sup.plan) or await sup.start()
+            error = await self.choices.environment_ready(sup.plan) or await sup.start()
             # The deployment stays busy (other changes wait with a Conflict) until its outcome is on record.
             backoff = Backoff()
             while failed := await self._settle(key, sup, error, all_traffic=all_traffic, restoring=restoring):
@@ -253,70 +252,6 @@ class ControllerCore:
             else:
                 self.rebuild_routes()
             return None
-
-    def chosen_environment(self, spec: Snapshotted, base_dir: str, source: str, snap: Path) -> Selection | None:
-        """The environment a deployment's spec and snapshot ask for; SpecError for what cannot be built."""
-        try:
-            mlflow = mlflow_folder(spec, snap)
-        except SpecError:
-            if spec.code_configuration is None:
-                raise  # a no-code MLflow deployment needs the folder; a script may load the model its own way
-            mlflow = None
-        return env_selection.choose(
-            spec.environment,
-            base_dir=base_dir,
-            source=source,
-            mlflow_model=mlflow,
-            resolve=self.environments.resolve,
-            relax=self.envs.relax_pins,
-        )
-
-    def choose_environment(self, spec: Snapshotted, base_dir: str, source: str, snap: Path) -> Selection | None:
-        """Choose a deployment's environment and record it in its snapshot."""
-        chosen = self.chosen_environment(spec, base_dir, source, snap)
-        env_selection.write(snap, chosen)
-        return chosen
-
-    def environment_view(self, snap: Path) -> dict[str, Any]:
-        """What `show` says of a deployment's environment: its name and hash, whether it is built, its packages."""
-        chosen = env_selection.read(snap)
-        if chosen is None:
-            return {"name": "modelyard", "hash": "", "state": "Runtime", "python": sys.executable}
-        view: dict[str, Any] = {"name": chosen.name or "inline", "hash": chosen.digest, "notes": list(chosen.notes)}
-        if chosen.runtime:
-            view.update(state="Runtime", python=sys.executable)
-            view["notes"].append("modelyard's own environment already has every requirement, so none was built")
-            return view
-        built = self.envs.get(chosen.digest)
-        progress = self.envs.progress.get(chosen.digest)
-        view["requirements"] = list(chosen.requirements.requirements)
-        if built is not None:
-            view.update(state="Built", python=built.python, packages=list(built.installed), relaxed=list(built.relaxed))
-        elif progress is not None:
-            view.update(state="Building", progress=progress.line, since=progress.started_at)
-        elif chosen.digest in self.envs.failures:
-            view.update(state="Failed", error=self.envs.failures[chosen.digest])
-        else:
-            view["state"] = "NotBuilt"
-        view["build_log"] = str(self.envs.log_path(chosen.digest))
-        return view
-
-    def same_environment(self, spec: Snapshotted, base_dir: str, source: str, snap: Path) -> bool:
-        """Whether `spec` chooses the environment the snapshot `snap` runs in."""
-        return self.chosen_environment(spec, base_dir, source, snap) == env_selection.read(snap)
-
-    async def build_environment(self, chosen: Selection | None) -> None:
-        """Build a chosen environment unless it is built (or is modelyard's own); BuildError when it cannot be."""
-        if chosen is not None and not chosen.runtime:
-            await self.envs.ensure(chosen.requirements, relax=chosen.relax)
-
-    async def environment_ready(self, plan: WorkerPlan) -> str | None:
-        """Build the workers' environment unless it is built; None, or why the build failed."""
-        try:
-            await self.build_environment(plan.selection)
-        except BuildError as exc:
-            return exc.message
-        return None
 
     def check_idle(self, key: tuple[str, str]) -> None:
         """Conflict while the deployment is being created, updated, scaled or deleted."""

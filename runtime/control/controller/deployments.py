@@ -78,7 +78,9 @@ class DeploymentOps:
                 resolve_model=self._core.models.resolve,
             )
             try:
-                await asyncio.to_thread(self._core.choose_environment, spec, loaded.base_dir, loaded.source, snap)
+                await asyncio.to_thread(
+                    self._core.choices.choose_environment, spec, loaded.base_dir, loaded.source, snap
+                )
             except BaseException:
                 discard_snapshot(snap)
                 raise
@@ -136,7 +138,7 @@ class DeploymentOps:
                 same_files = now.same_content(sources.stored(Path(old.snapshot)))
             # A conda file edited in place changes the environment under the same spec: compare what was chosen.
             same_files = same_files and await asyncio.to_thread(
-                self._core.same_environment, spec, loaded.base_dir, source, Path(old.snapshot)
+                self._core.choices.same_environment, spec, loaded.base_dir, source, Path(old.snapshot)
             )
             if same_files and spec == old.spec and old.state == "Succeeded" and key in self._core.sups:
                 shown = self.get_deployment(endpoint, name)
@@ -178,7 +180,7 @@ class DeploymentOps:
                 resolve_model=self._core.models.resolve,
             )
             try:
-                await asyncio.to_thread(self._core.choose_environment, spec, base_dir, source, snap)
+                await asyncio.to_thread(self._core.choices.choose_environment, spec, base_dir, source, snap)
             except BaseException:
                 discard_snapshot(snap)
                 raise
@@ -199,7 +201,7 @@ class DeploymentOps:
         key = (old.endpoint, old.name)
         snap = Path(new.snapshot)
         try:
-            error = await self._core.environment_ready(sup.plan) or await sup.start()
+            error = await self._core.choices.environment_ready(sup.plan) or await sup.start()
         except BaseException:
             self._core.busy.discard(key)
             await _stop_then_discard(sup, None if same else snap)
@@ -276,7 +278,7 @@ class DeploymentOps:
         # Derived from the stored spec, so `show` lists the same ignored keys after a restart as after create.
         ignored = tuple(dict.fromkeys(deployment_ignored(rec.spec)))
         shown = views.deployment_view(rec, sup.workers() if sup else [], ignored=ignored)
-        shown["environment_build"] = self._core.environment_view(Path(rec.snapshot))
+        shown["environment_build"] = self._core.choices.environment_view(Path(rec.snapshot))
         if (autoscale := self._autoscaling.view(endpoint, name)) is not None:
             shown["autoscale"] = autoscale
         return shown
