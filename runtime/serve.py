@@ -112,7 +112,7 @@ async def _main(
         raise error from None
     host, port = sock.getsockname()[:2]
     shown = f"[{host}]" if ":" in host else host
-    ctl.base_url = f"http://{shown}:{port}"
+    ctl.core.base_url = f"http://{shown}:{port}"
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -127,12 +127,12 @@ async def _main(
 
     listening: Task | None = None
     try:
-        async with ctl.tasks.group():
+        async with ctl.core.tasks.group():
             await ctl.start()
             try:
-                state.write_server(ServerInfo(url=ctl.base_url, pid=os.getpid(), server=server))
-                log.info("modelyard serving on %s (state in %s, %s)", ctl.base_url, state.root, server)
-                listening = ctl.tasks.start("the HTTP server", http)
+                state.write_server(ServerInfo(url=ctl.core.base_url, pid=os.getpid(), server=server))
+                log.info("modelyard serving on %s (state in %s, %s)", ctl.core.base_url, state.root, server)
+                listening = ctl.core.tasks.start("the HTTP server", http)
                 await stop.wait()  # a signal, or `modelyard stop`; a failed task cancels this wait instead
             finally:
                 # The same stop in either case, shielded from the group's cancellation so it runs to the end.
@@ -146,7 +146,7 @@ async def _main(
                     if info is not None and info.pid == os.getpid():
                         state.server_file.unlink(missing_ok=True)
     except Exception as exc:
-        if ctl.tasks.failed is None:
+        if ctl.core.tasks.failed is None:
             raise _alone(exc) from None  # the start's own error (the state database refused, say), as it was
         return 1  # the task's failure is in the log already
     return 0

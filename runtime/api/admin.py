@@ -52,57 +52,57 @@ def routes(ctl: Controller) -> list[Route]:
     # Azure's resource names are case-insensitive: a path names a resource in any case, and the stored spelling
     # is what the controller works with.
     def _endpoint(request: Request) -> str:
-        return ctl.endpoint_name(request.path_params["name"])
+        return ctl.endpoints.endpoint_name(request.path_params["name"])
 
     def _deployment(request: Request) -> tuple[str, str]:
         endpoint = _endpoint(request)
-        return endpoint, ctl.deployment_name(endpoint, request.path_params["deployment"])
+        return endpoint, ctl.deployments.deployment_name(endpoint, request.path_params["deployment"])
 
     async def health(request: Request) -> Response:
         return JSON({"status": "ok"})
 
     async def status(request: Request) -> Response:
-        return JSON(ctl.status())
+        return JSON(ctl.status.snapshot())
 
     async def endpoints(request: Request) -> Response:
         if request.method == "GET":
-            return JSON(ctl.list_endpoints())
-        return JSON(await ctl.create_endpoint(await _body(request, views.SpecRequest)), status_code=201)
+            return JSON(ctl.endpoints.list_endpoints())
+        return JSON(await ctl.endpoints.create_endpoint(await _body(request, views.SpecRequest)), status_code=201)
 
     async def endpoint(request: Request) -> Response:
         name = _endpoint(request)
         if request.method == "GET":
-            return JSON(ctl.get_endpoint(name))
+            return JSON(ctl.endpoints.get_endpoint(name))
         if request.method == "DELETE":
             wait = _flag(request, "wait", True)
-            await ctl.delete_endpoint(name, wait=wait)
+            await ctl.endpoints.delete_endpoint(name, wait=wait)
             return Response(status_code=204 if wait else 202)
-        return JSON(await ctl.update_endpoint(name, await _body(request, views.EndpointUpdate)))
+        return JSON(await ctl.endpoints.update_endpoint(name, await _body(request, views.EndpointUpdate)))
 
     async def keys(request: Request) -> Response:
-        return JSON(ctl.keys(_endpoint(request)))
+        return JSON(ctl.endpoints.keys(_endpoint(request)))
 
     async def regenerate(request: Request) -> Response:
         body = await _body(request, views.RegenerateKeys)
-        return JSON(await ctl.regenerate_keys(_endpoint(request), body))
+        return JSON(await ctl.endpoints.regenerate_keys(_endpoint(request), body))
 
     async def deployments(request: Request) -> Response:
         endpoint = _endpoint(request)
         if request.method == "GET":
-            return JSON(ctl.list_deployments(endpoint))
+            return JSON(ctl.deployments.list_deployments(endpoint))
         body = await _body(request, views.DeploymentRequest)
-        return JSON(await ctl.create_deployment(endpoint, body), status_code=201)
+        return JSON(await ctl.deployments.create_deployment(endpoint, body), status_code=201)
 
     async def deployment(request: Request) -> Response:
         endpoint, name = _deployment(request)
         if request.method == "GET":
-            return JSON(ctl.get_deployment(endpoint, name))
+            return JSON(ctl.deployments.get_deployment(endpoint, name))
         if request.method == "DELETE":
             wait = _flag(request, "wait", True)
-            await ctl.delete_deployment(endpoint, name, wait=wait)
+            await ctl.deployments.delete_deployment(endpoint, name, wait=wait)
             return Response(status_code=204 if wait else 202)
         body = await _body(request, views.SpecRequest)
-        shown = await ctl.update_deployment(endpoint, name, body)
+        shown = await ctl.deployments.update_deployment(endpoint, name, body)
         return JSON(shown, status_code=200 if body.wait or not shown.get("rolled") else 202)
 
     async def logs(request: Request) -> Response:
@@ -115,7 +115,7 @@ def routes(ctl: Controller) -> list[Route]:
         if lines < 1 or instance < 0:
             raise SpecError(f"lines must be 1 or more and instance 0 or more; got lines={lines}, instance={instance}")
         container = request.query_params.get("container", "inference-server")
-        text = await ctl.logs(endpoint, name, lines, instance, container)
+        text = await ctl.deployments.logs(endpoint, name, lines, instance, container)
         return Response(text, media_type="text/plain; charset=utf-8")
 
     async def restart(request: Request) -> Response:
@@ -125,27 +125,27 @@ def routes(ctl: Controller) -> list[Route]:
             process = int(request.query_params.get("process", "0"))
         except ValueError:
             raise SpecError("instance and process must be integers (0, 1, ...)") from None
-        return JSON(await ctl.restart_worker(endpoint, name, instance, process))
+        return JSON(await ctl.deployments.restart_worker(endpoint, name, instance, process))
 
     async def models(request: Request) -> Response:
         if request.method == "GET":
             archived = _flag(request, "include_archived", False)
-            return JSON(ctl.list_models(request.query_params.get("name"), include_archived=archived))
-        return JSON(await ctl.create_model(await _body(request, views.ModelRequest)), status_code=201)
+            return JSON(ctl.models.list_models(request.query_params.get("name"), include_archived=archived))
+        return JSON(await ctl.models.create_model(await _body(request, views.ModelRequest)), status_code=201)
 
     async def model(request: Request) -> Response:
         query = request.query_params
-        return JSON(ctl.get_model(request.path_params["name"], query.get("version"), query.get("label")))
+        return JSON(ctl.models.get_model(request.path_params["name"], query.get("version"), query.get("label")))
 
     async def model_version(request: Request) -> Response:
         name, version = request.path_params["name"], request.path_params["version"]
         if request.method == "GET":
-            return JSON(ctl.get_model(name, version, None))
-        await ctl.delete_model(name, version)
+            return JSON(ctl.models.get_model(name, version, None))
+        await ctl.models.delete_model(name, version)
         return Response(status_code=204)
 
     async def archive(request: Request) -> Response:
-        return JSON(await ctl.archive_model(request.path_params["name"], request.path_params["version"]))
+        return JSON(await ctl.models.archive_model(request.path_params["name"], request.path_params["version"]))
 
     return [
         Route("/api/health", health, methods=["GET"]),

@@ -120,7 +120,7 @@ def build_app(ctl: Controller, admin_token: str, limits: Limits | None = None) -
     async def root(request: Request) -> Response:
         return Response(f"modelyard {__version__}\n", media_type="text/plain")
 
-    scraped = prometheus.registry(ctl.status, ctl.request_stats)
+    scraped = prometheus.registry(ctl.status.snapshot, ctl.status.request_stats)
 
     async def metrics(request: Request) -> Response:
         # Scrapers (Prometheus, as Triton's and Ray's /metrics are scraped) send no credentials; a client that is
@@ -146,7 +146,7 @@ def build_app(ctl: Controller, admin_token: str, limits: Limits | None = None) -
         middleware=[Middleware(_AdminGuard, token=admin_token)],
         exception_handlers={HTTPException: _routing_error},
     )
-    data = DataPlane(ctl.router, (limits or Limits()).max_body)
+    data = DataPlane(ctl.core.router, (limits or Limits()).max_body)
 
     async def app(scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http":

@@ -16,27 +16,27 @@ def routes(ctl: Controller) -> list[Route]:
 
     async def settings(request: Request) -> Response:
         if request.method == "GET":
-            return JSON(ctl.list_autoscales())
-        return JSON(await ctl.create_autoscale(await _body(request, AutoscaleCreate)), status_code=201)
+            return JSON(ctl.autoscale.list_autoscales())
+        return JSON(await ctl.autoscale.create_autoscale(await _body(request, AutoscaleCreate)), status_code=201)
 
     async def setting(request: Request) -> Response:
         name = request.path_params["name"]
         if request.method == "GET":
-            return JSON(ctl.get_autoscale(name))
+            return JSON(ctl.autoscale.get_autoscale(name))
         if request.method == "DELETE":
-            await ctl.delete_autoscale(name)
+            await ctl.autoscale.delete_autoscale(name)
             return Response(status_code=204)
-        return JSON(await ctl.update_autoscale(name, await _body(request, AutoscaleUpdate)))
+        return JSON(await ctl.autoscale.update_autoscale(name, await _body(request, AutoscaleUpdate)))
 
     async def rules(request: Request) -> Response:
         name = request.path_params["name"]
         profile = request.query_params.get("profile", "default")
         if request.method == "GET":
-            return JSON(ctl.list_autoscale_rules(name, profile))
+            return JSON(ctl.autoscale.list_autoscale_rules(name, profile))
         if request.method == "DELETE":
-            await ctl.delete_autoscale_rules(name, request.query_params.getlist("index"), profile)
+            await ctl.autoscale.delete_autoscale_rules(name, request.query_params.getlist("index"), profile)
             return Response(status_code=204)
-        return JSON(await ctl.create_autoscale_rule(name, await _body(request, RuleCreate)), status_code=201)
+        return JSON(await ctl.autoscale.create_autoscale_rule(name, await _body(request, RuleCreate)), status_code=201)
 
     return [
         Route("/api/autoscale-settings", settings, methods=["GET", "POST"]),

@@ -34,7 +34,7 @@ async def invoke(ctl: Controller, request: Request) -> Response:
     scheme, _, token = auth.partition(" ")
     if scheme.lower() != "bearer" or not token.strip():
         return _error(Code.UNAUTHENTICATED, "missing Bearer token: get one with `modelyard account get-access-token`")
-    if not ctl.access.valid(token.strip()):
+    if not ctl.jobs.access.valid(token.strip()):
         return _error(
             Code.UNAUTHENTICATED, "the token is not valid or has expired; get a new one with `account get-access-token`"
         )
@@ -44,7 +44,7 @@ async def invoke(ctl: Controller, request: Request) -> Response:
         except msgspec.DecodeError as exc:
             raise SpecError(f"request body is not valid JSON: {exc}") from None
         req = invoke_from_rest(body, request.headers.get(DEPLOYMENT_HEADER))
-        job = await ctl.invoke_batch_endpoint(ctl.batch.spelling("endpoint", name), req)
+        job = await ctl.jobs.invoke_batch_endpoint(ctl.core.batch.spelling("endpoint", name), req)
     except ModelyardError as exc:
         return _error(exc.code, exc.message)
     return JSON(
@@ -61,7 +61,7 @@ async def invoke(ctl: Controller, request: Request) -> Response:
                 "inputData": {k: {"uri": v["path"]} for k, v in job["inputs"].items()},
                 "outputData": {k: {"uri": v["path"]} for k, v in job["outputs"].items()},
                 "creationContext": job["creation_context"],
-                "interactionEndpoints": {"Studio": {"endpoint": f"{ctl.base_url}/api/jobs/{job['name']}"}},
+                "interactionEndpoints": {"Studio": {"endpoint": f"{ctl.core.base_url}/api/jobs/{job['name']}"}},
             },
         }
     )

@@ -16,26 +16,30 @@ def routes(ctl: Controller) -> list[Route]:
 
     async def environments(request: Request) -> Response:
         if request.method == "GET":
-            return JSON(ctl.list_environments())
-        return JSON(await ctl.create_environment(await _body(request, EnvironmentRequest)), status_code=201)
+            return JSON(ctl.environments.list_environments())
+        return JSON(
+            await ctl.environments.create_environment(await _body(request, EnvironmentRequest)), status_code=201
+        )
 
     async def environment(request: Request) -> Response:
         query = request.query_params
-        return JSON(ctl.get_environment(request.path_params["name"], query.get("version"), query.get("label")))
+        return JSON(
+            ctl.environments.get_environment(request.path_params["name"], query.get("version"), query.get("label"))
+        )
 
     async def version(request: Request) -> Response:
         name, version = request.path_params["name"], request.path_params["version"]
         if request.method == "GET":
-            return JSON(ctl.get_environment(name, version, None))
-        await ctl.delete_environment(name, version)
+            return JSON(ctl.environments.get_environment(name, version, None))
+        await ctl.environments.delete_environment(name, version)
         return Response(status_code=204)
 
     async def prune(request: Request) -> Response:
-        return JSON(await ctl.prune_environments())
+        return JSON(await ctl.environments.prune_environments())
 
     async def builds(request: Request) -> Response:
         return JSON(
-            [{"hash": p.digest, "started_at": p.started_at, "line": p.line} for p in ctl.envs.progress.values()]
+            [{"hash": p.digest, "started_at": p.started_at, "line": p.line} for p in ctl.core.envs.progress.values()]
         )
 
     async def export(request: Request) -> Response:
@@ -43,7 +47,7 @@ def routes(ctl: Controller) -> list[Route]:
         if not dest:
             raise SpecError("name the folder to write the wheels into with -o/--output (?path=...)")
         name = request.path_params["name"]
-        return JSON(await ctl.export_environment(name, request.query_params.get("version"), dest))
+        return JSON(await ctl.environments.export_environment(name, request.query_params.get("version"), dest))
 
     return [
         Route("/api/environments", environments, methods=["GET", "POST"]),

@@ -15,30 +15,30 @@ def routes(ctl: Controller) -> list[Route]:
     """The job management routes, bound to one controller."""
 
     def _endpoint(request: Request) -> str:
-        return ctl.batch.spelling("endpoint", request.path_params["name"])
+        return ctl.core.batch.spelling("endpoint", request.path_params["name"])
 
     async def endpoint_jobs(request: Request) -> Response:
         name = _endpoint(request)
         if request.method == "GET":
-            return JSON(ctl.list_jobs(name))
-        return JSON(await ctl.invoke_batch_endpoint(name, await _body(request, InvokeRequest)), status_code=201)
+            return JSON(ctl.jobs.list_jobs(name))
+        return JSON(await ctl.jobs.invoke_batch_endpoint(name, await _body(request, InvokeRequest)), status_code=201)
 
     async def deployment_jobs(request: Request) -> Response:
         endpoint = _endpoint(request)
-        deployment = ctl.batch.spelling("deployment", request.path_params["deployment"], endpoint)
-        return JSON(ctl.list_jobs(endpoint, deployment))
+        deployment = ctl.core.batch.spelling("deployment", request.path_params["deployment"], endpoint)
+        return JSON(ctl.jobs.list_jobs(endpoint, deployment))
 
     async def jobs(request: Request) -> Response:
-        return JSON(ctl.list_jobs())
+        return JSON(ctl.jobs.list_jobs())
 
     async def job(request: Request) -> Response:
-        return JSON(ctl.get_job(request.path_params["job"]))
+        return JSON(ctl.jobs.get_job(request.path_params["job"]))
 
     async def cancel(request: Request) -> Response:
-        return JSON(ctl.cancel_job(request.path_params["job"]))
+        return JSON(ctl.jobs.cancel_job(request.path_params["job"]))
 
     async def access_token(request: Request) -> Response:
-        return JSON(ctl.access.issue())
+        return JSON(ctl.jobs.access.issue())
 
     return [
         Route("/api/batch-endpoints/{name}/jobs", endpoint_jobs, methods=["GET", "POST"]),

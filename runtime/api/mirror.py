@@ -14,7 +14,7 @@ def routes(ctl: Controller) -> list[Route]:
     """The mirror report route, bound to one controller."""
 
     async def report(request: Request) -> Response:
-        name = ctl.endpoint_name(request.path_params["name"])
-        return JSON(ctl.mirror_report(name, request.query_params.get("since")))
+        name = ctl.endpoints.endpoint_name(request.path_params["name"])
+        return JSON(ctl.endpoints.mirror_report(name, request.query_params.get("since")))
 
     return [Route("/api/endpoints/{name}/mirror-report", report, methods=["GET"])]

@@ -60,7 +60,7 @@ def test_an_error_while_starting_is_raised_as_itself_for_the_cli_to_show(
     state = StateDir(tmp_path / "state")
     state.ensure()
 
-    async def refused(self: StatusOps) -> None:
+    def refused(self: StatusOps) -> None:
         raise StorageError("the state database failed: disk I/O error")
 
     monkeypatch.setattr(StatusOps, "start", refused)

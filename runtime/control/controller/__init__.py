@@ -1,70 +1,88 @@
 """The control process's brain: applies management requests to the registry, supervisors and router tables.
 
-The verbs live beside the state they share: `core` (registry, supervisors, lock, routes), `endpoints` and
-`deployments`, `autoscale` (Azure Monitor settings), `environments` (registered and built environments), for
-batch `assets` (data, computes), `batch` and `jobs`
-(with the batch runner), and `status` (the sampler loop and the status snapshot); `Controller` is all of them,
-the one object the API and `serve` hold.
+`Controller` is composed of parts, each a class of its own verbs that is handed, in its constructor, the shared
+`ControllerCore` (registry, supervisors, lock, routes, stores, tasks) and the other parts it calls: `models`,
+`endpoints`, `deployments` and `scaling`, `autoscale` (Azure Monitor settings) and `autoscaling` (the loop that
+applies them), `environments`, for batch `assets` (data, computes), `batch` and `jobs` (with the batch runner),
+and `status` (the sampler loop and the status snapshot). The API calls the parts (`ctl.endpoints.create_endpoint`).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
-from typing import Any
+from collections.abc import Callable
 
-from runtime.control import views
-from runtime.control.controller.autoscaling import AutoscalingOps
+from runtime.batch.runner import BatchOptions
+from runtime.control.controller.assets import AssetOps
+from runtime.control.controller.autoscale import AutoscaleOps
+from runtime.control.controller.autoscaling import SCALE_DOWN_STABILIZATION_S, AutoscalingOps
+from runtime.control.controller.batch import BatchOps
+from runtime.control.controller.core import ControllerCore
+from runtime.control.controller.deployments import DeploymentOps
 from runtime.control.controller.endpoints import EndpointOps
 from runtime.control.controller.environments import EnvironmentOps, EnvironmentRequest
-from runtime.control.controller.jobs import InvokeRequest
-from runtime.control.plan import model_ref_path
-from runtime.errors import SpecError
-from runtime.spec import load_model
+from runtime.control.controller.jobs import InvokeRequest, JobOps
+from runtime.control.controller.models import ModelOps
+from runtime.control.controller.scaling import ScaleOps
+from runtime.control.controller.status import StatusOps
+from runtime.envs.cache import EnvCache
+from runtime.statedir import StateDir
 
 __all__ = ["Controller", "EnvironmentRequest", "InvokeRequest"]
 
 
-class Controller(EndpointOps, AutoscalingOps, EnvironmentOps):
-    """Owns the registry, one supervisor per deployment, and the router's tables."""
+class Controller:
+    """Owns the registry, one supervisor per deployment, and the router's tables, through its parts."""
 
-    async def create_model(self, req: views.ModelRequest) -> dict[str, Any]:
-        """model create: copy the model into the local registry under name and version."""
-        if req.yaml is None and (req.name is None or req.path is None):
-            raise SpecError("no YAML given: pass the file with -f, or --name and --path (with --version, --type)")
-        loaded = load_model(
-            req.yaml if req.yaml is not None else "{}",
-            source=req.source,
-            overrides=req.set,
-            name=req.name,
-            version=req.version,
-            path=req.path,
-            type=req.type,
+    def __init__(
+        self,
+        state: StateDir,
+        *,
+        cores: list[int],
+        gpus: list[int],
+        random: Callable[[], float],
+        gpu_note: str = "",
+        token_lifetime_s: int = 3600,
+        envs: EnvCache | None = None,
+        batch: BatchOptions | None = None,
+        sample_period_s: float = 1.0,
+        scale_down_stabilization_s: float = SCALE_DOWN_STABILIZATION_S,
+    ) -> None:
+        self.core = ControllerCore(
+            state,
+            cores=cores,
+            gpus=gpus,
+            random=random,
+            gpu_note=gpu_note,
+            token_lifetime_s=token_lifetime_s,
+            envs=envs,
         )
-        async with self._lock:
-            rec = await self.models.register(loaded)
-        return views.model_view(rec)
+        core = self.core
+        # In dependency order: each part is handed those it calls.
+        self.models = ModelOps(core)
+        self.endpoints = EndpointOps(core)
+        self.environments = EnvironmentOps(core)
+        self.scaling = ScaleOps(core)
+        self.autoscale = AutoscaleOps(core)
+        self.assets = AssetOps(core)
+        self.jobs = JobOps(core, self.assets, batch=batch)
+        self.batch = BatchOps(core, self.jobs)
+        self.status = StatusOps(core, self.jobs, sample_period_s=sample_period_s)
+        self.autoscaling = AutoscalingOps(
+            core, self.scaling, self.autoscale, self.status, scale_down_stabilization_s=scale_down_stabilization_s
+        )
+        self.deployments = DeploymentOps(core, self.scaling, self.autoscaling)
 
-    def list_models(self, name: str | None = None, include_archived: bool = False) -> list[dict[str, Any]]:
-        """model list: archived versions only with --include-archived, as az ml lists them."""
-        return [views.model_view(m) for m in self.registry.models(name) if include_archived or not m.archived]
+    async def start(self) -> None:
+        """Bring back every endpoint and deployment, then start the batch runner, the sampler and the autoscaler."""
+        await self.core.start()
+        self.jobs.start()
+        self.status.start()
+        self.autoscaling.start()
 
-    def get_model(self, name: str, version: str | None, label: str | None) -> dict[str, Any]:
-        """model show: one version, or the one a label (latest) names."""
-        if version is None and label is None:
-            raise SpecError("name the version with -v/--version or a label with -l/--label (latest)")
-        return views.model_view(self.models.find(name, version, label))
-
-    async def archive_model(self, name: str, version: str) -> dict[str, Any]:
-        """model archive."""
-        async with self._lock:
-            return views.model_view(self.models.archive(name, version))
-
-    async def delete_model(self, name: str, version: str) -> None:
-        """model delete: refused while a deployment serves that version."""
-        async with self._lock:
-            path = self.models.find(name, version, None).path
-            deployments = self.registry.deployments()
-            users = [f"{d.endpoint}/{d.name}" for d in deployments if model_ref_path(Path(d.snapshot)) == path]
-            batch = self.batch.deployments()
-            users += [f"{d.endpoint}/{d.name} (batch)" for d in batch if model_ref_path(Path(d.snapshot)) == path]
-            await self.models.delete(name, version, users)
+    async def stop(self) -> None:
+        """Stop the batch runner, then every worker; then close the parts' tables and save the cost basis."""
+        await self.jobs.stop()
+        await self.core.stop()
+        self.autoscale.close()
+        self.jobs.close()
+        self.status.close()

@@ -1,4 +1,4 @@
-"""Data asset and compute cluster operations, and the batch tables every batch verb shares.
+"""Data asset and compute cluster operations.
 
 A data asset records the absolute local path it names: nothing is copied, since data folders can be large. A
 compute cluster is a name and a size that batch deployments run on; no process belongs to it.
@@ -8,37 +8,24 @@ from __future__ import annotations
 
 import asyncio
 import os
-import shutil
 import time
 from typing import Any
 
 import msgspec
 
 from runtime.control import views
-from runtime.control.batch_registry import BatchRegistry, ComputeRecord, DataRecord
+from runtime.control.batch_registry import ComputeRecord, DataRecord
 from runtime.control.controller.core import ControllerCore
 from runtime.errors import NotFound, SpecError
 from runtime.spec import DataType, load_compute, load_data, local_path
 from runtime.spec.model import next_version
 
 
-class AssetOps(ControllerCore):
-    """The data and compute verbs; owns the batch registry."""
+class AssetOps:
+    """The data and compute verbs, over the core's batch registry."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.batch = BatchRegistry(self.state.db)
-
-    async def start(self) -> None:
-        """Start as the core does; folders of batch deletes a stopped server left half done are removed."""
-        for leftover in self.state.batch_snapshots.glob(".deleted-*"):
-            shutil.rmtree(leftover, ignore_errors=True)
-        await super().start()
-
-    async def stop(self) -> None:
-        """Stop as the core does, then close the batch tables' connection."""
-        await super().stop()
-        self.batch.close()
+    def __init__(self, core: ControllerCore) -> None:
+        self._core = core
 
     # --- data --------------------------------------------------------------------------------------------------
 
@@ -58,8 +45,8 @@ class AssetOps(ControllerCore):
         )
         spec = loaded.spec
         path = await asyncio.to_thread(_checked_path, spec.path, loaded.base_dir, spec.type, loaded.source)
-        async with self._lock:
-            versions = self.batch.data(spec.name)
+        async with self._core.lock:
+            versions = self._core.batch.data(spec.name)
             version = str(spec.version) if spec.version is not None else next_version(v.version for v in versions)
             rec = DataRecord(
                 name=spec.name,
@@ -69,12 +56,12 @@ class AssetOps(ControllerCore):
                 ignored=loaded.ignored,
                 created_at=time.time(),
             )
-            self.batch.add_data(rec)
+            self._core.batch.add_data(rec)
         return views.data_view(rec)
 
     def list_data(self, name: str | None = None) -> list[dict[str, Any]]:
         """data list: the latest version of each asset, or every version of one (-n), as az ml lists them."""
-        records = self.batch.data(name)
+        records = self._core.batch.data(name)
         if name is None:
             latest = {rec.name: rec for rec in records}  # oldest first, so the last of each name wins
             records = list(latest.values())
@@ -88,7 +75,7 @@ class AssetOps(ControllerCore):
 
     def find_data(self, name: str, version: str | None, label: str | None) -> DataRecord:
         """One data asset version, by number or by the `latest` label; NotFound saying what exists."""
-        records = self.batch.data(name)
+        records = self._core.batch.data(name)
         if not records:
             raise NotFound(f"data asset {name!r} not found; register it with `modelyard data create`")
         if version is not None:
@@ -124,23 +111,23 @@ class AssetOps(ControllerCore):
             ignored=loaded.ignored,
             created_at=time.time(),
         )
-        async with self._lock:
-            self.batch.add_compute(rec)
+        async with self._core.lock:
+            self._core.batch.add_compute(rec)
         return views.compute_view(rec)
 
     def get_compute(self, name: str) -> dict[str, Any]:
         """compute show."""
-        return views.compute_view(self.batch.compute(name))
+        return views.compute_view(self._core.batch.compute(name))
 
     def list_computes(self) -> list[dict[str, Any]]:
         """compute list."""
-        return [views.compute_view(rec) for rec in self.batch.computes()]
+        return [views.compute_view(rec) for rec in self._core.batch.computes()]
 
     async def delete_compute(self, name: str) -> None:
         """compute delete: refused while a batch deployment runs on it."""
-        async with self._lock:
-            self.batch.compute(name)
-            self.batch.delete_compute(name)
+        async with self._core.lock:
+            self._core.batch.compute(name)
+            self._core.batch.delete_compute(name)
 
 
 def _checked_path(given: str, base_dir: str, kind: DataType, source: str) -> str:

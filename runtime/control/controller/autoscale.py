@@ -67,16 +67,15 @@ class RuleCreate(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_field
     resource_type: str | None = None
 
 
-class AutoscaleOps(ControllerCore):
+class AutoscaleOps:
     """The monitor autoscale verbs; owns the autoscale settings table."""
 
-    def __init__(self, *args: Any, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
-        self.autoscales = AutoscaleRegistry(self.state.db)
+    def __init__(self, core: ControllerCore) -> None:
+        self._core = core
+        self.autoscales = AutoscaleRegistry(core.state.db)
 
-    async def stop(self) -> None:
-        """Stop as the core does, then close the autoscale table's connection."""
-        await super().stop()
+    def close(self) -> None:
+        """Close the autoscale table's connection (after the core has stopped)."""
         self.autoscales.close()
 
     # --- settings -----------------------------------------------------------------------------------------------
@@ -108,7 +107,7 @@ class AutoscaleOps(ControllerCore):
             created_at=now,
             updated_at=now,
         )
-        async with self._lock:
+        async with self._core.lock:
             self.autoscales.add(setting)
         return setting_view(setting)
 
@@ -122,7 +121,7 @@ class AutoscaleOps(ControllerCore):
 
     async def update_autoscale(self, name: str, req: AutoscaleUpdate) -> dict[str, Any]:
         """monitor autoscale update: counts as az updates them, enabled, tags."""
-        async with self._lock:
+        async with self._core.lock:
             setting = self.autoscales.get(name)
             profile = setting.profile()
             cap = profile.capacity
@@ -149,14 +148,14 @@ class AutoscaleOps(ControllerCore):
 
     async def delete_autoscale(self, name: str) -> None:
         """monitor autoscale delete."""
-        async with self._lock:
+        async with self._core.lock:
             self.autoscales.delete(name)
 
     # --- rules --------------------------------------------------------------------------------------------------
 
     async def create_autoscale_rule(self, name: str, req: RuleCreate) -> dict[str, Any]:
         """monitor autoscale rule create: add a rule to a profile; answers the rule, as az does."""
-        async with self._lock:
+        async with self._core.lock:
             setting = self.autoscales.get(name)
             profile = setting.profile(req.profile_name)
             source, uri = self._metric_source(setting, req.resource, req.resource_type)
@@ -181,7 +180,7 @@ class AutoscaleOps(ControllerCore):
 
     async def delete_autoscale_rules(self, name: str, indexes: list[str], profile_name: str = "default") -> None:
         """monitor autoscale rule delete --index I [I ...] | '*'."""
-        async with self._lock:
+        async with self._core.lock:
             setting = self.autoscales.get(name)
             profile = setting.profile(profile_name)
             if not indexes:
@@ -202,7 +201,7 @@ class AutoscaleOps(ControllerCore):
 
     def autoscale_policy(self, endpoint: str, deployment: str) -> Policy:
         """Which policy scales a deployment: its enabled autoscale setting, else its scale_settings, else none."""
-        return self.autoscale_policy_of(self.registry.deployment(endpoint, deployment))
+        return self.autoscale_policy_of(self._core.registry.deployment(endpoint, deployment))
 
     def autoscale_policy_of(self, rec: DeploymentRecord) -> Policy:
         """autoscale_policy for a deployment record already read."""
@@ -226,12 +225,12 @@ class AutoscaleOps(ControllerCore):
             endpoint, _, deployment = text.partition("/")
             if not endpoint or not deployment or "/" in deployment:
                 raise SpecError(f"--resource {resource!r} is not an online deployment; use {RESOURCE_FORMS}")
-        endpoint = self.registry.endpoint_name(endpoint)
-        self.registry.endpoint(endpoint)  # NotFound: "endpoint 'x' not found"
+        endpoint = self._core.registry.endpoint_name(endpoint)
+        self._core.registry.endpoint(endpoint)  # NotFound: "endpoint 'x' not found"
         if deployment is None:
             return endpoint, None, text if arm else endpoint_id(endpoint)
-        deployment = self.registry.deployment_name(endpoint, deployment)
-        self.registry.deployment(endpoint, deployment)
+        deployment = self._core.registry.deployment_name(endpoint, deployment)
+        self._core.registry.deployment(endpoint, deployment)
         return endpoint, deployment, text if arm else deployment_id(endpoint, deployment)
 
     def _metric_source(

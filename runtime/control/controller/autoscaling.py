@@ -15,7 +15,8 @@ import msgspec
 from runtime.control.autoscale import Decision, FixedPolicy, Policy, TargetPolicy, decision_view
 from runtime.control.autoscaler import Autoscaler, Scaled
 from runtime.control.controller.autoscale import AutoscaleOps
-from runtime.control.controller.deployments import DeploymentOps
+from runtime.control.controller.core import ControllerCore
+from runtime.control.controller.scaling import ScaleOps
 from runtime.control.controller.status import StatusOps
 from runtime.control.registry import DeploymentRecord
 from runtime.status import AutoscaleStatus
@@ -24,32 +25,41 @@ from runtime.status import AutoscaleStatus
 SCALE_DOWN_STABILIZATION_S = 300.0
 
 
-class AutoscalingOps(DeploymentOps, StatusOps, AutoscaleOps):
-    """Runs the autoscaler for the server's life."""
+class AutoscalingOps:
+    """Runs the autoscaler for the server's life: policies from `settings`, load from `status`, `scaling` acts."""
 
-    def __init__(self, *args: Any, scale_down_stabilization_s: float = SCALE_DOWN_STABILIZATION_S, **kwargs: Any):
-        super().__init__(*args, **kwargs)
+    def __init__(
+        self,
+        core: ControllerCore,
+        scaling: ScaleOps,
+        settings: AutoscaleOps,
+        status: StatusOps,
+        *,
+        scale_down_stabilization_s: float = SCALE_DOWN_STABILIZATION_S,
+    ) -> None:
+        self._core = core
+        self._scaling = scaling
+        self._settings = settings
+        self._status = status
         self._stabilization_s = scale_down_stabilization_s
         self.autoscaler = Autoscaler(deployments=self._scaled, scale=self._scale_for, on_decision=self._decided)
 
-    async def start(self) -> None:
-        """Start everything else, then the autoscaler."""
-        await super().start()
-        self._loop("autoscaler", self.autoscaler.run)
+    def start(self) -> None:
+        """Start the autoscaler among the server's tasks."""
+        self._core.loop("autoscaler", self.autoscaler.run)
 
-    def get_deployment(self, endpoint: str, name: str) -> dict[str, Any]:
-        """online-deployment show, with the autoscaler's current and target counts and its last decision."""
-        shown = super().get_deployment(endpoint, name)
-        if not isinstance(self._policy(endpoint, name), FixedPolicy):
-            current = self._sups[(endpoint, name)].instance_count if (endpoint, name) in self._sups else 0
-            shown["autoscale"] = decision_view(self.autoscaler.last(endpoint, name), current)
-        return shown
+    def view(self, endpoint: str, name: str) -> dict[str, Any] | None:
+        """`show`'s autoscale field: current and target counts and the last decision; None if no policy scales it."""
+        if isinstance(self._policy(endpoint, name), FixedPolicy):
+            return None
+        current = self._core.sups[(endpoint, name)].instance_count if (endpoint, name) in self._core.sups else 0
+        return decision_view(self.autoscaler.last(endpoint, name), current)
 
     def _policy(self, endpoint: str, name: str) -> Policy:
-        return self._policy_of(self.registry.deployment(endpoint, name))
+        return self._policy_of(self._core.registry.deployment(endpoint, name))
 
     def _policy_of(self, rec: DeploymentRecord) -> Policy:
-        policy = self.autoscale_policy_of(rec)
+        policy = self._settings.autoscale_policy_of(rec)
         if isinstance(policy, TargetPolicy):
             policy = msgspec.structs.replace(policy, stabilization_s=self._stabilization_s)
         return policy
@@ -57,13 +67,17 @@ class AutoscalingOps(DeploymentOps, StatusOps, AutoscaleOps):
     def _scaled(self, now: float) -> list[Scaled]:
         """The deployments a policy may scale now, each with its load from the monitor's last reading."""
         out = []
-        for rec in self.registry.deployments():
+        for rec in self._core.registry.deployments():
             key = (rec.endpoint, rec.name)
-            sup = self._sups.get(key)
-            if sup is None or rec.state != "Succeeded" or key in self._busy:
+            sup = self._core.sups.get(key)
+            if sup is None or rec.state != "Succeeded" or key in self._core.busy:
                 continue
             policy = self._policy_of(rec)
-            load = None if isinstance(policy, FixedPolicy) else self.monitor.load(self._online_input(rec), now)
+            load = (
+                None
+                if isinstance(policy, FixedPolicy)
+                else self._status.monitor.load(self._status.online_input(rec), now)
+            )
             out.append(
                 Scaled(
                     endpoint=rec.endpoint, deployment=rec.name, instances=sup.instance_count, policy=policy, load=load
@@ -72,11 +86,11 @@ class AutoscalingOps(DeploymentOps, StatusOps, AutoscaleOps):
         return out
 
     async def _scale_for(self, endpoint: str, name: str, count: int, reason: str) -> None:
-        await self.scale_deployment(endpoint, name, count, reason=reason)
+        await self._scaling.scale_deployment(endpoint, name, count, reason=reason)
 
     def _decided(self, endpoint: str, name: str, decision: Decision) -> None:
         counts = self.autoscaler.decisions.get((endpoint, name), {})
-        self.monitor.autoscale[(endpoint, name)] = AutoscaleStatus(
+        self._status.monitor.autoscale[(endpoint, name)] = AutoscaleStatus(
             current=decision.current,
             target=decision.target,
             last_decision={"out": "scale_out", "in": "scale_in"}.get(decision.direction, "hold"),

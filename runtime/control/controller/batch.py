@@ -18,15 +18,19 @@ import msgspec
 
 from runtime.control import views
 from runtime.control.batch_registry import BatchDeploymentRecord, BatchEndpointRecord
-from runtime.control.controller.assets import AssetOps
-from runtime.control.controller.core import as_yaml, set_aside, spec_yaml, stop_and_remove, with_changes
+from runtime.control.controller.core import ControllerCore, as_yaml, set_aside, spec_yaml, stop_and_remove, with_changes
+from runtime.control.controller.jobs import JobOps
 from runtime.control.plan import discard_snapshot, snapshot
 from runtime.errors import Conflict, NotFound, SpecError
 from runtime.spec import BatchDeploymentSpec, load_batch_deployment, load_batch_endpoint
 
 
-class BatchOps(AssetOps):
-    """The batch-endpoint and batch-deployment verbs."""
+class BatchOps:
+    """The batch-endpoint and batch-deployment verbs; a delete waits for no job, `jobs` refuses it while one runs."""
+
+    def __init__(self, core: ControllerCore, jobs: JobOps) -> None:
+        self._core = core
+        self._jobs = jobs
 
     # --- endpoints ---------------------------------------------------------------------------------------------
 
@@ -47,21 +51,21 @@ class BatchOps(AssetOps):
         rec = BatchEndpointRecord(
             name=spec.name, spec=spec, source=loaded.source, ignored=loaded.ignored, created_at=now, updated_at=now
         )
-        async with self._lock:
-            self.batch.add_endpoint(rec)
-        return views.batch_endpoint_view(rec, self.base_url)
+        async with self._core.lock:
+            self._core.batch.add_endpoint(rec)
+        return views.batch_endpoint_view(rec, self._core.base_url)
 
     async def update_batch_endpoint(self, name: str, req: views.SpecRequest) -> dict[str, Any]:
         """batch-endpoint update: a file and/or --set (defaults.deployment_name=D switches the default)."""
-        async with self._lock:
-            rec = self.batch.endpoint(name)
+        async with self._core.lock:
+            rec = self._core.batch.endpoint(name)
             text = req.yaml if req.yaml is not None else as_yaml(rec.spec)
             source = req.source if req.yaml is not None else rec.source
             loaded = load_batch_endpoint(text, source=source, overrides=req.set, name=name)
             spec = loaded.spec
             default = spec.defaults.deployment_name
             if default is not None:
-                names = {d.name.lower(): d.name for d in self.batch.deployments(name)}
+                names = {d.name.lower(): d.name for d in self._core.batch.deployments(name)}
                 if default.lower() not in names:
                     have = ", ".join(sorted(names.values())) or "none yet"
                     raise SpecError(
@@ -71,25 +75,27 @@ class BatchOps(AssetOps):
                 spec = with_changes(spec, defaults=with_changes(spec.defaults, deployment_name=names[default.lower()]))
             ignored = loaded.ignored if req.yaml is not None else rec.ignored
             rec = with_changes(rec, spec=spec, source=source, ignored=ignored)
-            self.batch.save_endpoint(rec)
-        return views.batch_endpoint_view(rec, self.base_url)
+            self._core.batch.save_endpoint(rec)
+        return views.batch_endpoint_view(rec, self._core.base_url)
 
     async def delete_batch_endpoint(self, name: str) -> None:
-        """batch-endpoint delete: its deployments and their snapshots go too, as in az ml."""
-        async with self._lock:
-            self.batch.endpoint(name)
-            self.batch.delete_endpoint(name)
+        """batch-endpoint delete: its deployments and their snapshots go too, as in az ml; refused while one of
+        its jobs is unfinished."""
+        self._jobs.refuse_unfinished(self._core.batch.endpoint(name).name, None)
+        async with self._core.lock:
+            self._core.batch.endpoint(name)
+            self._core.batch.delete_endpoint(name)
             # Moved aside under the lock, so an endpoint created again under this name keeps its new files.
-            doomed = [set_aside(self.state.batch_snapshots / name, self.state.batch_snapshots)]
+            doomed = [set_aside(self._core.state.batch_snapshots / name, self._core.state.batch_snapshots)]
         await stop_and_remove([], doomed)
 
     def get_batch_endpoint(self, name: str) -> dict[str, Any]:
         """batch-endpoint show."""
-        return views.batch_endpoint_view(self.batch.endpoint(name), self.base_url)
+        return views.batch_endpoint_view(self._core.batch.endpoint(name), self._core.base_url)
 
     def list_batch_endpoints(self) -> list[dict[str, Any]]:
         """batch-endpoint list."""
-        return [views.batch_endpoint_view(rec, self.base_url) for rec in self.batch.endpoints()]
+        return [views.batch_endpoint_view(rec, self._core.base_url) for rec in self._core.batch.endpoints()]
 
     # --- deployments -------------------------------------------------------------------------------------------
 
@@ -104,10 +110,10 @@ class BatchOps(AssetOps):
         spec = loaded.spec
         if spec.endpoint_name != endpoint:
             raise SpecError(f"{req.source}: $.endpoint_name: {spec.endpoint_name!r} does not match {endpoint!r}")
-        async with self._lock:
-            self.batch.endpoint(endpoint)
+        async with self._core.lock:
+            self._core.batch.endpoint(endpoint)
             spec = self._check_compute(spec, loaded.source)
-            for other in self.batch.deployments(endpoint):
+            for other in self._core.batch.deployments(endpoint):
                 if other.name.lower() == spec.name.lower():
                     raise Conflict(
                         f"batch deployment {other.name!r} exists already under endpoint {endpoint!r}; "
@@ -126,7 +132,7 @@ class BatchOps(AssetOps):
                 updated_at=now,
             )
             try:
-                self.batch.add_deployment(rec, make_default=req.set_default)
+                self._core.batch.add_deployment(rec, make_default=req.set_default)
             except BaseException:
                 discard_snapshot(snap)
                 raise
@@ -136,8 +142,8 @@ class BatchOps(AssetOps):
         self, endpoint: str, name: str, req: views.BatchDeploymentRequest
     ) -> dict[str, Any]:
         """batch-deployment update: a file is snapshotted again; --set alone keeps the files unless it moves them."""
-        async with self._lock:
-            old = self.batch.deployment(endpoint, name)
+        async with self._core.lock:
+            old = self._core.batch.deployment(endpoint, name)
             text = req.yaml if req.yaml is not None else as_yaml(old.spec)
             source = req.source if req.yaml is not None else old.source
             loaded = load_batch_deployment(text, source=source, overrides=req.set, name=name, endpoint_name=endpoint)
@@ -153,7 +159,7 @@ class BatchOps(AssetOps):
                 old, spec=spec, source=source, ignored=ignored, snapshot=str(snap), updated_at=time.time()
             )
             try:
-                self.batch.save_deployment(new, make_default=req.set_default)
+                self._core.batch.save_deployment(new, make_default=req.set_default)
             except BaseException:
                 if snap != Path(old.snapshot):
                     discard_snapshot(snap)
@@ -163,34 +169,40 @@ class BatchOps(AssetOps):
         return views.batch_deployment_view(new)
 
     async def delete_batch_deployment(self, endpoint: str, name: str) -> None:
-        """batch-deployment delete: refused while the endpoint names it as its default."""
-        async with self._lock:
-            ep = self.batch.endpoint(endpoint)
-            rec = self.batch.deployment(endpoint, name)
+        """batch-deployment delete: refused while the endpoint names it as its default or one of its jobs is
+        unfinished."""
+        found = self._core.batch.deployment(endpoint, name)
+        self._jobs.refuse_unfinished(found.endpoint, found.name)
+        async with self._core.lock:
+            ep = self._core.batch.endpoint(endpoint)
+            rec = self._core.batch.deployment(endpoint, name)
             if ep.spec.defaults.deployment_name == name:
                 raise Conflict(
                     f"batch deployment {name!r} is the default of batch endpoint {endpoint!r}; make another "
                     f"deployment the default first with `modelyard batch-endpoint update -n {endpoint} --set "
                     f"defaults.deployment_name=<other>`, or delete the endpoint with its deployments"
                 )
-            self.batch.delete_deployment(endpoint, name)
-            doomed = [set_aside(Path(rec.snapshot).parent, self.state.batch_snapshots)]
+            self._core.batch.delete_deployment(endpoint, name)
+            doomed = [set_aside(Path(rec.snapshot).parent, self._core.state.batch_snapshots)]
         await stop_and_remove([], doomed)
 
     def get_batch_deployment(self, endpoint: str, name: str) -> dict[str, Any]:
         """batch-deployment show."""
-        rec = self.batch.deployment(endpoint, name)
-        return {**views.batch_deployment_view(rec), "environment_build": self.environment_view(Path(rec.snapshot))}
+        rec = self._core.batch.deployment(endpoint, name)
+        return {
+            **views.batch_deployment_view(rec),
+            "environment_build": self._core.choices.environment_view(Path(rec.snapshot)),
+        }
 
     def list_batch_deployments(self, endpoint: str) -> list[dict[str, Any]]:
         """batch-deployment list."""
-        self.batch.endpoint(endpoint)
-        return [views.batch_deployment_view(rec) for rec in self.batch.deployments(endpoint)]
+        self._core.batch.endpoint(endpoint)
+        return [views.batch_deployment_view(rec) for rec in self._core.batch.deployments(endpoint)]
 
     def _check_compute(self, spec: BatchDeploymentSpec, source: str) -> BatchDeploymentSpec:
         """`spec` naming its compute as stored (names ignore case); NotFound saying how to create a missing one."""
         try:
-            found = self.batch.compute(self.batch.spelling("compute", spec.compute))
+            found = self._core.batch.compute(self._core.batch.spelling("compute", spec.compute))
         except NotFound:
             raise NotFound(
                 f"{_file(source)}$.compute: compute {spec.compute!r} does not exist; create it with "
@@ -205,12 +217,12 @@ class BatchOps(AssetOps):
             spec,
             base_dir=base_dir,
             source=source,
-            into=self.state.batch_snapshots / spec.endpoint_name / spec.name,
-            resolve_model=self.models.resolve,
+            into=self._core.state.batch_snapshots / spec.endpoint_name / spec.name,
+            resolve_model=self._core.models.resolve,
         )
         try:
-            chosen = await asyncio.to_thread(self.choose_environment, spec, base_dir, source, snap)
-            await self.build_environment(chosen)
+            chosen = await asyncio.to_thread(self._core.choices.choose_environment, spec, base_dir, source, snap)
+            await self._core.choices.build_environment(chosen)
         except BaseException:
             discard_snapshot(snap)
             raise

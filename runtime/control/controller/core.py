@@ -12,7 +12,6 @@ import logging
 import os
 import shutil
 import sqlite3
-import sys
 import tempfile
 import time
 import uuid
@@ -24,20 +23,20 @@ import msgspec
 
 from runtime.control import views
 from runtime.control.allocator import Allocation, allocate
+from runtime.control.batch_registry import BatchRegistry
+from runtime.control.controller.choices import EnvironmentChoices
 from runtime.control.environments import EnvironmentStore
 from runtime.control.logfiles import rotate_all
 from runtime.control.mirror_report import MirrorReports
 from runtime.control.models import ModelStore
-from runtime.control.plan import Snapshotted, WorkerPlan, mlflow_folder, worker_plan
+from runtime.control.plan import worker_plan
 from runtime.control.registry import DeploymentRecord, Registry
 from runtime.control.restarts import Backoff
 from runtime.control.routes import build_routes
 from runtime.control.supervisor import DeploymentSupervisor
 from runtime.control.tasks import ServiceTasks, Task
-from runtime.envs import selection as env_selection
 from runtime.envs.cache import EnvCache
-from runtime.envs.selection import Selection
-from runtime.errors import BuildError, Conflict, ModelyardError, SpecError
+from runtime.errors import Conflict, ModelyardError, SpecError
 from runtime.routing.router import Router
 from runtime.routing.tokens import Tokens
 from runtime.spec import (
@@ -61,7 +60,9 @@ LOG_CHECK_S = 30.0
 
 
 class ControllerCore:
-    """The shared state, the server's lifecycle, and how a deployment record becomes running workers."""
+    """The shared state, the server's lifecycle, and how a deployment record becomes running workers.
+
+    The parts of the controller (endpoints, deployments, jobs, ...) each hold this one object."""
 
     def __init__(
         self,
@@ -80,26 +81,28 @@ class ControllerCore:
         self.models = ModelStore(self.registry, state.models)
         self.envs = envs or EnvCache(state.environments)
         self.environments = EnvironmentStore(state.db, self.envs)
+        self.batch = BatchRegistry(state.db)
+        self.choices = EnvironmentChoices(self.envs, self.environments)
         self.router = Router(random, tokens=Tokens(state.token_secret(), token_lifetime_s, time.time))
         self.mirrors = MirrorReports(state.db, self.router.mirror.log)
         self.base_url = ""
-        self._cores = cores
-        self._gpus = gpus
-        self._gpu_note = gpu_note
-        self._lock = asyncio.Lock()
-        self._sups: dict[tuple[str, str], DeploymentSupervisor] = {}
+        self.cores = cores
+        self.gpus = gpus
+        self.gpu_note = gpu_note
+        self.lock = asyncio.Lock()
+        self.sups: dict[tuple[str, str], DeploymentSupervisor] = {}
         #: deployments being created or updated: other changes to them wait with a Conflict, as in Azure
-        self._busy: set[tuple[str, str]] = set()
+        self.busy: set[tuple[str, str]] = set()
         self._tasks: set[asyncio.Task[Any]] = set()
         self._finishing: set[asyncio.Task[Any]] = set()
         #: the server's long-lived tasks (serve holds their group open); `_loops` are the controller's own
         self.tasks = ServiceTasks()
         self._loops: list[Task] = []
-        self._socket_dir = _socket_dir(state)
+        self.socket_dir = _socket_dir(state)
 
     async def start(self) -> None:
         """Bring back every endpoint and deployment from the state database."""
-        for folder in (self.state.snapshots, self.state.logs):
+        for folder in (self.state.snapshots, self.state.logs, self.state.batch_snapshots):
             for leftover in folder.glob(".deleted-*"):  # a server stopped in the middle of a delete
                 shutil.rmtree(leftover, ignore_errors=True)
         for rec in self.registry.deployments():
@@ -111,15 +114,15 @@ class ControllerCore:
             if rec.state == "Failed" and not rec.error.startswith((UPDATE_FAILED, RESTART_FAILED)):
                 continue  # it never served (a failed update leaves the previous version serving, so that one returns)
             try:
-                sup = self._supervisor(rec, self._taken())
+                sup = self.supervisor(rec, self.taken())
             except ModelyardError as exc:
                 self.registry.set_deployment_state(rec.endpoint, rec.name, "Failed", RESTART_FAILED + exc.message)
                 continue
-            self._sups[(rec.endpoint, rec.name)] = sup
-            self._busy.add((rec.endpoint, rec.name))
-            self._spawn(self._bring_up(rec.endpoint, rec.name, sup, all_traffic=False, restoring=True))
-        self._rebuild_routes()
-        self._loop("worker log rotation", self._rotate_logs)
+            self.sups[(rec.endpoint, rec.name)] = sup
+            self.busy.add((rec.endpoint, rec.name))
+            self.spawn(self.bring_up(rec.endpoint, rec.name, sup, all_traffic=False, restoring=True))
+        self.rebuild_routes()
+        self.loop("worker log rotation", self._rotate_logs)
 
     async def _rotate_logs(self) -> None:
         """Keep every worker log to a bounded size for as long as the server runs."""
@@ -140,34 +143,37 @@ class ControllerCore:
             task.cancel()
         for loop in self._loops:
             loop.cancel()
-        await asyncio.gather(*(s.stop() for s in self._sups.values()), *list(self._finishing), return_exceptions=True)
-        self._sups.clear()
+        await asyncio.gather(*(s.stop() for s in self.sups.values()), *list(self._finishing), return_exceptions=True)
+        self.sups.clear()
         for loop in self._loops:
             await loop.wait()
         self.mirrors.close()  # after the workers: the copies they answered while stopping are counted too
         self.registry.close()
         self.environments.close()
-        shutil.rmtree(self._socket_dir, ignore_errors=True)
+        self.batch.close()
+        shutil.rmtree(self.socket_dir, ignore_errors=True)
 
-    def _taken(self) -> list[Allocation]:
-        return [a for s in self._sups.values() for a in s.allocations]
+    def taken(self) -> list[Allocation]:
+        """Every allocation the running deployments hold."""
+        return [a for s in self.sups.values() for a in s.allocations]
 
-    def _supervisor(self, rec: DeploymentRecord, taken: list[Allocation]) -> DeploymentSupervisor:
+    def supervisor(self, rec: DeploymentRecord, taken: list[Allocation]) -> DeploymentSupervisor:
+        """A supervisor for the deployment's workers, placed next to `taken`; not started yet."""
         plan = worker_plan(rec.spec, Path(rec.snapshot), self.envs)
-        allocations, notes = self._place(rec, rec.spec.instance_count, taken)
+        allocations, notes = self.place(rec, rec.spec.instance_count, taken)
         return DeploymentSupervisor(
             name=rec.name,
             plan=plan,
             spec=rec.spec,
             allocations=allocations,
             notes=notes,
-            socket_dir=self._socket_dir,
+            socket_dir=self.socket_dir,
             log_dir=self.state.logs / rec.endpoint / rec.name,
-            on_change=self._rebuild_routes,
+            on_change=self.rebuild_routes,
             tasks=self.tasks,
         )
 
-    def _place(
+    def place(
         self, rec: DeploymentRecord, count: int, taken: list[Allocation]
     ) -> tuple[tuple[Allocation, ...], tuple[str, ...]]:
         """Cores (and GPUs) for `count` instances of the deployment next to `taken`, and notes on the placement."""
@@ -185,23 +191,24 @@ class ControllerCore:
             count=count,
             cores_per=shape.cores,
             gpus_per=shape.gpus,
-            machine_cores=self._cores,
-            machine_gpus=self._gpus,
+            machine_cores=self.cores,
+            machine_gpus=self.gpus,
             taken=taken,
             placement="strict" if rec.placement == "strict" else "share",
             deployment=rec.name,
         )
         notes = list(result.notes)
-        if shape.gpus and not self._gpus and self._gpu_note:
-            notes.append(self._gpu_note)
+        if shape.gpus and not self.gpus and self.gpu_note:
+            notes.append(self.gpu_note)
         return result.allocations, tuple(notes)
 
-    async def _bring_up(
+    async def bring_up(
         self, endpoint: str, name: str, sup: DeploymentSupervisor, *, all_traffic: bool, restoring: bool = False
     ) -> None:
+        """Start a new deployment's workers and record how it went; it stays busy until then."""
         key = (endpoint, name)
         try:
-            error = await self.environment_ready(sup.plan) or await sup.start()
+            error = await self.choices.environment_ready(sup.plan) or await sup.start()
             # The deployment stays busy (other changes wait with a Conflict) until its outcome is on record.
             backoff = Backoff()
             while failed := await self._settle(key, sup, error, all_traffic=all_traffic, restoring=restoring):
@@ -211,16 +218,16 @@ class ControllerCore:
                 log.warning("%s/%s: cannot record its state %s: %s; next try in %.1f s", *key, outcome, failed, wait)
                 await asyncio.sleep(wait)
         finally:
-            self._busy.discard(key)
+            self.busy.discard(key)
 
     async def _settle(
         self, key: tuple[str, str], sup: DeploymentSupervisor, error: str | None, *, all_traffic: bool, restoring: bool
     ) -> sqlite3.OperationalError | None:
         """Record how a start ended (Succeeded and its traffic, or Failed); the error if the database refused it."""
         endpoint, name = key
-        async with self._lock:
-            if self._sups.get(key) is not sup:
-                self._spawn(sup.stop(), finish=True)  # the server is stopping, or the endpoint went away meanwhile
+        async with self.lock:
+            if self.sups.get(key) is not sup:
+                self.spawn(sup.stop(), finish=True)  # the server is stopping, or the endpoint went away meanwhile
                 return None
             try:
                 if error is not None:
@@ -239,96 +246,34 @@ class ControllerCore:
             except sqlite3.OperationalError as exc:
                 return exc
             if error is not None:
-                self._sups.pop(key, None)
-                self._rebuild_routes()
-                self._spawn(sup.stop(), finish=True)
+                self.sups.pop(key, None)
+                self.rebuild_routes()
+                self.spawn(sup.stop(), finish=True)
             else:
-                self._rebuild_routes()
+                self.rebuild_routes()
             return None
 
-    def chosen_environment(self, spec: Snapshotted, base_dir: str, source: str, snap: Path) -> Selection | None:
-        """The environment a deployment's spec and snapshot ask for; SpecError for what cannot be built."""
-        try:
-            mlflow = mlflow_folder(spec, snap)
-        except SpecError:
-            if spec.code_configuration is None:
-                raise  # a no-code MLflow deployment needs the folder; a script may load the model its own way
-            mlflow = None
-        return env_selection.choose(
-            spec.environment,
-            base_dir=base_dir,
-            source=source,
-            mlflow_model=mlflow,
-            resolve=self.environments.resolve,
-            relax=self.envs.relax_pins,
-        )
-
-    def choose_environment(self, spec: Snapshotted, base_dir: str, source: str, snap: Path) -> Selection | None:
-        """Choose a deployment's environment and record it in its snapshot."""
-        chosen = self.chosen_environment(spec, base_dir, source, snap)
-        env_selection.write(snap, chosen)
-        return chosen
-
-    def environment_view(self, snap: Path) -> dict[str, Any]:
-        """What `show` says of a deployment's environment: its name and hash, whether it is built, its packages."""
-        chosen = env_selection.read(snap)
-        if chosen is None:
-            return {"name": "modelyard", "hash": "", "state": "Runtime", "python": sys.executable}
-        view: dict[str, Any] = {"name": chosen.name or "inline", "hash": chosen.digest, "notes": list(chosen.notes)}
-        if chosen.runtime:
-            view.update(state="Runtime", python=sys.executable)
-            view["notes"].append("modelyard's own environment already has every requirement, so none was built")
-            return view
-        built = self.envs.get(chosen.digest)
-        progress = self.envs.progress.get(chosen.digest)
-        view["requirements"] = list(chosen.requirements.requirements)
-        if built is not None:
-            view.update(state="Built", python=built.python, packages=list(built.installed), relaxed=list(built.relaxed))
-        elif progress is not None:
-            view.update(state="Building", progress=progress.line, since=progress.started_at)
-        elif chosen.digest in self.envs.failures:
-            view.update(state="Failed", error=self.envs.failures[chosen.digest])
-        else:
-            view["state"] = "NotBuilt"
-        view["build_log"] = str(self.envs.log_path(chosen.digest))
-        return view
-
-    def same_environment(self, spec: Snapshotted, base_dir: str, source: str, snap: Path) -> bool:
-        """Whether `spec` chooses the environment the snapshot `snap` runs in."""
-        return self.chosen_environment(spec, base_dir, source, snap) == env_selection.read(snap)
-
-    async def build_environment(self, chosen: Selection | None) -> None:
-        """Build a chosen environment unless it is built (or is modelyard's own); BuildError when it cannot be."""
-        if chosen is not None and not chosen.runtime:
-            await self.envs.ensure(chosen.requirements, relax=chosen.relax)
-
-    async def environment_ready(self, plan: WorkerPlan) -> str | None:
-        """Build the workers' environment unless it is built; None, or why the build failed."""
-        try:
-            await self.build_environment(plan.selection)
-        except BuildError as exc:
-            return exc.message
-        return None
-
-    def _check_idle(self, key: tuple[str, str]) -> None:
-        if key in self._busy:
+    def check_idle(self, key: tuple[str, str]) -> None:
+        """Conflict while the deployment is being created, updated, scaled or deleted."""
+        if key in self.busy:
             state = self.registry.deployment(*key).state
             raise Conflict(
                 f"deployment {key[1]!r} of endpoint {key[0]!r} is {state}; wait until it is done and try again"
             )
 
-    def _rebuild_routes(self) -> None:
+    def rebuild_routes(self) -> None:
+        """Give the router tables that match the registry and the running supervisors."""
         try:
             endpoints = self.registry.endpoints()
         except sqlite3.ProgrammingError:  # the database is closed during shutdown
             return
-        self.router.endpoints = build_routes(endpoints, self._sups, self.router.endpoints)
+        self.router.endpoints = build_routes(endpoints, self.sups, self.router.endpoints)
 
-    def _loop(self, name: str, fn: Callable[[], Any]) -> None:
+    def loop(self, name: str, fn: Callable[[], Any]) -> None:
         """Run `fn()` for the life of the server among its long-lived tasks; `stop` cancels it."""
         self._loops.append(self.tasks.start(name, fn))
 
-    def _spawn(self, coro: Any, *, finish: bool = False) -> asyncio.Task[Any]:
+    def spawn(self, coro: Any, *, finish: bool = False) -> asyncio.Task[Any]:
         """Run `coro` in the background; `finish`: it stops workers, so a stopping server awaits it, not cancels it
         (a cancelled stop would leave the workers of a deleted deployment running)."""
         task = asyncio.get_running_loop().create_task(coro)

@@ -11,8 +11,10 @@ from typing import Any
 import msgspec
 
 from runtime.control import sources, views
+from runtime.control.controller.autoscaling import AutoscalingOps
 from runtime.control.controller.core import (
     UPDATE_FAILED,
+    ControllerCore,
     as_yaml,
     set_aside,
     spec_yaml,
@@ -37,8 +39,13 @@ NOTHING_CHANGED = "nothing changed (same spec, same code and model content): the
 SCALED = "only instance_count changed: instances were added or drained in place, the others were not restarted"
 
 
-class DeploymentOps(ScaleOps):
-    """The online-deployment verbs."""
+class DeploymentOps:
+    """The online-deployment verbs; `scaling` changes a count in place, `autoscaling` adds to what show says."""
+
+    def __init__(self, core: ControllerCore, scaling: ScaleOps, autoscaling: AutoscalingOps) -> None:
+        self._core = core
+        self._scaling = scaling
+        self._autoscaling = autoscaling
 
     async def create_deployment(self, endpoint: str, req: views.DeploymentRequest) -> dict[str, Any]:
         """online-deployment create: snapshot, place, start; with wait, answer once Succeeded or Failed."""
@@ -53,25 +60,27 @@ class DeploymentOps(ScaleOps):
         spec = loaded.spec
         if spec.endpoint_name != endpoint:
             raise SpecError(f"{req.source}: $.endpoint_name: {spec.endpoint_name!r} does not match {endpoint!r}")
-        async with self._lock:
-            self.registry.endpoint(endpoint)
+        async with self._core.lock:
+            self._core.registry.endpoint(endpoint)
             key = (endpoint, spec.name)
-            for other in self.registry.deployments(endpoint):
+            for other in self._core.registry.deployments(endpoint):
                 if other.name.lower() == spec.name.lower():
                     same = "" if other.name == spec.name else " (names differing only in case are the same name)"
                     raise Conflict(f"deployment {other.name!r} exists already under endpoint {endpoint!r}{same}")
-            if key in self._sups:
+            if key in self._core.sups:
                 raise Conflict(f"deployment {spec.name!r} exists already under endpoint {endpoint!r}")
             snap = await asyncio.to_thread(
                 snapshot,
                 spec,
                 base_dir=loaded.base_dir,
                 source=loaded.source,
-                into=self.state.snapshots / endpoint / spec.name,
-                resolve_model=self.models.resolve,
+                into=self._core.state.snapshots / endpoint / spec.name,
+                resolve_model=self._core.models.resolve,
             )
             try:
-                await asyncio.to_thread(self.choose_environment, spec, loaded.base_dir, loaded.source, snap)
+                await asyncio.to_thread(
+                    self._core.choices.choose_environment, spec, loaded.base_dir, loaded.source, snap
+                )
             except BaseException:
                 discard_snapshot(snap)
                 raise
@@ -90,16 +99,16 @@ class DeploymentOps(ScaleOps):
                 updated_at=now,
             )
             try:
-                sup = self._supervisor(rec, self._taken())
+                sup = self._core.supervisor(rec, self._core.taken())
                 rec = with_changes(rec, notes=sup.notes)
-                self.registry.add_deployment(rec)  # a full disk can refuse the row: then no files either
+                self._core.registry.add_deployment(rec)  # a full disk can refuse the row: then no files either
             except BaseException:
                 discard_snapshot(snap)
                 raise
-            self._sups[key] = sup
-            self._busy.add(key)
-            self._rebuild_routes()
-        task = self._spawn(self._bring_up(endpoint, spec.name, sup, all_traffic=req.all_traffic))
+            self._core.sups[key] = sup
+            self._core.busy.add(key)
+            self._core.rebuild_routes()
+        task = self._core.spawn(self._core.bring_up(endpoint, spec.name, sup, all_traffic=req.all_traffic))
         if req.wait:
             await asyncio.shield(task)
         return self.get_deployment(endpoint, spec.name)
@@ -109,9 +118,9 @@ class DeploymentOps(ScaleOps):
         if the new one fails. A file re-reads the code and model folders: changed content is copied again and
         rolls the workers, while the same spec over the same content rolls nothing."""
         key = (endpoint, name)
-        async with self._lock:
-            old = self.registry.deployment(endpoint, name)
-            self._check_idle(key)
+        async with self._core.lock:
+            old = self._core.registry.deployment(endpoint, name)
+            self._core.check_idle(key)
             text = req.yaml if req.yaml is not None else as_yaml(old.spec)
             source = req.source if req.yaml is not None else old.source
             loaded = load_deployment(text, source=source, overrides=req.set, name=name, endpoint_name=endpoint)
@@ -120,29 +129,35 @@ class DeploymentOps(ScaleOps):
                 same_files = spec.model == old.spec.model and spec.code_configuration == old.spec.code_configuration
             else:
                 now = await asyncio.to_thread(
-                    current_sources, spec, base_dir=loaded.base_dir, source=source, resolve_model=self.models.resolve
+                    current_sources,
+                    spec,
+                    base_dir=loaded.base_dir,
+                    source=source,
+                    resolve_model=self._core.models.resolve,
                 )
                 same_files = now.same_content(sources.stored(Path(old.snapshot)))
             # A conda file edited in place changes the environment under the same spec: compare what was chosen.
             same_files = same_files and await asyncio.to_thread(
-                self.same_environment, spec, loaded.base_dir, source, Path(old.snapshot)
+                self._core.choices.same_environment, spec, loaded.base_dir, source, Path(old.snapshot)
             )
-            if same_files and spec == old.spec and old.state == "Succeeded" and key in self._sups:
+            if same_files and spec == old.spec and old.state == "Succeeded" and key in self._core.sups:
                 shown = self.get_deployment(endpoint, name)
                 shown.update(rolled=False, note=NOTHING_CHANGED)
                 return shown
             count_only = msgspec.structs.replace(spec, instance_count=old.spec.instance_count) == old.spec
-            scale = same_files and count_only and old.state == "Succeeded" and key in self._sups
+            scale = same_files and count_only and old.state == "Succeeded" and key in self._core.sups
             if not scale:
                 sup, new = await self._prepare_roll(old, spec, loaded.base_dir, source, same_files)
         if scale:  # Azure changes the count in place: instances are added or drained, the others serve on
-            task = self._spawn(self.scale_deployment(endpoint, name, spec.instance_count, reason="update"))
+            task = self._core.spawn(
+                self._scaling.scale_deployment(endpoint, name, spec.instance_count, reason="update")
+            )
             if req.wait:
                 await asyncio.shield(task)
             shown = self.get_deployment(endpoint, name)
             shown.update(rolled=False, note=SCALED)
             return shown
-        task = self._spawn(self._roll(old, new, sup, same_files))
+        task = self._core.spawn(self._roll(old, new, sup, same_files))
         if req.wait:
             await asyncio.shield(task)
         shown = self.get_deployment(endpoint, name)
@@ -161,24 +176,24 @@ class DeploymentOps(ScaleOps):
                 spec,
                 base_dir=base_dir,
                 source=source,
-                into=self.state.snapshots / endpoint / name,
-                resolve_model=self.models.resolve,
+                into=self._core.state.snapshots / endpoint / name,
+                resolve_model=self._core.models.resolve,
             )
             try:
-                await asyncio.to_thread(self.choose_environment, spec, base_dir, source, snap)
+                await asyncio.to_thread(self._core.choices.choose_environment, spec, base_dir, source, snap)
             except BaseException:
                 discard_snapshot(snap)
                 raise
         new = with_changes(old, spec=spec, source=source, snapshot=str(snap), state="Updating", error="")
-        taken = [a for k, s in self._sups.items() if k != key for a in s.allocations]
+        taken = [a for k, s in self._core.sups.items() if k != key for a in s.allocations]
         try:
-            sup = self._supervisor(new, taken)
-            self.registry.set_deployment_state(endpoint, name, "Updating")
+            sup = self._core.supervisor(new, taken)
+            self._core.registry.set_deployment_state(endpoint, name, "Updating")
         except BaseException:
             if not same_files:
                 discard_snapshot(snap)
             raise
-        self._busy.add(key)
+        self._core.busy.add(key)
         return sup, new
 
     async def _roll(self, old: DeploymentRecord, new: DeploymentRecord, sup: DeploymentSupervisor, same: bool) -> None:
@@ -186,25 +201,25 @@ class DeploymentOps(ScaleOps):
         key = (old.endpoint, old.name)
         snap = Path(new.snapshot)
         try:
-            error = await self.environment_ready(sup.plan) or await sup.start()
+            error = await self._core.choices.environment_ready(sup.plan) or await sup.start()
         except BaseException:
-            self._busy.discard(key)
+            self._core.busy.discard(key)
             await _stop_then_discard(sup, None if same else snap)
             raise
-        async with self._lock:
-            self._busy.discard(key)
+        async with self._core.lock:
+            self._core.busy.discard(key)
             if error is not None:
                 # Its other instances may still be importing from the new snapshot: stop them before removing it,
                 # or they log a misleading FileNotFoundError into logs the serving version shares.
-                self._spawn(_stop_then_discard(sup, None if same else snap), finish=True)
-                self.registry.set_deployment_state(old.endpoint, old.name, "Failed", UPDATE_FAILED + error)
+                self._core.spawn(_stop_then_discard(sup, None if same else snap), finish=True)
+                self._core.registry.set_deployment_state(old.endpoint, old.name, "Failed", UPDATE_FAILED + error)
                 return
-            old_sup = self._sups.get(key)
-            self._sups[key] = sup
-            self.registry.save_deployment(with_changes(new, state="Succeeded", notes=sup.notes))
-            self._rebuild_routes()
+            old_sup = self._core.sups.get(key)
+            self._core.sups[key] = sup
+            self._core.registry.save_deployment(with_changes(new, state="Succeeded", notes=sup.notes))
+            self._core.rebuild_routes()
             if old_sup is not None:
-                self._spawn(old_sup.stop(), finish=True)
+                self._core.spawn(old_sup.stop(), finish=True)
             if not same:
                 shutil.rmtree(old.snapshot, ignore_errors=True)
 
@@ -214,10 +229,10 @@ class DeploymentOps(ScaleOps):
         It leaves the routes at once and shows `Deleting` until its workers have stopped; then it is gone. Without
         `wait` the answer comes at once."""
         key = (endpoint, name)
-        async with self._lock:
-            ep = self.registry.endpoint(endpoint)
-            rec = self.registry.deployment(endpoint, name)
-            self._check_idle(key)
+        async with self._core.lock:
+            ep = self._core.registry.endpoint(endpoint)
+            rec = self._core.registry.deployment(endpoint, name)
+            self._core.check_idle(key)
             live, mirrored = ep.traffic.get(name, 0), ep.mirror.get(name, 0)
             if live > 0 or mirrored > 0:
                 how = f'--traffic "{name}=0 ..."' if live > 0 else f'--mirror-traffic "{name}=0"'
@@ -225,12 +240,14 @@ class DeploymentOps(ScaleOps):
                     f"deployment {name!r} still takes traffic ({live} % live, {mirrored} % mirrored); set it to 0 "
                     f"first with `online-endpoint update -n {endpoint} {how}`"
                 )
-            sup = self._sups.pop(key, None)
-            self.registry.set_deployment_state(endpoint, name, "Deleting")
-            self.registry.save_endpoint(with_changes(ep, traffic={k: v for k, v in ep.traffic.items() if k != name}))
-            self._busy.add(key)  # other changes to it wait with a Conflict, as while Creating or Updating
-            self._rebuild_routes()
-        task = self._spawn(self._finish_delete(rec, sup), finish=True)
+            sup = self._core.sups.pop(key, None)
+            self._core.registry.set_deployment_state(endpoint, name, "Deleting")
+            self._core.registry.save_endpoint(
+                with_changes(ep, traffic={k: v for k, v in ep.traffic.items() if k != name})
+            )
+            self._core.busy.add(key)  # other changes to it wait with a Conflict, as while Creating or Updating
+            self._core.rebuild_routes()
+        task = self._core.spawn(self._finish_delete(rec, sup), finish=True)
         if wait:
             await asyncio.shield(task)
 
@@ -240,39 +257,41 @@ class DeploymentOps(ScaleOps):
             if sup is not None:
                 await sup.stop()
         finally:
-            async with self._lock:
-                self._busy.discard((rec.endpoint, rec.name))
-                self.registry.delete_deployment(rec.endpoint, rec.name)
+            async with self._core.lock:
+                self._core.busy.discard((rec.endpoint, rec.name))
+                self._core.registry.delete_deployment(rec.endpoint, rec.name)
                 # As for endpoints: a deployment created again under this name keeps its new files.
                 doomed = [
-                    set_aside(Path(rec.snapshot).parent, self.state.snapshots),
-                    set_aside(self.state.logs / rec.endpoint / rec.name, self.state.logs),
+                    set_aside(Path(rec.snapshot).parent, self._core.state.snapshots),
+                    set_aside(self._core.state.logs / rec.endpoint / rec.name, self._core.state.logs),
                 ]
             await stop_and_remove([], doomed)
 
     def deployment_name(self, endpoint: str, name: str) -> str:
         """The stored spelling of a deployment name given in any case."""
-        return self.registry.deployment_name(endpoint, name)
+        return self._core.registry.deployment_name(endpoint, name)
 
     def get_deployment(self, endpoint: str, name: str) -> dict[str, Any]:
         """online-deployment show."""
-        rec = self.registry.deployment(endpoint, name)
-        sup = self._sups.get((endpoint, name))
+        rec = self._core.registry.deployment(endpoint, name)
+        sup = self._core.sups.get((endpoint, name))
         # Derived from the stored spec, so `show` lists the same ignored keys after a restart as after create.
         ignored = tuple(dict.fromkeys(deployment_ignored(rec.spec)))
         shown = views.deployment_view(rec, sup.workers() if sup else [], ignored=ignored)
-        shown["environment_build"] = self.environment_view(Path(rec.snapshot))
+        shown["environment_build"] = self._core.choices.environment_view(Path(rec.snapshot))
+        if (autoscale := self._autoscaling.view(endpoint, name)) is not None:
+            shown["autoscale"] = autoscale
         return shown
 
     def list_deployments(self, endpoint: str) -> list[dict[str, Any]]:
         """online-deployment list."""
-        self.registry.endpoint(endpoint)
-        return [self.get_deployment(endpoint, d.name) for d in self.registry.deployments(endpoint)]
+        self._core.registry.endpoint(endpoint)
+        return [self.get_deployment(endpoint, d.name) for d in self._core.registry.deployments(endpoint)]
 
     async def restart_worker(self, endpoint: str, name: str, instance: int, process: int = 0) -> dict[str, Any]:
         """Replace one worker process: kill it, and the supervisor starts a new one as after a crash."""
-        self.registry.deployment(endpoint, name)
-        sup = self._sups.get((endpoint, name))
+        self._core.registry.deployment(endpoint, name)
+        sup = self._core.sups.get((endpoint, name))
         if sup is None:
             raise Conflict(f"deployment {name!r} runs no workers now (it is being created, updated or deleted)")
         pid = await sup.restart_worker(instance, process)
@@ -280,7 +299,7 @@ class DeploymentOps(ScaleOps):
 
     async def logs(self, endpoint: str, name: str, lines: int, instance: int = 0, container: str = INFERENCE) -> str:
         """online-deployment get-logs: the last `lines` lines of one instance's log (bounded), or of what was copied."""
-        rec = self.registry.deployment(endpoint, name)
+        rec = self._core.registry.deployment(endpoint, name)
         if container not in CONTAINERS:
             raise SpecError(f"container {container!r} is not known; use {' or '.join(CONTAINERS)}")
         if container == STORAGE:
@@ -289,7 +308,7 @@ class DeploymentOps(ScaleOps):
             if not path.exists():
                 raise NotFound(f"deployment {name!r} has no storage-initializer log (copied before logs were kept)")
             return await asyncio.to_thread(tail, path, lines)
-        path = self.state.logs / endpoint / name / f"{name}-{instance}.log"
+        path = self._core.state.logs / endpoint / name / f"{name}-{instance}.log"
         try:
             # In a thread: even a bounded read of a large log must not hold up requests to every endpoint.
             return await asyncio.to_thread(tail, path, lines)

@@ -16,8 +16,11 @@ from runtime.errors import Conflict, SpecError
 from runtime.spec import AuthMode, load_endpoint, parse_traffic_arg, validate_mirror, validate_traffic
 
 
-class EndpointOps(ControllerCore):
+class EndpointOps:
     """The online-endpoint verbs."""
+
+    def __init__(self, core: ControllerCore) -> None:
+        self._core = core
 
     async def create_endpoint(self, req: views.SpecRequest) -> dict[str, Any]:
         """online-endpoint create."""
@@ -27,7 +30,7 @@ class EndpointOps(ControllerCore):
             raise SpecError("no YAML given: pass the file with -f, or name the endpoint with -n")
         loaded = load_endpoint(text, source=req.source, overrides=req.set, name=req.name)
         spec = loaded.spec
-        async with self._lock:
+        async with self._core.lock:
             if spec.traffic or spec.mirror_traffic:
                 raise SpecError(
                     f"{Path(loaded.source).name}: $.traffic: traffic cannot be set when an endpoint is created, "
@@ -46,8 +49,8 @@ class EndpointOps(ControllerCore):
                 created_at=now,
                 updated_at=now,
             )
-            self.registry.add_endpoint(rec)
-            self._rebuild_routes()
+            self._core.registry.add_endpoint(rec)
+            self._core.rebuild_routes()
         view = self._view(rec)
         ignored = list(loaded.ignored)
         if spec.auth_mode is AuthMode.AAD_TOKEN:
@@ -61,8 +64,8 @@ class EndpointOps(ControllerCore):
 
     async def update_endpoint(self, name: str, req: views.EndpointUpdate) -> dict[str, Any]:
         """online-endpoint update: from YAML / --set, or --traffic / --mirror-traffic."""
-        async with self._lock:
-            rec = self.registry.endpoint(name)
+        async with self._core.lock:
+            rec = self._core.registry.endpoint(name)
             spec = rec.spec
             traffic, mirror = dict(rec.traffic), dict(rec.mirror)
             if req.yaml is not None or req.set:
@@ -78,7 +81,7 @@ class EndpointOps(ControllerCore):
                     traffic = dict(spec.traffic)
                 if req.yaml is not None and spec.mirror_traffic or _sets(req.set, "mirror_traffic"):
                     mirror = dict(spec.mirror_traffic)
-            names = [d.name for d in self.registry.deployments(name)]
+            names = [d.name for d in self._core.registry.deployments(name)]
             traffic, mirror = _spelled_as(traffic, names, "$.traffic"), _spelled_as(mirror, names, "$.mirror_traffic")
             # As az ml's update sets endpoint.traffic: the given map replaces the whole one, and deployments left
             # out of it take 0 %.
@@ -104,59 +107,59 @@ class EndpointOps(ControllerCore):
             self._check_running(name, traffic, rec.traffic, "traffic")
             self._check_running(name, mirror, rec.mirror, "mirror traffic")
             rec = with_changes(rec, spec=spec, traffic=traffic, mirror={k: v for k, v in mirror.items() if v})
-            self.registry.save_endpoint(rec)
-            self._rebuild_routes()
+            self._core.registry.save_endpoint(rec)
+            self._core.rebuild_routes()
         return self._view(rec)
 
     async def delete_endpoint(self, name: str, *, wait: bool = True) -> None:
         """online-endpoint delete: stops and removes every deployment too (after answering, without `wait`)."""
-        async with self._lock:
-            uid = self.registry.endpoint(name).uid
-            for key in self._busy:
+        async with self._core.lock:
+            uid = self._core.registry.endpoint(name).uid
+            for key in self._core.busy:
                 if key[0] == name:
-                    self._check_idle(key)
-            sups = [(k, self._sups.pop(k)) for k in list(self._sups) if k[0] == name]
-            self.registry.delete_endpoint(name)
-            self.mirrors.drop(uid)
-            self._rebuild_routes()
+                    self._core.check_idle(key)
+            sups = [(k, self._core.sups.pop(k)) for k in list(self._core.sups) if k[0] == name]
+            self._core.registry.delete_endpoint(name)
+            self._core.mirrors.drop(uid)
+            self._core.rebuild_routes()
             # Moved aside under the lock: an endpoint created again under this name while the old workers stop
             # must not lose its new files to the removal below.
             doomed = [
-                set_aside(self.state.snapshots / name, self.state.snapshots),
-                set_aside(self.state.logs / name, self.state.logs),
+                set_aside(self._core.state.snapshots / name, self._core.state.snapshots),
+                set_aside(self._core.state.logs / name, self._core.state.logs),
             ]
-        task = self._spawn(stop_and_remove([s for _, s in sups], doomed), finish=True)
+        task = self._core.spawn(stop_and_remove([s for _, s in sups], doomed), finish=True)
         if wait:
             await asyncio.shield(task)
 
     def endpoint_name(self, name: str) -> str:
         """The stored spelling of an endpoint name given in any case (Azure's names ignore case)."""
-        return self.registry.endpoint_name(name)
+        return self._core.registry.endpoint_name(name)
 
     def get_endpoint(self, name: str) -> dict[str, Any]:
         """online-endpoint show."""
-        return self._view(self.registry.endpoint(name))
+        return self._view(self._core.registry.endpoint(name))
 
     def list_endpoints(self) -> list[dict[str, Any]]:
         """online-endpoint list."""
-        return [self._view(r) for r in self.registry.endpoints()]
+        return [self._view(r) for r in self._core.registry.endpoints()]
 
     def mirror_report(self, name: str, since: str | None) -> dict[str, Any]:
         """online-endpoint mirror-report: how the mirror's answers compared with the live ones since `since`."""
-        rec = self.registry.endpoint(name)
-        return self.mirrors.report(rec.uid, rec.name, since, rec.mirror)
+        rec = self._core.registry.endpoint(name)
+        return self._core.mirrors.report(rec.uid, rec.name, since, rec.mirror)
 
     def keys(self, name: str) -> dict[str, Any]:
         """online-endpoint get-credentials: the keys, or a new token for token endpoints."""
-        rec = self.registry.endpoint(name)
+        rec = self._core.registry.endpoint(name)
         if rec.spec.auth_mode is not AuthMode.KEY:
-            assert self.router.tokens is not None
-            return self.router.tokens.issue(name, rec.uid)
+            assert self._core.router.tokens is not None
+            return self._core.router.tokens.issue(name, rec.uid)
         return {"primaryKey": rec.primary_key, "secondaryKey": rec.secondary_key}
 
     async def regenerate_keys(self, name: str, req: views.RegenerateKeys) -> dict[str, str]:
         """online-endpoint regenerate-keys: only the named key changes."""
-        if self.registry.endpoint(name).spec.auth_mode is not AuthMode.KEY:
+        if self._core.registry.endpoint(name).spec.auth_mode is not AuthMode.KEY:
             raise Conflict(
                 f"endpoint {name!r} authenticates with tokens, not keys; "
                 f"get a fresh token with `online-endpoint get-credentials -n {name}`"
@@ -166,24 +169,24 @@ class EndpointOps(ControllerCore):
             raise SpecError(f"key type {req.keyType!r} is not allowed; use primary or secondary")
         if req.keyValue is not None:
             _check_key_value(req.keyValue)
-        async with self._lock:
-            rec = self.registry.endpoint(name)
+        async with self._core.lock:
+            rec = self._core.registry.endpoint(name)
             new = req.keyValue or _new_key()
             rec = with_changes(rec, **{f"{kind}_key": new})
-            self.registry.save_endpoint(rec)
-            self._rebuild_routes()
+            self._core.registry.save_endpoint(rec)
+            self._core.rebuild_routes()
         return {"primaryKey": rec.primary_key, "secondaryKey": rec.secondary_key}
 
     def _view(self, rec: EndpointRecord) -> dict[str, Any]:
-        deps = self.registry.deployments(rec.name)
+        deps = self._core.registry.deployments(rec.name)
         oip = bool(deps) and all(serves_oip(d.spec, Path(d.snapshot)) for d in deps)
-        return views.endpoint_view(rec, self.base_url, oip=oip)
+        return views.endpoint_view(rec, self._core.base_url, oip=oip)
 
     def _check_running(self, endpoint: str, shares: dict[str, int], before: dict[str, int], what: str) -> None:
         """A deployment with no workers (it failed to come up) cannot be given a share it did not have."""
         for dep, percent in shares.items():
-            if percent > 0 and before.get(dep, 0) == 0 and (endpoint, dep) not in self._sups:
-                state = self.registry.deployment(endpoint, dep).state
+            if percent > 0 and before.get(dep, 0) == 0 and (endpoint, dep) not in self._core.sups:
+                state = self._core.registry.deployment(endpoint, dep).state
                 raise Conflict(
                     f"deployment {dep!r} is {state} and has no workers, so it cannot take {what}; fix it with "
                     f"`online-deployment update -n {dep} -e {endpoint}` first (see its get-logs)"

@@ -22,7 +22,8 @@ from runtime.batch.priority import OnlineLoad
 from runtime.batch.runner import BatchOptions, BatchRunner
 from runtime.batch.store import BatchStore
 from runtime.control.controller.access import AccessTokens
-from runtime.control.controller.batch import BatchOps
+from runtime.control.controller.assets import AssetOps
+from runtime.control.controller.core import ControllerCore
 from runtime.control.controller.job_view import job_view
 from runtime.control.plan import environment_python
 from runtime.control.tasks import Task
@@ -56,66 +57,64 @@ class InvokeRequest(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fi
     job_name: str | None = None
 
 
-class JobOps(BatchOps):
+class JobOps:
     """The job verbs, and the runner that runs every job."""
 
-    def __init__(self, *args: Any, batch: BatchOptions | None = None, **kwargs: Any) -> None:
-        super().__init__(*args, **kwargs)
+    def __init__(self, core: ControllerCore, assets: AssetOps, *, batch: BatchOptions | None = None) -> None:
+        self._core = core
+        self._assets = assets
         self._batch_options = batch or BatchOptions()
-        self.jobs = BatchStore(self.state.db)
+        #: the queue of jobs and their mini-batches
+        self.store = BatchStore(core.state.db)
         self._runner: BatchRunner | None = None
         self._runner_task: Task | None = None
-        lifetime = self.router.tokens.lifetime_s if self.router.tokens is not None else 3600
+        lifetime = self._core.router.tokens.lifetime_s if self._core.router.tokens is not None else 3600
         #: Bearer tokens of `POST /batch-endpoints/<e>/jobs`, as `account get-access-token` issues them
-        self.access = AccessTokens(self.state.token_secret(), lifetime, time.time)
+        self.access = AccessTokens(self._core.state.token_secret(), lifetime, time.time)
 
-    async def start(self) -> None:
-        """Start as the batch resources do, then the runner, which resumes every unfinished job."""
-        await super().start()
+    def start(self) -> None:
+        """Start the runner among the server's tasks; it resumes every unfinished job."""
         local = LocalExecutor(
-            socket_dir=self._socket_dir,
-            log_dir=self.state.root / "batch-logs",
-            machine_cores=self._cores,
-            machine_gpus=self._gpus,
-            taken=self._taken,
+            socket_dir=self._core.socket_dir,
+            log_dir=self._core.state.root / "batch-logs",
+            machine_cores=self._core.cores,
+            machine_gpus=self._core.gpus,
+            taken=self._core.taken,
         )
         executor = DispatchExecutor(
             local=local,
             ray_address=self._batch_options.ray_address,
-            ray_factory=ray_factory(self._socket_dir, local.log_path),
+            ray_factory=ray_factory(self._core.socket_dir, local.log_path),
         )
         self._runner = BatchRunner(
-            store=self.jobs,
+            store=self.store,
             lookup=self._batch_target,
             executor=executor,
             idle_s=self._batch_options.idle_s,
             online=self._online_load,
             calm_s=self._batch_options.calm_s,
         )
-        self._runner_task = self.tasks.start("batch runner", self._runner.run)
+        self._runner_task = self._core.tasks.start("batch runner", self._runner.run)
 
     async def stop(self) -> None:
-        """Stop the runner (its workers are killed, their mini-batches given back), then everything else."""
+        """Stop the runner: its workers are killed, their mini-batches given back."""
         if self._runner_task is not None:
             self._runner_task.cancel()
             await self._runner_task.wait()
-        await super().stop()
-        self.jobs.close()
 
-    async def delete_batch_endpoint(self, name: str) -> None:
-        """batch-endpoint delete, refused while one of its jobs is unfinished."""
-        self._refuse_unfinished(self.batch.endpoint(name).name, None)
-        await super().delete_batch_endpoint(name)
+    def close(self) -> None:
+        """Close the queue's connection (after the core has stopped)."""
+        self.store.close()
 
-    async def delete_batch_deployment(self, endpoint: str, name: str) -> None:
-        """batch-deployment delete, refused while one of its jobs is unfinished."""
-        rec = self.batch.deployment(endpoint, name)
-        self._refuse_unfinished(rec.endpoint, rec.name)
-        await super().delete_batch_deployment(endpoint, name)
+    @property
+    def runner(self) -> BatchRunner | None:
+        """The runner, once started."""
+        return self._runner
 
-    def _refuse_unfinished(self, endpoint: str, deployment: str | None) -> None:
+    def refuse_unfinished(self, endpoint: str, deployment: str | None) -> None:
+        """Conflict while a job of the batch endpoint (or of one deployment of it) is unfinished."""
         # Its workers read the snapshot a delete removes, and its rows are owed to the job's output file.
-        running = [j for j in self.jobs.jobs(endpoint, deployment) if j.state not in TERMINAL]
+        running = [j for j in self.store.jobs(endpoint, deployment) if j.state not in TERMINAL]
         if running:
             what = f"batch deployment {deployment!r}" if deployment else f"batch endpoint {endpoint!r}"
             names = ", ".join(j.name for j in running[:5]) + (" ..." if len(running) > 5 else "")
@@ -125,14 +124,14 @@ class JobOps(BatchOps):
             )
 
     def _batch_target(self, endpoint: str, deployment: str) -> BatchTarget:
-        rec = self.batch.deployment(endpoint, deployment)
-        compute = self.batch.compute(rec.spec.compute).spec  # a compute in use cannot be deleted
+        rec = self._core.batch.deployment(endpoint, deployment)
+        compute = self._core.batch.compute(rec.spec.compute).spec  # a compute in use cannot be deleted
         try:
-            gpus = resolve_instance_type(compute.size, load_instance_types(self.state.instance_types)).gpus
+            gpus = resolve_instance_type(compute.size, load_instance_types(self._core.state.instance_types)).gpus
         except SpecError:  # a size this machine does not know: its instances get no GPU
             gpus = 0
         env: dict[str, str] = {}
-        python, _ = environment_python(env, Path(rec.snapshot), self.envs)
+        python, _ = environment_python(env, Path(rec.snapshot), self._core.envs)
         return BatchTarget(
             endpoint=rec.endpoint,
             deployment=rec.name,
@@ -148,7 +147,7 @@ class JobOps(BatchOps):
         """Each online deployment's requests in flight and ready workers, for low-priority batch jobs to yield to."""
         return [
             OnlineLoad(endpoint=ep.name, deployment=d.name, inflight=d.inflight, workers=len(d.workers()))
-            for ep in self.router.endpoints.values()
+            for ep in self._core.router.endpoints.values()
             for d in ep.deployments.values()
         ]
 
@@ -160,9 +159,9 @@ class JobOps(BatchOps):
 
     async def invoke_batch_endpoint(self, endpoint: str, req: InvokeRequest) -> dict[str, Any]:
         """batch-endpoint invoke: queue a job on the named or default deployment; it is returned at once."""
-        ep = self.batch.endpoint(endpoint)
+        ep = self._core.batch.endpoint(endpoint)
         if req.deployment_name is not None:
-            deployment = self.batch.spelling("deployment", req.deployment_name, ep.name)
+            deployment = self._core.batch.spelling("deployment", req.deployment_name, ep.name)
         elif ep.spec.defaults.deployment_name is not None:
             deployment = ep.spec.defaults.deployment_name
         else:
@@ -171,7 +170,7 @@ class JobOps(BatchOps):
                 f"one the default with `modelyard batch-endpoint update -n {ep.name} --set "
                 "defaults.deployment_name=<deployment>`"
             )
-        dep = self.batch.deployment(ep.name, deployment)
+        dep = self._core.batch.deployment(ep.name, deployment)
         path = self._input_path(req)
         overrides = list(req.set)
         if req.mini_batch_size is not None:
@@ -181,7 +180,7 @@ class JobOps(BatchOps):
         settings = _job_settings(override_settings(dep.spec.settings, overrides))
         priority = req.priority
         if priority is None:
-            tier = self.batch.compute(dep.spec.compute).spec.tier
+            tier = self._core.batch.compute(dep.spec.compute).spec.tier
             priority = Priority.LOW if tier is ComputeTier.LOW_PRIORITY else Priority.NORMAL
         settings = msgspec.structs.replace(settings, priority=priority)
         name = req.job_name if req.job_name is not None else new_job_name()
@@ -193,8 +192,8 @@ class JobOps(BatchOps):
             if not os.path.isabs(output):
                 raise SpecError(f"--output-path {req.output_path!r} is relative; give an absolute folder")
         else:
-            output = str(self.state.root / "jobs" / name / "outputs" / "score")
-        job = self.jobs.submit(
+            output = str(self._core.state.root / "jobs" / name / "outputs" / "score")
+        job = self.store.submit(
             endpoint=ep.name,
             deployment=dep.name,
             inputs=[path],
@@ -212,7 +211,7 @@ class JobOps(BatchOps):
         parsed = parse_job_input(req.input, input_type=req.input_type)
         kind = parsed.type
         if isinstance(parsed, DataAssetInput):
-            rec = self.find_data(parsed.name, parsed.version, parsed.label)
+            rec = self._assets.find_data(parsed.name, parsed.version, parsed.label)
             path = rec.spec.path
             if kind is not None and kind is not rec.spec.type:
                 raise SpecError(
@@ -233,20 +232,20 @@ class JobOps(BatchOps):
 
     def get_job(self, name: str) -> dict[str, Any]:
         """job show."""
-        return job_view(self.jobs.job(name), time.time())
+        return job_view(self.store.job(name), time.time())
 
     def list_jobs(self, endpoint: str | None = None, deployment: str | None = None) -> list[dict[str, Any]]:
         """job list (every job), batch-endpoint list-jobs, batch-deployment list-jobs; oldest first."""
         if endpoint is not None:
-            self.batch.endpoint(endpoint)
+            self._core.batch.endpoint(endpoint)
             if deployment is not None:
-                self.batch.deployment(endpoint, deployment)
+                self._core.batch.deployment(endpoint, deployment)
         now = time.time()
-        return [job_view(j, now) for j in self.jobs.jobs(endpoint, deployment)]
+        return [job_view(j, now) for j in self.store.jobs(endpoint, deployment)]
 
     def cancel_job(self, name: str) -> dict[str, Any]:
         """job cancel: CancelRequested, then Canceled once its workers let go; a finished job is a conflict."""
-        job: Job = self.jobs.cancel(name, time.time())
+        job: Job = self.store.cancel(name, time.time())
         self._wake()
         return job_view(job, time.time())
 

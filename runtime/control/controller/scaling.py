@@ -24,8 +24,11 @@ log = logging.getLogger("modelyard.controller")
 DRAIN_MARGIN_S = 1.0
 
 
-class ScaleOps(ControllerCore):
+class ScaleOps:
     """Changing a deployment's instance count without a new version."""
+
+    def __init__(self, core: ControllerCore) -> None:
+        self._core = core
 
     async def scale_deployment(self, endpoint: str, name: str, count: int, *, reason: str = "") -> None:
         """Run `count` instances of a Succeeded deployment; return once the new ones serve or the old ones went.
@@ -35,10 +38,10 @@ class ScaleOps(ControllerCore):
         if count < 1:
             raise SpecError(f"instance_count {count} is not allowed; a deployment runs 1 or more instances")
         key = (endpoint, name)
-        async with self._lock:
-            rec = self.registry.deployment(endpoint, name)
-            self._check_idle(key)
-            sup = self._sups.get(key)
+        async with self._core.lock:
+            rec = self._core.registry.deployment(endpoint, name)
+            self._core.check_idle(key)
+            sup = self._core.sups.get(key)
             if sup is None or rec.state != "Succeeded":
                 raise Conflict(f"deployment {name!r} is {rec.state}; only a Succeeded deployment can be scaled")
             current = sup.instance_count
@@ -46,10 +49,10 @@ class ScaleOps(ControllerCore):
                 return
             notes = rec.notes
             if count > current:
-                taken = [a for s in self._sups.values() for a in s.allocations]
-                more, notes = self._place(rec, count - current, taken)
-            self._busy.add(key)
-            self.registry.set_deployment_state(endpoint, name, "Updating")
+                taken = [a for s in self._core.sups.values() for a in s.allocations]
+                more, notes = self._core.place(rec, count - current, taken)
+            self._core.busy.add(key)
+            self._core.registry.set_deployment_state(endpoint, name, "Updating")
         why = f" ({reason})" if reason else ""
         log.info("%s/%s: scaling from %d to %d instances%s", endpoint, name, current, count, why)
         error: str | None = None
@@ -60,11 +63,11 @@ class ScaleOps(ControllerCore):
                 grace = sup.spec.request_settings.request_timeout_ms / 1000 + DRAIN_MARGIN_S
                 await sup.scale_in(count, grace)
         finally:
-            async with self._lock:
-                self._busy.discard(key)
-                rec = self.registry.deployment(endpoint, name)
+            async with self._core.lock:
+                self._core.busy.discard(key)
+                rec = self._core.registry.deployment(endpoint, name)
                 spec = msgspec.structs.replace(rec.spec, instance_count=sup.instance_count)
                 state, message = ("Succeeded", "") if error is None else ("Failed", UPDATE_FAILED + error)
                 done = with_changes(rec, spec=spec, state=state, error=message, notes=notes, updated_at=time.time())
-                self.registry.save_deployment(done)
-                self._rebuild_routes()
+                self._core.registry.save_deployment(done)
+                self._core.rebuild_routes()

@@ -59,9 +59,9 @@ def with_app(tmp_path: Path, body: Body) -> None:
 
 def place(ctl: Controller, endpoint: str, worker: Scripted, *, kubernetes: bool = False) -> str:
     """Give `endpoint` a deployment `blue` served by `worker`, taking all traffic; return the endpoint's key."""
-    keys = ctl.keys(endpoint)
+    keys = ctl.endpoints.keys(endpoint)
     dep = DeploymentRoute("blue", lambda: [worker], timeout_ms=5000, max_inflight=10)
-    ctl.router.endpoints[endpoint] = EndpointRoute(
+    ctl.core.router.endpoints[endpoint] = EndpointRoute(
         name=endpoint,
         keys=(keys["primaryKey"], keys["secondaryKey"]),
         traffic=WeightedTable({"blue": 100}),
@@ -128,7 +128,7 @@ def test_scoring_refusals_are_json_messages_with_the_front_ends_request_id(tmp_p
         assert r.status_code == 401 and r.json()["message"].startswith("missing Authorization header")
         r = await client.post("/endpoints/digits/score", content=b"{}", headers={"Authorization": "Bearer nope"})
         assert r.status_code == 401 and r.json()["message"].startswith("invalid or expired key")
-        key = ctl.keys("digits")["primaryKey"]
+        key = ctl.endpoints.keys("digits")["primaryKey"]
         r = await client.post("/endpoints/digits/score", content=b"{}", headers={"Authorization": f"Bearer {key}"})
         assert r.status_code == 404 and "has no deployment with positive traffic" in r.json()["message"]
 

@@ -16,21 +16,31 @@ from runtime.status import MachineStatus, Status
 TOKEN = "t" * 32
 
 
-class FakeController:
+class FakeStatus:
     def __init__(self) -> None:
-        self.router = Router(lambda: 0.5)
         self.stats = DeploymentStats("ep", "blue")
 
-    def status(self) -> Status:
+    def snapshot(self) -> Status:
         return Status(taken_at=0.0, sample_period_s=1.0, window_s=10.0, machine=MachineStatus(cores=(0, 1), notes=()))
 
     def request_stats(self) -> list[DeploymentStats]:
         return [self.stats]
 
 
+class FakeCore:
+    def __init__(self) -> None:
+        self.router = Router(lambda: 0.5)
+
+
+class FakeController:
+    def __init__(self) -> None:
+        self.core = FakeCore()
+        self.status = FakeStatus()
+
+
 async def _get(client: str, headers: dict[str, str] | None = None) -> httpx.Response:
     ctl: Any = FakeController()
-    ctl.stats.finished(200, 0.001)
+    ctl.status.stats.finished(200, 0.001)
     transport = httpx.ASGITransport(app=build_app(ctl, TOKEN), client=(client, 5000))
     async with httpx.AsyncClient(transport=transport, base_url="http://test") as http:
         return await http.get("/metrics", headers=headers or {})

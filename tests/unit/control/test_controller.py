@@ -42,10 +42,10 @@ def add_deployment(
     """A deployment as the registry holds it; `running`: it has a (never started) supervisor, as a live one has."""
     text = f"name: {name}\nendpoint_name: {endpoint}\ninstance_type: cpu1\ninstance_count: 1\n"
     spec = load_deployment(text, source="d.yml").spec
-    snap = ctl.state.snapshots / endpoint / name / "snapshot"
+    snap = ctl.core.state.snapshots / endpoint / name / "snapshot"
     snap.mkdir(parents=True)
     now = time.time()
-    ctl.registry.add_deployment(
+    ctl.core.registry.add_deployment(
         DeploymentRecord(
             endpoint=endpoint,
             name=name,
@@ -64,7 +64,7 @@ def add_deployment(
         plan = WorkerPlan(
             kind="script", app_root=None, entry_script=None, model_dir=None, model_repository=None, env={}
         )
-        ctl._sups[(endpoint, name)] = DeploymentSupervisor(
+        ctl.core.sups[(endpoint, name)] = DeploymentSupervisor(
             name=name,
             plan=plan,
             spec=spec,
@@ -76,17 +76,17 @@ def add_deployment(
 
 
 async def endpoint(ctl: Controller, yaml: str | None = None, name: str | None = None) -> dict[str, object]:
-    return await ctl.create_endpoint(views.SpecRequest(yaml=yaml, name=name, source="/x/endpoint.yml"))
+    return await ctl.endpoints.create_endpoint(views.SpecRequest(yaml=yaml, name=name, source="/x/endpoint.yml"))
 
 
 def test_an_endpoint_made_from_a_name_alone_uses_keys_and_is_shown_and_listed(tmp_path: Path) -> None:
     async def body(ctl: Controller) -> None:
         shown = await endpoint(ctl, name="digits")
         assert shown["name"] == "digits" and shown["auth_mode"] == "key"
-        keys = ctl.keys("digits")
+        keys = ctl.endpoints.keys("digits")
         assert keys["primaryKey"] != keys["secondaryKey"] and len(keys["primaryKey"]) >= 32
-        assert [e["name"] for e in ctl.list_endpoints()] == ["digits"]
-        assert ctl.endpoint_name("DIGITS") == "digits"  # names ignore case, as Azure's
+        assert [e["name"] for e in ctl.endpoints.list_endpoints()] == ["digits"]
+        assert ctl.endpoints.endpoint_name("DIGITS") == "digits"  # names ignore case, as Azure's
         with pytest.raises(Conflict):
             await endpoint(ctl, name="Digits")
 
@@ -101,7 +101,7 @@ def test_an_endpoint_needs_a_file_or_a_name_and_cannot_start_with_traffic(tmp_pa
             await endpoint(ctl, "name: digits\ntraffic: {blue: 100}\n")
         with pytest.raises(SpecError, match=r"\$.auth_mode"):
             await endpoint(ctl, "name: digits\nauth_mode: password\n")
-        assert ctl.list_endpoints() == []
+        assert ctl.endpoints.list_endpoints() == []
 
     with_controller(tmp_path, body)
 
@@ -111,11 +111,11 @@ def test_traffic_takes_stored_spellings_and_deployments_left_out_take_zero(tmp_p
         await endpoint(ctl, name="digits")
         for name in ("blue", "green"):
             add_deployment(ctl, "digits", name)
-        shown = await ctl.update_endpoint("digits", views.EndpointUpdate(traffic="BLUE=90 green=10"))
+        shown = await ctl.endpoints.update_endpoint("digits", views.EndpointUpdate(traffic="BLUE=90 green=10"))
         assert shown["traffic"] == {"blue": 90, "green": 10}
-        shown = await ctl.update_endpoint("digits", views.EndpointUpdate(traffic={"green": 100}))
+        shown = await ctl.endpoints.update_endpoint("digits", views.EndpointUpdate(traffic={"green": 100}))
         assert shown["traffic"] == {"blue": 0, "green": 100}
-        assert ctl.get_endpoint("digits")["traffic"] == {"blue": 0, "green": 100}  # it is stored
+        assert ctl.endpoints.get_endpoint("digits")["traffic"] == {"blue": 0, "green": 100}  # it is stored
 
     with_controller(tmp_path, body)
 
@@ -136,10 +136,10 @@ def test_a_traffic_split_that_breaks_a_rule_says_which_and_changes_nothing(
         await endpoint(ctl, name="digits")
         for name in ("blue", "green"):
             add_deployment(ctl, "digits", name)
-        await ctl.update_endpoint("digits", views.EndpointUpdate(traffic="blue=100"))
+        await ctl.endpoints.update_endpoint("digits", views.EndpointUpdate(traffic="blue=100"))
         with pytest.raises(SpecError, match=re.escape(message)):
-            await ctl.update_endpoint("digits", views.EndpointUpdate(traffic=traffic))
-        assert ctl.get_endpoint("digits")["traffic"] == {"blue": 100}
+            await ctl.endpoints.update_endpoint("digits", views.EndpointUpdate(traffic=traffic))
+        assert ctl.endpoints.get_endpoint("digits")["traffic"] == {"blue": 100}
 
     with_controller(tmp_path, body)
 
@@ -149,7 +149,7 @@ def test_a_deployment_without_workers_cannot_be_given_traffic(tmp_path: Path) ->
         await endpoint(ctl, name="digits")
         add_deployment(ctl, "digits", "blue", running=False, state="Failed")
         with pytest.raises(Conflict, match="deployment 'blue' is Failed and has no workers, so it cannot take traffic"):
-            await ctl.update_endpoint("digits", views.EndpointUpdate(traffic="blue=100"))
+            await ctl.endpoints.update_endpoint("digits", views.EndpointUpdate(traffic="blue=100"))
 
     with_controller(tmp_path, body)
 
@@ -159,14 +159,14 @@ def test_mirror_traffic_goes_to_one_deployment_that_takes_no_live_traffic(tmp_pa
         await endpoint(ctl, name="digits")
         for name in ("blue", "green"):
             add_deployment(ctl, "digits", name)
-        await ctl.update_endpoint("digits", views.EndpointUpdate(traffic="blue=100"))
-        shown = await ctl.update_endpoint("digits", views.EndpointUpdate(mirror_traffic="green=10"))
+        await ctl.endpoints.update_endpoint("digits", views.EndpointUpdate(traffic="blue=100"))
+        shown = await ctl.endpoints.update_endpoint("digits", views.EndpointUpdate(mirror_traffic="green=10"))
         assert shown["mirror_traffic"] == {"green": 10}
         with pytest.raises(SpecError, match="'blue' takes 100% of live traffic; a deployment receives live or"):
-            await ctl.update_endpoint("digits", views.EndpointUpdate(mirror_traffic="blue=10"))
+            await ctl.endpoints.update_endpoint("digits", views.EndpointUpdate(mirror_traffic="blue=10"))
         with pytest.raises(SpecError, match="at most 50% of traffic can be mirrored"):
-            await ctl.update_endpoint("digits", views.EndpointUpdate(mirror_traffic="green=60"))
-        assert ctl.get_endpoint("digits")["mirror_traffic"] == {"green": 10}
+            await ctl.endpoints.update_endpoint("digits", views.EndpointUpdate(mirror_traffic="green=60"))
+        assert ctl.endpoints.get_endpoint("digits")["mirror_traffic"] == {"green": 10}
 
     with_controller(tmp_path, body)
 
@@ -176,9 +176,9 @@ def test_kubernetes_endpoints_take_no_mirror_traffic(tmp_path: Path) -> None:
         await endpoint(ctl, "name: edge\ncompute: azureml:k8s\n")
         for name in ("blue", "green"):
             add_deployment(ctl, "edge", name)
-        await ctl.update_endpoint("edge", views.EndpointUpdate(traffic="blue=100"))
+        await ctl.endpoints.update_endpoint("edge", views.EndpointUpdate(traffic="blue=100"))
         with pytest.raises(SpecError, match="'edge' is a Kubernetes endpoint .* Azure does not mirror traffic"):
-            await ctl.update_endpoint("edge", views.EndpointUpdate(mirror_traffic="green=10"))
+            await ctl.endpoints.update_endpoint("edge", views.EndpointUpdate(mirror_traffic="green=10"))
 
     with_controller(tmp_path, body)
 
@@ -186,15 +186,17 @@ def test_kubernetes_endpoints_take_no_mirror_traffic(tmp_path: Path) -> None:
 def test_regenerating_keys_changes_only_the_named_key_and_checks_a_given_value(tmp_path: Path) -> None:
     async def body(ctl: Controller) -> None:
         await endpoint(ctl, name="digits")
-        before = ctl.keys("digits")
-        after = await ctl.regenerate_keys("digits", views.RegenerateKeys(keyType="Secondary"))
+        before = ctl.endpoints.keys("digits")
+        after = await ctl.endpoints.regenerate_keys("digits", views.RegenerateKeys(keyType="Secondary"))
         assert after["primaryKey"] == before["primaryKey"] and after["secondaryKey"] != before["secondaryKey"]
         with pytest.raises(SpecError, match="key type 'tertiary' is not allowed; use primary or secondary"):
-            await ctl.regenerate_keys("digits", views.RegenerateKeys(keyType="tertiary"))
+            await ctl.endpoints.regenerate_keys("digits", views.RegenerateKeys(keyType="tertiary"))
         with pytest.raises(SpecError, match="16 to 1024 visible ASCII characters"):
-            await ctl.regenerate_keys("digits", views.RegenerateKeys(keyType="primary", keyValue="has a space in it"))
+            await ctl.endpoints.regenerate_keys(
+                "digits", views.RegenerateKeys(keyType="primary", keyValue="has a space in it")
+            )
         mine = "k" * 16
-        assert (await ctl.regenerate_keys("digits", views.RegenerateKeys(keyType="primary", keyValue=mine)))[
+        assert (await ctl.endpoints.regenerate_keys("digits", views.RegenerateKeys(keyType="primary", keyValue=mine)))[
             "primaryKey"
         ] == mine
 
@@ -204,10 +206,10 @@ def test_regenerating_keys_changes_only_the_named_key_and_checks_a_given_value(t
 def test_token_endpoints_issue_tokens_and_have_no_keys_to_regenerate(tmp_path: Path) -> None:
     async def body(ctl: Controller) -> None:
         await endpoint(ctl, "name: secure\nauth_mode: aml_token\n")
-        token = ctl.keys("secure")
+        token = ctl.endpoints.keys("secure")
         assert set(token) >= {"accessToken", "expiryTimeUtc"}
         with pytest.raises(Conflict, match="authenticates with tokens, not keys"):
-            await ctl.regenerate_keys("secure", views.RegenerateKeys(keyType="primary"))
+            await ctl.endpoints.regenerate_keys("secure", views.RegenerateKeys(keyType="primary"))
 
     with_controller(tmp_path, body)
 
@@ -216,12 +218,12 @@ def test_a_deleted_endpoint_is_gone_with_its_deployments(tmp_path: Path) -> None
     async def body(ctl: Controller) -> None:
         await endpoint(ctl, name="digits")
         add_deployment(ctl, "digits", "blue")
-        await ctl.delete_endpoint("digits")
+        await ctl.endpoints.delete_endpoint("digits")
         with pytest.raises(NotFound):
-            ctl.get_endpoint("digits")
-        assert ctl.registry.deployments("digits") == [] and "digits" not in ctl.router.endpoints
-        assert not (ctl.state.snapshots / "digits").exists()
+            ctl.endpoints.get_endpoint("digits")
+        assert ctl.core.registry.deployments("digits") == [] and "digits" not in ctl.core.router.endpoints
+        assert not (ctl.core.state.snapshots / "digits").exists()
         with pytest.raises(NotFound):
-            await ctl.delete_endpoint("digits")
+            await ctl.endpoints.delete_endpoint("digits")
 
     with_controller(tmp_path, body)
