@@ -8,12 +8,12 @@ else is a 404. This is the best one Python process can do with the same script a
 
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
 from collections.abc import Awaitable, Callable, MutableMapping
-from types import ModuleType
 from typing import Any
+
+# The peers' scoring module loads score.py the same way; bench/ is this app's directory.
+from peers.digits_scoring import load_script
 
 Message = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[Message]]
@@ -22,17 +22,7 @@ Send = Callable[[Message], Awaitable[None]]
 _JSON = (b"content-type", b"application/json")
 
 
-def _load(path: str) -> ModuleType:
-    spec = importlib.util.spec_from_file_location("score", path)
-    if spec is None or spec.loader is None:
-        raise ImportError(f"cannot load the scoring script {path}")
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    module.init()
-    return module
-
-
-_run: Callable[[str], Any] = _load(os.environ["BENCH_SCORE_SCRIPT"]).run
+_run: Callable[[str], Any] = load_script().run
 
 
 async def _answer(send: Send, status: int, body: bytes) -> None:

@@ -25,6 +25,9 @@ from pathlib import Path
 import numpy as np
 import onnx
 import onnxruntime as ort
+
+# The scripts run as `python models/<script>.py`, so their folder is on sys.path.
+from model_files import write_if_changed
 from onnx import TensorProto, helper, numpy_helper
 
 ROOT = Path(__file__).resolve().parent
@@ -175,16 +178,6 @@ def check(model: onnx.ModelProto, images: np.ndarray) -> tuple[np.ndarray, np.nd
     if first - second < 1e-3:
         raise SystemExit("the sample image's two likeliest classes are a near tie: its label could flip")
     return labels, probs
-
-
-def write_if_changed(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rel = path.relative_to(ROOT)
-    if path.exists() and path.read_bytes() == data:
-        print(f"  unchanged {rel} ({len(data):,} bytes)")
-        return
-    path.write_bytes(data)
-    print(f"  wrote     {rel} ({len(data):,} bytes)")
 
 
 def oip_request(image: np.ndarray) -> bytes:

@@ -26,6 +26,9 @@ from pathlib import Path
 import numpy as np
 import onnx
 import onnxruntime as ort
+
+# The scripts run as `python models/<script>.py`, so their folder is on sys.path.
+from model_files import write_if_changed
 from onnx import TensorProto, helper, numpy_helper
 from sklearn.datasets import load_digits
 from sklearn.exceptions import ConvergenceWarning
@@ -124,16 +127,6 @@ def check_against_sklearn(
         raise SystemExit(f"ONNX labels differ from sklearn on {mismatches} of {len(x_test)} test images")
     np.testing.assert_allclose(probs, expected_probs, rtol=0, atol=1e-5)
     return labels
-
-
-def write_if_changed(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    rel = path.relative_to(ROOT)
-    if path.exists() and path.read_bytes() == data:
-        print(f"  unchanged {rel} ({len(data):,} bytes)")
-        return
-    path.write_bytes(data)
-    print(f"  wrote     {rel} ({len(data):,} bytes)")
 
 
 def azure_request(images: np.ndarray) -> bytes:
