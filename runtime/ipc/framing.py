@@ -83,7 +83,8 @@ class FrameDecoder(Generic[T]):
             if self._large is not None:
                 return out
             data = data[take:]
-        return out + self._scan(data) if out else self._scan(data)
+        out += self._scan(data)
+        return out
 
     def _finish_large(self) -> list[T]:
         large = self._large
@@ -121,11 +122,10 @@ class FrameDecoder(Generic[T]):
                     break
                 out.append(self._decode_one(view[start + 4 : stop]))
                 start = stop
-            rest = bytes(view[start:end]) if data is not partial and start < end else b""
+            if data is not partial and start < end:
+                self._partial = bytearray(view[start:end])  # the chunk it came in is read into again
         if data is partial:
             del partial[:start]
-        elif rest:
-            self._partial = bytearray(rest)
         return out
 
 
