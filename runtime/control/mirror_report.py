@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-import re
 import sqlite3
 import time
 from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Any
 
+from runtime.control.autoscale.grammar import one_unit_seconds
 from runtime.control.mirror_store import MirrorStore
 from runtime.errors import SpecError
 from runtime.routing.mirror_stats import MirrorLog, Sample, Tally, percentile
@@ -27,8 +27,6 @@ FLUSH_S = 5.0
 #: Samples of disagreements shown per mirror deployment, newest first.
 SAMPLES_SHOWN = 5
 
-_DURATION = re.compile(r"(\d+(?:\.\d+)?)([smhd])")
-_UNIT_S = {"s": 1, "m": 60, "h": 3600, "d": 86400}
 _SINCE_FORM = (
     "expected an ISO-8601 time (e.g. 2026-12-01T09:30:00, UTC unless it has an offset such as +01:00) "
     "or a duration back from now (e.g. 30s, 15m, 2h, 1d)"
@@ -40,9 +38,9 @@ def parse_since(text: str | None, now: float) -> float | None:
     if text is None or not text.strip():
         return None
     text = text.strip()
-    match = _DURATION.fullmatch(text.lower())
-    if match is not None:
-        return now - float(match[1]) * _UNIT_S[match[2]]
+    back = one_unit_seconds(text.lower())
+    if back is not None:
+        return now - back
     try:
         when = dt.datetime.fromisoformat(text)
     except ValueError:

@@ -65,15 +65,19 @@ _NUMBER = re.compile(r"[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?")
 _OPERATOR_CHARS = re.compile(r"([<>=!]+)")
 
 
+def one_unit_seconds(text: str) -> float | None:
+    """Seconds in one number with one lower-case unit (30s, 0.5m, 2h, 1d); None for anything else."""
+    m = _ONE_UNIT.fullmatch(text)
+    return float(m[1]) * _UNITS[m[2]] if m else None
+
+
 def parse_duration(text: str, what: str) -> float:
     """Seconds in `text` (30s, 5m, 1h30m, 0.5m, PT5M); SpecError naming `what` and the forms allowed."""
     t = text.strip().lower()
-    seconds: float | None = None
-    if m := _ONE_UNIT.fullmatch(t):
-        seconds = float(m[1]) * _UNITS[m[2]]
-    elif t and (m := _UNITS_RE.fullmatch(t)):
+    seconds = one_unit_seconds(t)
+    if seconds is None and t and (m := _UNITS_RE.fullmatch(t)):
         seconds = sum(int(v) * u for v, u in zip(m.groups(), (86400, 3600, 60, 1), strict=True) if v)
-    elif t not in ("p", "pt") and (m := _ISO.fullmatch(t)):
+    elif seconds is None and t not in ("p", "pt") and (m := _ISO.fullmatch(t)):
         d, h, mi, s = m.groups()
         seconds = int(d or 0) * 86400 + int(h or 0) * 3600 + int(mi or 0) * 60 + float(s or 0)
     if seconds is None:
