@@ -103,10 +103,6 @@ def parse_model_ref(ref: str) -> ModelRef:
     raise SpecError(f"{ref!r} is not a model reference; use one of: {_FORMS}")
 
 
-#: What a model name or version may be, as error messages state it.
-ASSET_RULE = "letters, digits, '_', '.' and '-', starting with a letter or digit, at most 255 characters"
-
-
 def next_version(versions: Iterable[str]) -> str:
     """One more than the highest whole-number version, as Azure counts an asset's versions up; "1" for a new one."""
     return str(1 + max((int(v) for v in versions if v.isascii() and v.isdigit()), default=0))

@@ -2,10 +2,10 @@
 
 Everything happens in the main thread, as in Azure's single sync gunicorn worker: run() can use SIGALRM for the
 scoring timeout, and a worker busy in run() answers pings only once it is done (Azure's liveness probe waits the
-same way). Frames that arrive together are read together; each answer is written before the next request starts
-(a finished answer never waits behind a slow run()), pongs share the write of the answer before them, and the
-log is flushed when the worker has nothing left to do: on a machine where every sleep and wake-up costs a
-context switch, that keeps the cost per request down under load without delaying a request that arrives alone.
+same way). Frames that arrive together are read together and their answers written together, unless the next
+run could hold a finished answer too long (pacing.py), and the log is flushed when the worker has nothing left to
+do: on a machine where every sleep and wake-up costs a context switch, that keeps the cost per request down under
+load without delaying a request that arrives alone.
 """
 
 from __future__ import annotations
@@ -37,6 +37,7 @@ from runtime.ipc.messages import (
     ToWorker,
 )
 from runtime.worker.adapters import Adapter, LoadError, load_adapter
+from runtime.worker.pacing import RunTimes, write_first
 
 logger = logging.getLogger("modelyard.worker")
 
@@ -130,6 +131,7 @@ def serve(sock: socket.socket, flush_logs: Callable[[], None] = lambda: None) ->
 
 def _run(conn: Connection, adapter: Adapter, pending: list[ToWorker]) -> int:
     draining = False
+    runs = RunTimes()
     while True:
         if not pending:
             conn.idle()
@@ -137,19 +139,25 @@ def _run(conn: Connection, adapter: Adapter, pending: list[ToWorker]) -> int:
             if not pending:
                 return 0  # the control process hung up: nobody is left to answer
         out = bytearray()
+        held_since: float | None = None  # when the oldest answer in `out` was ready
         for index, message in enumerate(pending):
             match message:
                 case Infer() if draining:
                     append_frame(out, Failure(message.id, Code.UNAVAILABLE.value, "the worker is draining"))
+                    held_since = held_since or time.monotonic()
                 case Infer():
-                    if out:
-                        # Finished answers go before the next run(): it may take seconds, and they are done now.
+                    started = time.monotonic()
+                    if write_first(held_since, started, runs.longest()):
                         if not conn.send(out):
                             return 0
-                        out = bytearray()
-                    append_frame(out, _handle(adapter, message))
+                        out, held_since = bytearray(), None
+                    append_frame(out, _handle(adapter, message, started))
+                    done = time.monotonic()
+                    runs.add(done - started)
+                    held_since = held_since or done
                 case Ping():
                     append_frame(out, Pong(message.id, len(pending) - index - 1, _model_stats(adapter)))
+                    held_since = held_since or time.monotonic()
                 case Drain():
                     draining = True
                 case Shutdown():
@@ -177,8 +185,7 @@ def _model_stats(adapter: Adapter) -> list[ModelStats]:
     return stats() if stats is not None else []
 
 
-def _handle(adapter: Adapter, req: Infer) -> msgspec.Struct:
-    started = time.monotonic()
+def _handle(adapter: Adapter, req: Infer, started: float) -> msgspec.Struct:
     try:
         answer = adapter.handle(req)
     except Exception:

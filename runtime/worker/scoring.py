@@ -5,11 +5,9 @@ from __future__ import annotations
 import json
 import logging
 import os
-import signal
 import threading
 import time
 import traceback
-from types import FrameType
 from typing import Any
 
 from werkzeug.exceptions import HTTPException
@@ -17,6 +15,7 @@ from werkzeug.wrappers import Response
 
 from runtime.ipc.messages import Headers, Infer, Load, Result
 from runtime.worker import inputs, logs, responses, swagger, user_script
+from runtime.worker.alarm import ScoringAlarm
 from runtime.worker.inputs import BadInput, UnsupportedInput
 from runtime.worker.user_script import ScoringScript
 
@@ -35,7 +34,7 @@ class ScriptAdapter:
         self.script = script
         self.mode: str = script.mode
         self.timeout_ms = timeout_ms
-        self._handler_installed = False
+        self._alarm = ScoringAlarm(timeout_ms / 1000)
 
     def handle(self, req: Infer) -> Result:
         """Answer one request; never raises for anything the request or run() does."""
@@ -109,25 +108,18 @@ class ScriptAdapter:
         self, req: Infer, kwargs: dict[str, Any], request: Any, lowered: dict[str, str], tail: Headers
     ) -> Result:
         run = self.script.run
-        alarm = threading.current_thread() is threading.main_thread()
+        alarm = self._alarm if threading.current_thread() is threading.main_thread() else None
         try:
-            if alarm:
-                if not self._handler_installed:
-                    # Installed once, not per call as Azure does: signal.signal costs more than the rest of a
-                    # small request. The timer itself is armed only while run() executes.
-                    signal.signal(signal.SIGALRM, _raise_timeout)
-                    self._handler_installed = True
-                signal.setitimer(signal.ITIMER_REAL, self.timeout_ms / 1000)
-                try:
-                    started = time.perf_counter()
-                    output = run(**kwargs)
-                    elapsed = time.perf_counter() - started
-                finally:
-                    signal.setitimer(signal.ITIMER_REAL, 0)
-            else:  # signals need the main thread; Azure likewise runs without a timeout off it
+            # Signals need the main thread; off it Azure likewise runs without a timeout.
+            if alarm is not None:
+                alarm.start()
+            try:
                 started = time.perf_counter()
                 output = run(**kwargs)
                 elapsed = time.perf_counter() - started
+            finally:
+                if alarm is not None:
+                    alarm.stop()
         except TimeoutError:
             logger.error("Encountered Exception: %s", traceback.format_exc())
             message = f"Scoring timeout after {self.timeout_ms} ms"
@@ -157,10 +149,6 @@ def load_script(load: Load) -> ScriptAdapter:
     swagger.documents(script)
     logger.info("Scoring timeout is set to %d", load.scoring_timeout_ms)
     return ScriptAdapter(script, load.scoring_timeout_ms)
-
-
-def _raise_timeout(signum: int, frame: FrameType | None) -> None:
-    raise TimeoutError
 
 
 def _internal_error(rid: int, tail: Headers) -> Result:

@@ -35,16 +35,18 @@ class Executor:
         self._pool = ThreadPoolExecutor(max_workers=max(1, threads), thread_name_prefix="instance")
 
     def run(self, groups: Sequence[list[Pending]]) -> Iterator[list[Answer]]:
-        """Run the groups; yield each group's answers as it finishes (one group runs in the calling thread)."""
-        if len(groups) == 1:
-            group = groups[0]
-            yield self._counted(group, _execute(_sessions(group[0].version)[0], group))
-            return
+        """Run the groups; yield each group's answers as it finishes (a single lane runs in the calling thread)."""
         # A lane per instance of each version, taking that version's groups in turn: at most `instances` runs of
         # a version overlap, and a version with many groups never holds up another one.
         by_version: dict[int, list[list[Pending]]] = {}
         for group in groups:
             by_version.setdefault(id(group[0].version), []).append(group)
+        if len(by_version) == 1 and (len(groups) == 1 or len(_sessions(groups[0][0].version)) == 1):
+            # One lane in all: the calling thread runs it, without waking a pool thread to wait for it.
+            session = _sessions(groups[0][0].version)[0]
+            for group in groups:
+                yield self._counted(group, _execute(session, group))
+            return
         done: queue.SimpleQueue[tuple[list[Pending], Outcome | BaseException]] = queue.SimpleQueue()
         for version_groups in by_version.values():
             sessions = _sessions(version_groups[0][0].version)

@@ -1,0 +1,40 @@
+"""When the worker writes held answers before its next run (pacing.write_first) and how it knows runs are short."""
+
+from __future__ import annotations
+
+import math
+
+from runtime.worker.pacing import HOLD_BUDGET_S, WINDOW, RunTimes, write_first
+
+
+def test_nothing_held_is_never_written_first() -> None:
+    assert not write_first(None, 100.0, math.inf)
+
+
+def test_answers_are_held_while_they_still_go_out_within_the_budget() -> None:
+    assert not write_first(10.0, 10.0002, 0.0001)  # 0.2 ms held + a 0.1 ms run: inside 1 ms
+    assert write_first(10.0, 10.0008, 0.0003)  # 0.8 ms held + 0.3 ms: the run would take them past 1 ms
+    assert write_first(10.0, 10.0, 2.0)  # a run that may take seconds never holds a finished answer
+
+
+def test_the_budget_is_what_it_says() -> None:
+    assert not write_first(0.0, 0.0, HOLD_BUDGET_S * 0.9)
+    assert write_first(0.0, 0.0, HOLD_BUDGET_S * 1.1)
+
+
+def test_runs_count_as_short_only_after_a_full_window_of_them() -> None:
+    runs = RunTimes()
+    for _ in range(WINDOW - 1):
+        runs.add(0.00005)
+        assert runs.longest() == math.inf  # not enough known yet: answers are written before each run
+    runs.add(0.00005)
+    assert runs.longest() == 0.00005
+
+
+def test_one_slow_run_keeps_answers_flowing_until_it_leaves_the_window() -> None:
+    runs = RunTimes(window=4)
+    for seconds in (0.5, 0.0001, 0.0001, 0.0001):
+        runs.add(seconds)
+    assert runs.longest() == 0.5
+    runs.add(0.0002)  # the slow run falls out
+    assert runs.longest() == 0.0002
