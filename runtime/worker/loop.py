@@ -140,6 +140,7 @@ def _run(conn: Connection, adapter: Adapter, pending: list[ToWorker]) -> int:
                 return 0  # the control process hung up: nobody is left to answer
         out = bytearray()
         held_since: float | None = None  # when the oldest answer in `out` was ready
+        runs.batch_started()
         for index, message in enumerate(pending):
             match message:
                 case Infer() if draining:
@@ -151,6 +152,7 @@ def _run(conn: Connection, adapter: Adapter, pending: list[ToWorker]) -> int:
                         if not conn.send(out):
                             return 0
                         out, held_since = bytearray(), None
+                    runs.run_started()
                     append_frame(out, _handle(adapter, message, started))
                     done = time.monotonic()
                     runs.add(done - started)
