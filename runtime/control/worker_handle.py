@@ -149,6 +149,7 @@ class WorkerHandle:
         self._pings: dict[int, asyncio.Future[Pong]] = {}
         self._hello: asyncio.Future[Ready | Failure] | None = None
         self._channel: _Channel | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None  #: the event loop start() ran on
         self._proc: asyncio.subprocess.Process | None = None
         self._exit_message = ""
         self.exited: asyncio.Event = asyncio.Event()
@@ -178,7 +179,7 @@ class WorkerHandle:
         An OSError on the way (a full disk, no more processes) is a WorkerStartError too, with nothing left behind:
         the supervisor retries restarts with backoff, so a worker comes back once the cause is gone.
         """
-        loop = asyncio.get_running_loop()
+        loop = self._loop = asyncio.get_running_loop()
         self._hello = loop.create_future()
         self._channel = _Channel(self._on_message, self._on_lost)
         try:
@@ -276,7 +277,10 @@ class WorkerHandle:
         if not self.alive:
             raise WorkerLost(f"worker {self.name} is not running")
         rid = next(self._ids)
-        loop = asyncio.get_running_loop()
+        # The loop it was started on, not asyncio.get_running_loop(): on Python 3.11 that is a getpid() system
+        # call, once per request.
+        loop = self._loop
+        assert loop is not None, "alive implies started"
         fut: asyncio.Future[Answer] = loop.create_future()
         self._pending[rid] = fut
         # A bare timer on the future costs a fraction of asyncio.timeout(), which matters once per request.

@@ -11,7 +11,6 @@ import asyncio
 import hmac
 import logging
 import re
-import uuid
 from collections.abc import Callable, Mapping, Sequence
 from random import getrandbits
 from time import monotonic
@@ -34,6 +33,9 @@ DEPLOYMENT_HEADER = "azureml-model-deployment"
 #: Azure's front end keeps only these characters of a client's x-ms-client-request-id, and at most 40 of them.
 _CLIENT_ID_JUNK = re.compile(r"[^A-Za-z0-9_-]+")
 CLIENT_ID_MAX = 40
+#: The version (4) and variant (RFC 4122) bits of a random UUID, as uuid.UUID(version=4) sets them.
+_UUID4_CLEAR = ~((0xF000 << 64) | (0xC000 << 48))
+_UUID4_SET = (0x4000 << 64) | (0x8000 << 48)
 
 
 class Worker(Protocol):
@@ -139,7 +141,9 @@ class Router:
 
     def new_request_id(self) -> str:
         """A GUID for one request, as Azure's front end gives each request in x-request-id."""
-        return str(uuid.UUID(int=self._bits(128), version=4))
+        # str(uuid.UUID(int=..., version=4)) spelled out: the same string in half the time, once per request.
+        h = f"{self._bits(128) & _UUID4_CLEAR | _UUID4_SET:032x}"
+        return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
     def authenticate(self, route: EndpointRoute, authorization: str | None) -> None:
         """Check `Authorization: Bearer <key or token>` for the endpoint's auth mode; Unauthenticated otherwise."""

@@ -1,5 +1,6 @@
 import asyncio
 import time
+import uuid
 from collections.abc import Callable, Sequence
 from typing import Any
 
@@ -329,3 +330,10 @@ def test_queue_wait_ends_when_the_worker_began_the_request() -> None:
     run(router.forward(route, "POST", "/score", "", [], b"{}", None))
     wait = route.deployments["blue"].stats.queue_wait
     assert wait.count == 1 and wait.sum >= 0.03
+
+
+@pytest.mark.parametrize("bits", [0, (1 << 128) - 1, 0x0123456789ABCDEF0123456789ABCDEF])
+def test_request_ids_are_version_4_guids_as_azure_gives_them(bits: int) -> None:
+    rid = Router(lambda: 0.5, bits=lambda n: bits).new_request_id()
+    assert rid == str(uuid.UUID(int=bits, version=4))
+    assert uuid.UUID(rid).version == 4 and uuid.UUID(rid).variant == uuid.RFC_4122
