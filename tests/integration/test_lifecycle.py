@@ -60,7 +60,8 @@ def test_script_errors_are_424_and_slow_requests_are_408(server: Server) -> None
         # A URL the container does not serve is the front end's 404, as Azure's "Bad URL", not a wrapped 424.
         bad = http.get("/endpoints/fix/scores", headers=auth)
         assert bad.status_code == 404 and "it serves /score and /swagger.json" in bad.json()["message"]
-        r = http.post("/endpoints/fix/score", json={"sleep": 5}, headers=auth)
+        # Past the 2 s timeout, and not by much: stopping serve waits for the worker's late answer.
+        r = http.post("/endpoints/fix/score", json={"sleep": 2.5}, headers=auth)
         assert r.status_code == 408 and "request_timeout_ms" in r.json()["message"]
 
 
