@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from live import Server
+from live import Server, cleared
 
 
 @pytest.fixture
@@ -19,6 +19,26 @@ def server(tmp_path: Path) -> Iterator[Server]:
         yield srv
     finally:
         srv.stop()
+
+
+@pytest.fixture(scope="module")
+def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server for a module's tests; see `shared_server`."""
+    srv = Server(tmp_path_factory.mktemp("shared") / "state")
+    srv.state.mkdir()
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def shared_server(module_server: Server) -> Iterator[Server]:
+    """The module's one server, emptied of endpoints and models after each test: for modules whose tests need no
+    server of their own (no restart, no serve flags, no counters that earlier tests would have moved)."""
+    yield module_server
+    cleared(module_server)
 
 
 @pytest.fixture(scope="session")

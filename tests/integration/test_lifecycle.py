@@ -6,7 +6,14 @@ import json
 import time
 from pathlib import Path
 
+import pytest
 from live import FIXTURES, SAMPLE, Server, wait_for_state
+
+
+@pytest.fixture
+def server(shared_server: Server) -> Server:
+    """The module's one server, emptied after each test: none of these tests needs one of its own."""
+    return shared_server
 
 
 def _auth(server: Server, endpoint: str) -> dict[str, str]:

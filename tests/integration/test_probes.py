@@ -11,7 +11,14 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from live import FIXTURES, Server, worker_pids
+
+
+@pytest.fixture
+def server(shared_server: Server) -> Server:
+    """The module's one server, emptied after each test: none of these tests needs one of its own."""
+    return shared_server
 
 
 def test_a_hung_worker_fails_liveness_and_is_replaced(server: Server) -> None:
