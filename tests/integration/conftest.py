@@ -21,9 +21,9 @@ def server(tmp_path: Path) -> Iterator[Server]:
         srv.stop()
 
 
-@pytest.fixture(scope="module")
-def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    """One server for a module's tests; see `shared_server`."""
+@pytest.fixture(scope="session")
+def session_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server for every test that takes `shared_server`."""
     srv = Server(tmp_path_factory.mktemp("shared") / "state")
     srv.state.mkdir()
     srv.start()
@@ -34,11 +34,12 @@ def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
 
 
 @pytest.fixture
-def shared_server(module_server: Server) -> Iterator[Server]:
-    """The module's one server, emptied of endpoints and models after each test: for modules whose tests need no
-    server of their own (no restart, no serve flags, no counters that earlier tests would have moved)."""
-    yield module_server
-    cleared(module_server)
+def shared_server(session_server: Server) -> Iterator[Server]:
+    """The session's one server, left as a new one after each test (live.cleared): for tests that need no server of
+    their own, because they look at no counter or log earlier tests would have moved and leave only what is cleared.
+    A test may stop it, or restart it with flags."""
+    yield session_server
+    cleared(session_server)
 
 
 @pytest.fixture(scope="session")

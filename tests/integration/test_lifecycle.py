@@ -12,7 +12,7 @@ from live import FIXTURES, SAMPLE, Server, wait_for_state
 
 @pytest.fixture
 def server(shared_server: Server) -> Server:
-    """The module's one server, emptied after each test: none of these tests needs one of its own."""
+    """The session's shared server, as new for each test: none of these tests needs one of its own."""
     return shared_server
 
 
