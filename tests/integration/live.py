@@ -168,9 +168,9 @@ def alive(pid: int) -> bool:
 
 def cleared(srv: Server, *args: str) -> None:
     """Leave `srv` as a new server would be for the next test of those sharing it (a start costs a second): running
-    with serve arguments `args`, with no online endpoint (so no deployment or worker), no registered model and no
-    user instance types. Where that fails, the next test gets a new server on a new state directory, and this one
-    fails."""
+    with serve arguments `args`, with no online or batch endpoint (so no deployment or worker), no registered model,
+    no compute and no user instance types. Where that fails, the next test gets a new server on a new state
+    directory, and this one fails."""
     try:
         if srv.proc is None or srv.proc.poll() is not None:  # a test stopped it, or it died
             srv.stop()
@@ -179,6 +179,10 @@ def cleared(srv: Server, *args: str) -> None:
             _delete(srv, f"/api/endpoints/{endpoint['name']}")
         for model in srv.api("GET", "/api/models?include_archived=true"):
             srv.api("DELETE", f"/api/models/{model['name']}/versions/{model['version']}")
+        for endpoint in srv.api("GET", "/api/batch-endpoints"):
+            _delete(srv, f"/api/batch-endpoints/{endpoint['name']}")
+        for compute in srv.api("GET", "/api/computes"):
+            srv.api("DELETE", f"/api/computes/{compute['name']}")
         (srv.state / "instance_types.yml").unlink(missing_ok=True)
         if srv.args != args:  # a test restarted it with other flags
             srv.stop()

@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from live import ROOT, Server
+from live import ROOT, Server, cleared
 from test_job_verbs import BATCH, SLOW, in_process, wait_job
 
 if not os.environ.get("CI"):  # CI installs the ray extra (scripts/test); elsewhere it may be missing
@@ -140,19 +140,9 @@ def ray_server(ray_address: str, tmp_path_factory: pytest.TempPathFactory) -> It
 
 @pytest.fixture
 def server(ray_server: Server, ray_address: str) -> Iterator[Server]:
-    """The module's server, left with no batch endpoint (so no deployment or worker) and no compute after each test,
-    and running as it started (a test may kill it and start it again)."""
+    """The module's server, as new for each test (a test may kill it and start it again)."""
     yield ray_server
-    if ray_server.proc is None or ray_server.proc.poll() is not None:
-        ray_server.stop()
-        ray_server.start("--ray-address", ray_address, "--batch-idle", "0")
-    for endpoint in ray_server.api("GET", "/api/batch-endpoints"):
-        ray_server.api("DELETE", f"/api/batch-endpoints/{endpoint['name']}")
-    for compute in ray_server.api("GET", "/api/computes"):
-        ray_server.api("DELETE", f"/api/computes/{compute['name']}")
-    if ray_server.args != ("--ray-address", ray_address, "--batch-idle", "0"):
-        ray_server.stop()
-        ray_server.start("--ray-address", ray_address, "--batch-idle", "0")
+    cleared(ray_server, "--ray-address", ray_address, "--batch-idle", "0")
 
 
 def fixture(server: Server, tmp_path: Path, **scripts: str) -> Path:
