@@ -7,7 +7,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from live import Server
+from live import Server, cleared
 
 
 @pytest.fixture
@@ -19,6 +19,27 @@ def server(tmp_path: Path) -> Iterator[Server]:
         yield srv
     finally:
         srv.stop()
+
+
+@pytest.fixture(scope="session")
+def session_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server for every test that takes `shared_server`."""
+    srv = Server(tmp_path_factory.mktemp("shared") / "state")
+    srv.state.mkdir()
+    srv.start()
+    try:
+        yield srv
+    finally:
+        srv.stop()
+
+
+@pytest.fixture
+def shared_server(session_server: Server) -> Iterator[Server]:
+    """The session's one server, left as a new one after each test (live.cleared): for tests that need no server of
+    their own, because they look at no counter or log earlier tests would have moved and leave only what is cleared.
+    A test may stop it, or restart it with flags."""
+    yield session_server
+    cleared(session_server)
 
 
 @pytest.fixture(scope="session")

@@ -21,7 +21,7 @@ from typing import Any
 import httpx
 
 from runtime.cli import main
-from runtime.client import Client
+from runtime.client import ApiError, Client
 from runtime.statedir import StateDir
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -36,10 +36,12 @@ class Server:
         self.state = state
         self.proc: subprocess.Popen[bytes] | None = None
         self.url = ""
+        self.args: tuple[str, ...] = ()  # what the last start was given
 
     def start(self, *extra: str, env: dict[str, str] | None = None) -> None:
         """Start serve with `extra` arguments; `env` adds to (or replaces some of) the test's environment."""
         # Hidden GPUs make every placement the same on a GPU host as on CI's CPU-only machine.
+        self.args = extra if env is None else (*extra, repr(sorted(env.items())))
         env = {**os.environ, "CUDA_VISIBLE_DEVICES": "", **(env or {})}
         with open(self.state / "serve.out", "ab") as log:
             self.proc = subprocess.Popen(
@@ -162,6 +164,48 @@ def alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def cleared(srv: Server, *args: str) -> None:
+    """Leave `srv` as a new server would be for the next test of those sharing it (a start costs a second): running
+    with serve arguments `args`, with no online or batch endpoint (so no deployment or worker), no registered model,
+    no compute and no user instance types. Where that fails, the next test gets a new server on a new state
+    directory, and this one fails."""
+    try:
+        if srv.proc is None or srv.proc.poll() is not None:  # a test stopped it, or it died
+            srv.stop()
+            srv.start(*args)
+        for endpoint in srv.api("GET", "/api/endpoints"):
+            _delete(srv, f"/api/endpoints/{endpoint['name']}")
+        for model in srv.api("GET", "/api/models?include_archived=true"):
+            srv.api("DELETE", f"/api/models/{model['name']}/versions/{model['version']}")
+        for endpoint in srv.api("GET", "/api/batch-endpoints"):
+            _delete(srv, f"/api/batch-endpoints/{endpoint['name']}")
+        for compute in srv.api("GET", "/api/computes"):
+            srv.api("DELETE", f"/api/computes/{compute['name']}")
+        (srv.state / "instance_types.yml").unlink(missing_ok=True)
+        if srv.args != args:  # a test restarted it with other flags
+            srv.stop()
+            srv.start(*args)
+    except BaseException:
+        srv.stop()
+        srv.state = srv.state.with_name(f"{srv.state.name}-{time.monotonic_ns()}")
+        srv.state.mkdir()
+        srv.start(*args)
+        raise
+
+
+def _delete(srv: Server, path: str, timeout: float = 60) -> None:
+    """DELETE `path`, again while a deployment of it is still being brought back by a restart (refused until then)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            srv.api("DELETE", path)
+            return
+        except ApiError as exc:
+            if "wait until it is done" not in str(exc) or time.monotonic() > deadline:
+                raise
+        time.sleep(0.1)
 
 
 @contextlib.contextmanager

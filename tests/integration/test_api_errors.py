@@ -10,7 +10,14 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 import httpx
+import pytest
 from live import FIXTURES, Server
+
+
+@pytest.fixture
+def server(shared_server: Server) -> Server:
+    """The session's shared server, as new for each test: none of these tests needs one of its own."""
+    return shared_server
 
 
 def admin(server: Server) -> httpx.Client:

@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from live import FIXTURES, Server
+from live import FIXTURES, Server, cleared
 
 #: run() burns CPU for the time asked (0.3 s by default): load the autoscaler reads as CPU %.
 SPIN = """
@@ -31,15 +31,26 @@ def run(raw_data):
 """
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    srv = Server(tmp_path / "state")
+#: A short scale-down window and twice the default sampling, so that both ramps take seconds, not minutes.
+ARGS = ("--scale-down-stabilization", "1", "--sample-interval", "0.5")
+
+
+@pytest.fixture(scope="module")
+def autoscaling_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = Server(tmp_path_factory.mktemp("autoscaling") / "state")
     srv.state.mkdir()
-    srv.start("--scale-down-stabilization", "2", "--sample-interval", "0.5")
+    srv.start(*ARGS)
     try:
         yield srv
     finally:
         srv.stop()
+
+
+@pytest.fixture
+def server(autoscaling_server: Server) -> Iterator[Server]:
+    """The module's server, as new for each test (the tests scale deployments of endpoints of their own)."""
+    yield autoscaling_server
+    cleared(autoscaling_server, *ARGS)
 
 
 class Load:
@@ -138,9 +149,9 @@ def test_an_azure_monitor_cpu_rule_pair_scales_out_and_in(server: Server, tmp_pa
     monitor = ["monitor", "autoscale"]
     server.cli(*monitor, "create", "--resource", "spinner/spin", "--min-count", "1", "--max-count", "3", "--count", "1")
     rule = [*monitor, "rule", "create", "--autoscale-name", "spin"]
-    server.cli(*rule, "--condition", "CpuUtilizationPercentage > 50 avg 3s", "--scale", "out", "1", "--cooldown", "2s")
-    server.cli(*rule, "--condition", "CpuUtilizationPercentage < 15 avg 3s", "--scale", "in", "1", "--cooldown", "2s")
+    server.cli(*rule, "--condition", "CpuUtilizationPercentage > 50 avg 2s", "--scale", "out", "1", "--cooldown", "1s")
+    server.cli(*rule, "--condition", "CpuUtilizationPercentage < 15 avg 2s", "--scale", "in", "1", "--cooldown", "1s")
     after = ramp_up_and_down(server, "spinner", "spin", {"spin": 0.3})
     last = after["autoscale"]["last_decision"]
     assert last["policy"] == "azure_monitor" and last["direction"] == "in" and last["to"] == 1
-    assert "CpuUtilizationPercentage < 15 avg 3s" in last["reason"]
+    assert "CpuUtilizationPercentage < 15 avg 2s" in last["reason"]

@@ -8,7 +8,15 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from live import FIXTURES, ROOT, Server
+
+
+@pytest.fixture
+def server(shared_server: Server) -> Server:
+    """The session's shared server, as new for each test: none of these tests needs one of its own."""
+    return shared_server
+
 
 LINES = ROOT / "tests" / "fixtures" / "azure-lines"
 

@@ -11,21 +11,32 @@ from pathlib import Path
 
 import psutil
 import pytest
-from live import FIXTURES, Server
+from live import FIXTURES, Server, cleared
 from test_job_verbs import BATCH, SLOW, in_process, job, wait_job
 
 ENDED = ("Completed", "Failed", "Canceled")
 
 
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[Server]:
-    srv = Server(tmp_path / "state")
+#: Low-priority work resumes after 2 s without online load; idle batch workers leave at once.
+ARGS = ("--low-priority-calm", "2", "--batch-idle", "0")
+
+
+@pytest.fixture(scope="module")
+def priority_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    srv = Server(tmp_path_factory.mktemp("priority") / "state")
     srv.state.mkdir()
-    srv.start("--low-priority-calm", "3", "--batch-idle", "0")
+    srv.start(*ARGS)
     try:
         yield srv
     finally:
         srv.stop()
+
+
+@pytest.fixture
+def server(priority_server: Server) -> Iterator[Server]:
+    """The module's server, as new for each test."""
+    yield priority_server
+    cleared(priority_server, *ARGS)
 
 
 def setup(server: Server, tmp_path: Path, files: int) -> Path:
@@ -100,7 +111,7 @@ def test_a_low_priority_job_gives_its_cores_to_online_load_and_resumes_when_it_i
             assert time.monotonic() < deadline, "the low-priority job kept its worker under online load"
             time.sleep(0.1)
         paused = job(server, name)
-        time.sleep(1.5)
+        time.sleep(1.0)  # the load goes on: so does the pause
         still = job(server, name)
         assert still["status"] == "Running" and still["files"]["done"] == paused["files"]["done"] < 20
         assert not batch_workers(server, online)

@@ -1,7 +1,7 @@
 """Batch deployments with `settings.executor: ray`, run on a real local Ray cluster that the module starts.
 
 The cluster is one head on 127.0.0.1 (no dashboard, a small object store, 2 CPUs, no usage stats), started with
-`ray start` for the module and killed after it; each test starts its own `modelyard serve --ray-address`.
+`ray start` for the module and killed after it; the tests share one `modelyard serve --ray-address`.
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from live import ROOT, Server
+from live import ROOT, Server, cleared
 from test_job_verbs import BATCH, SLOW, in_process, wait_job
 
 if not os.environ.get("CI"):  # CI installs the ray extra (scripts/test); elsewhere it may be missing
@@ -126,15 +126,23 @@ def _kill_cluster(temp: str) -> None:
     psutil.wait_procs(list(found.values()), timeout=10)
 
 
-@pytest.fixture
-def server(tmp_path: Path, ray_address: str) -> Iterator[Server]:
-    srv = Server(tmp_path / "state")
+@pytest.fixture(scope="module")
+def ray_server(ray_address: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server on the module's cluster; idle workers go at once, giving their cluster CPUs back."""
+    srv = Server(tmp_path_factory.mktemp("ray-serve") / "state")
     srv.state.mkdir()
-    srv.start("--ray-address", ray_address)
+    srv.start("--ray-address", ray_address, "--batch-idle", "0")
     try:
         yield srv
     finally:
         srv.stop()
+
+
+@pytest.fixture
+def server(ray_server: Server, ray_address: str) -> Iterator[Server]:
+    """The module's server, as new for each test (a test may kill it and start it again)."""
+    yield ray_server
+    cleared(ray_server, "--ray-address", ray_address, "--batch-idle", "0")
 
 
 def fixture(server: Server, tmp_path: Path, **scripts: str) -> Path:

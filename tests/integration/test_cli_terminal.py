@@ -16,6 +16,13 @@ from pathlib import Path
 import pytest
 from live import FIXTURES, Server
 
+
+@pytest.fixture
+def server(shared_server: Server) -> Server:
+    """The session's shared server, as new for each test: none of these tests needs one of its own."""
+    return shared_server
+
+
 MODELYARD = str(Path(sys.executable).parent / "modelyard")  # the installed entry point, as a user runs it
 TERMINAL_ENV = {**os.environ, "TERM": "xterm-256color", "COLUMNS": "200"}
 TERMINAL_ENV.pop("NO_COLOR", None)

@@ -5,25 +5,33 @@ from __future__ import annotations
 import socket
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from urllib.parse import urlsplit
 
 import pytest
-from live import FIXTURES, Server
+from live import FIXTURES, Server, cleared
 
 #: Well past the 1 s timeouts these servers run with: the bound on "closed", not a measurement.
 CLOSED_WITHIN = 15.0
+ARGS = {name: ("--server", name, "--header-timeout", "1", "--body-timeout", "1") for name in ("uvicorn", "hypercorn")}
 
 
-@pytest.fixture(params=["uvicorn", "hypercorn"])
-def limited(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Server]:
-    srv = Server(tmp_path / "state")
+@pytest.fixture(scope="module", params=["uvicorn", "hypercorn"])
+def limited_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
+    """One server for the module per front end, with 1 s head and body timeouts."""
+    srv = Server(tmp_path_factory.mktemp(f"limits-{request.param}") / "state")
     srv.state.mkdir()
-    srv.start("--server", request.param, "--header-timeout", "1", "--body-timeout", "1")
+    srv.start(*ARGS[request.param])
     try:
         yield srv
     finally:
         srv.stop()
+
+
+@pytest.fixture
+def limited(limited_server: Server, request: pytest.FixtureRequest) -> Iterator[Server]:
+    """The module's server for one front end, as new for each test."""
+    yield limited_server
+    cleared(limited_server, *ARGS[request.node.callspec.params["limited_server"]])
 
 
 def _connect(srv: Server) -> socket.socket:

@@ -6,7 +6,14 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from live import Server, worker_pids
+
+
+@pytest.fixture
+def server(shared_server: Server) -> Server:
+    """The session's shared server, as new for each test: none of these tests needs one of its own."""
+    return shared_server
 
 
 def _score(http: httpx.Client, token: str) -> int:

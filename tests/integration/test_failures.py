@@ -9,7 +9,14 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from live import FIXTURES, Server, worker_pids
+
+
+@pytest.fixture
+def server(shared_server: Server) -> Server:
+    """The session's shared server, as new for each test: none of these tests needs one of its own."""
+    return shared_server
 
 
 def test_the_management_api_needs_the_admin_token_kept_private(server: Server) -> None:

@@ -20,8 +20,8 @@ from schemathesis.core.transport import Response
 from schemathesis.schemas import BaseSchema
 
 ENDPOINT = "fuzz"
-#: Per operation and generation mode: three swagger versions x two modes x three operations take about 12 s.
-EXAMPLES = 60
+#: Per operation and generation mode: three swagger versions x two modes x three operations take about 7 s.
+EXAMPLES = 40
 SCRIPT_ERROR = "An unexpected error occurred in scoring script. Check the logs for more info."
 
 

@@ -6,7 +6,14 @@ import json
 import time
 from pathlib import Path
 
+import pytest
 from live import FIXTURES, SAMPLE, Server, wait_for_state
+
+
+@pytest.fixture
+def server(shared_server: Server) -> Server:
+    """The session's shared server, as new for each test: none of these tests needs one of its own."""
+    return shared_server
 
 
 def _auth(server: Server, endpoint: str) -> dict[str, str]:
@@ -60,7 +67,8 @@ def test_script_errors_are_424_and_slow_requests_are_408(server: Server) -> None
         # A URL the container does not serve is the front end's 404, as Azure's "Bad URL", not a wrapped 424.
         bad = http.get("/endpoints/fix/scores", headers=auth)
         assert bad.status_code == 404 and "it serves /score and /swagger.json" in bad.json()["message"]
-        r = http.post("/endpoints/fix/score", json={"sleep": 5}, headers=auth)
+        # Past the 2 s timeout, and not by much: stopping serve waits for the worker's late answer.
+        r = http.post("/endpoints/fix/score", json={"sleep": 2.5}, headers=auth)
         assert r.status_code == 408 and "request_timeout_ms" in r.json()["message"]
 
 

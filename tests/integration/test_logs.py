@@ -5,7 +5,15 @@ from __future__ import annotations
 import threading
 import time
 
+import pytest
 from live import FIXTURES, Server
+
+
+@pytest.fixture
+def server(shared_server: Server) -> Server:
+    """The session's shared server, as new for each test: none of these tests needs one of its own."""
+    return shared_server
+
 
 #: Lines of 2000 bytes: 10,000 of them are more than get-logs reads (16 MiB), so the call does the most work it can.
 LINE = 2000

@@ -8,7 +8,14 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import httpx
+import pytest
 from live import FIXTURES, Server, wait_for_state, worker_pids
+
+
+@pytest.fixture
+def server(shared_server: Server) -> Server:
+    """The session's shared server, as new for each test: none of these tests needs one of its own."""
+    return shared_server
 
 
 def _create(server: Server, *settings: str) -> dict[str, str]:

@@ -5,7 +5,14 @@ from __future__ import annotations
 import time
 from pathlib import Path
 
+import pytest
 from live import FIXTURES, Server, wait_for_state
+
+
+@pytest.fixture
+def server(shared_server: Server) -> Server:
+    """The session's shared server, as new for each test: these tests stop and start it on its state directory."""
+    return shared_server
 
 
 def _cpus_allowed(pid: int) -> str:

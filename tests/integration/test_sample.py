@@ -5,7 +5,14 @@ from __future__ import annotations
 import json
 from collections import Counter
 
+import pytest
 from live import SAMPLE, Server
+
+
+@pytest.fixture
+def server(shared_server: Server) -> Server:
+    """The session's shared server, as new for each test: none of these tests needs one of its own."""
+    return shared_server
 
 
 def test_sample_endpoint_serves_real_predictions_and_splits_traffic(server: Server) -> None:

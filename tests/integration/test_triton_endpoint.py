@@ -10,6 +10,13 @@ import pytest
 import tritonclient.http as tritonhttp
 from live import ROOT, Server
 
+
+@pytest.fixture
+def server(shared_server: Server) -> Server:
+    """The session's shared server, as new for each test: none of these tests needs one of its own."""
+    return shared_server
+
+
 TRITON = ROOT / "models" / "digits-triton"
 
 

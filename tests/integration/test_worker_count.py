@@ -7,7 +7,14 @@ import time
 from pathlib import Path
 
 import httpx
+import pytest
 from live import FIXTURES, Server
+
+
+@pytest.fixture
+def server(shared_server: Server) -> Server:
+    """The session's shared server, as new for each test: none of these tests needs one of its own."""
+    return shared_server
 
 
 def test_worker_count_processes_share_an_instance_and_serve_requests_side_by_side(

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import time
 
+import pytest
 from live import Server, alive, worker_pids
+
+
+@pytest.fixture
+def server(shared_server: Server) -> Server:
+    """The session's shared server, as new for each test: none of these tests needs one of its own."""
+    return shared_server
+
 
 PATH = "/api/endpoints/fix/deployments/echo/instances"
 

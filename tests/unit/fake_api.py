@@ -45,7 +45,8 @@ def fake_api(state: Path, answer: Answer) -> Iterator[list[tuple[str, str, Any]]
             pass
 
     with http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler) as httpd:
-        threading.Thread(target=httpd.serve_forever, daemon=True).start()
+        # shutdown() waits out one poll of serve_forever: the default half second, paid by every test.
+        threading.Thread(target=httpd.serve_forever, kwargs={"poll_interval": 0.01}, daemon=True).start()
         url = f"http://127.0.0.1:{httpd.server_address[1]}"
         (state / "server.json").write_text(json.dumps({"url": url, "pid": 12345, "server": "uvicorn"}))
         (state / "admin-token").write_text("token")
