@@ -19,7 +19,7 @@ from collections import deque
 from typing import Final
 
 #: The longest an answer is held for the runs behind it, when recent runs say they are short.
-HOLD_BUDGET_S: Final = 0.001
+HOLD_BUDGET_S: Final = 0.002
 #: How many recent runs the prediction rests on.
 WINDOW: Final = 16
 

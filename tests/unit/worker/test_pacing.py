@@ -13,8 +13,8 @@ def test_nothing_held_is_never_written_first() -> None:
 
 
 def test_answers_are_held_while_they_still_go_out_within_the_budget() -> None:
-    assert not write_first(10.0, 10.0002, 0.0001)  # 0.2 ms held + a 0.1 ms run: inside 1 ms
-    assert write_first(10.0, 10.0008, 0.0003)  # 0.8 ms held + 0.3 ms: the run would take them past 1 ms
+    assert not write_first(10.0, 10.0002, 0.0001, budget_s=0.001)  # 0.2 ms held + a 0.1 ms run: inside 1 ms
+    assert write_first(10.0, 10.0008, 0.0003, budget_s=0.001)  # 0.8 ms + 0.3 ms: the run would take them past it
     assert write_first(10.0, 10.0, 2.0)  # a run that may take seconds never holds a finished answer
 
 
