@@ -7,30 +7,20 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from live import Server, cleared
+from live import Server, cleared, started
 
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
-    srv = Server(tmp_path / "state")
-    srv.state.mkdir()
-    srv.start()
-    try:
+    with started(tmp_path / "state") as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture(scope="session")
 def session_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One server for every test that takes `shared_server`."""
-    srv = Server(tmp_path_factory.mktemp("shared") / "state")
-    srv.state.mkdir()
-    srv.start()
-    try:
+    with started(tmp_path_factory.mktemp("shared") / "state") as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture

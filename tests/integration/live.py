@@ -209,14 +209,21 @@ def _delete(srv: Server, path: str, timeout: float = 60) -> None:
 
 
 @contextlib.contextmanager
-def serving(state: Path, endpoint_yml: Path, deployment_yml: Path, *serve_args: str) -> Iterator[Server]:
-    """A server on a fresh state directory with one endpoint whose one deployment takes all traffic."""
+def started(state: Path, *serve_args: str) -> Iterator[Server]:
+    """A server on the new state directory `state`, started with `serve_args`, stopped at the end."""
     srv = Server(state)
     srv.state.mkdir()
     srv.start(*serve_args)
     try:
-        srv.cli("online-endpoint", "create", "-f", str(endpoint_yml))
-        srv.cli("online-deployment", "create", "-f", str(deployment_yml), "--all-traffic")
         yield srv
     finally:
         srv.stop()
+
+
+@contextlib.contextmanager
+def serving(state: Path, endpoint_yml: Path, deployment_yml: Path, *serve_args: str) -> Iterator[Server]:
+    """A server on a fresh state directory with one endpoint whose one deployment takes all traffic."""
+    with started(state, *serve_args) as srv:
+        srv.cli("online-endpoint", "create", "-f", str(endpoint_yml))
+        srv.cli("online-deployment", "create", "-f", str(deployment_yml), "--all-traffic")
+        yield srv

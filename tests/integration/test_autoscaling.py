@@ -11,7 +11,7 @@ from typing import Any
 
 import httpx
 import pytest
-from live import FIXTURES, Server, cleared
+from live import FIXTURES, Server, cleared, started
 
 #: run() burns CPU for the time asked (0.3 s by default): load the autoscaler reads as CPU %.
 SPIN = """
@@ -37,13 +37,8 @@ ARGS = ("--scale-down-stabilization", "1", "--sample-interval", "0.5")
 
 @pytest.fixture(scope="module")
 def autoscaling_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = Server(tmp_path_factory.mktemp("autoscaling") / "state")
-    srv.state.mkdir()
-    srv.start(*ARGS)
-    try:
+    with started(tmp_path_factory.mktemp("autoscaling") / "state", *ARGS) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture

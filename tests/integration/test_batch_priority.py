@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from live import FIXTURES, Server, cleared
+from live import FIXTURES, Server, cleared, started
 from test_job_verbs import BATCH, SLOW, in_process, job, wait_job
 
 ENDED = ("Completed", "Failed", "Canceled")
@@ -23,13 +23,8 @@ ARGS = ("--low-priority-calm", "2", "--batch-idle", "0")
 
 @pytest.fixture(scope="module")
 def priority_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
-    srv = Server(tmp_path_factory.mktemp("priority") / "state")
-    srv.state.mkdir()
-    srv.start(*ARGS)
-    try:
+    with started(tmp_path_factory.mktemp("priority") / "state", *ARGS) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture

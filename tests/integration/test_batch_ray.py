@@ -19,7 +19,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from live import ROOT, Server, cleared
+from live import ROOT, Server, cleared, started
 from test_job_verbs import BATCH, SLOW, in_process, wait_job
 
 if not os.environ.get("CI"):  # CI installs the ray extra (scripts/test); elsewhere it may be missing
@@ -129,13 +129,10 @@ def _kill_cluster(temp: str) -> None:
 @pytest.fixture(scope="module")
 def ray_server(ray_address: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One server on the module's cluster; idle workers go at once, giving their cluster CPUs back."""
-    srv = Server(tmp_path_factory.mktemp("ray-serve") / "state")
-    srv.state.mkdir()
-    srv.start("--ray-address", ray_address, "--batch-idle", "0")
-    try:
+    with started(
+        tmp_path_factory.mktemp("ray-serve") / "state", "--ray-address", ray_address, "--batch-idle", "0"
+    ) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture
@@ -275,17 +272,12 @@ def test_a_job_on_ray_survives_serve_killed_mid_job_with_each_row_once(
 
 
 def test_a_ray_deployment_on_a_server_without_a_cluster_fails_its_jobs_saying_what_to_do(tmp_path: Path) -> None:
-    srv = Server(tmp_path / "state")
-    srv.state.mkdir()
-    srv.start()
-    try:
+    with started(tmp_path / "state") as srv:
         deploy(srv, fixture(srv, tmp_path), "on-ray", "score_csv.py", "settings.executor=ray")
         job = finished(srv, invoke(srv, "on-ray", BATCH / "data"))
         assert job["status"] == "Failed"
         assert "restart it with `modelyard serve --ray-address HOST:PORT`" in str(job["error"]), job
         assert job["files"]["done"] == 0  # type: ignore[index]
-    finally:
-        srv.stop()
 
 
 def test_serve_refuses_a_ray_address_that_is_not_host_port(tmp_path: Path) -> None:
@@ -302,14 +294,9 @@ def test_serve_refuses_a_ray_address_that_is_not_host_port(tmp_path: Path) -> No
 
 
 def test_a_cluster_that_is_not_there_fails_the_job_before_ray_would_retry_for_minutes(tmp_path: Path) -> None:
-    srv = Server(tmp_path / "state")
-    srv.state.mkdir()
-    srv.start("--ray-address", f"127.0.0.1:{_free_port()}")  # nothing listens there
-    try:
+    with started(tmp_path / "state", "--ray-address", f"127.0.0.1:{_free_port()}") as srv:  # nothing listens there
         deploy(srv, fixture(srv, tmp_path), "on-ray", "score_csv.py", "settings.executor=ray")
         job = finished(srv, invoke(srv, "on-ray", BATCH / "data"))
         assert job["status"] == "Failed"
         assert "cannot reach the Ray cluster at 127.0.0.1:" in str(job["error"]), job
         assert "(Connection refused); start it (`ray start --head`)" in str(job["error"])
-    finally:
-        srv.stop()

@@ -8,7 +8,7 @@ from collections.abc import Iterator
 from urllib.parse import urlsplit
 
 import pytest
-from live import FIXTURES, Server, cleared
+from live import FIXTURES, Server, cleared, started
 
 #: Well past the 1 s timeouts these servers run with: the bound on "closed", not a measurement.
 CLOSED_WITHIN = 15.0
@@ -18,13 +18,8 @@ ARGS = {name: ("--server", name, "--header-timeout", "1", "--body-timeout", "1")
 @pytest.fixture(scope="module", params=["uvicorn", "hypercorn"])
 def limited_server(request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     """One server for the module per front end, with 1 s head and body timeouts."""
-    srv = Server(tmp_path_factory.mktemp(f"limits-{request.param}") / "state")
-    srv.state.mkdir()
-    srv.start(*ARGS[request.param])
-    try:
+    with started(tmp_path_factory.mktemp(f"limits-{request.param}") / "state", *ARGS[request.param]) as srv:
         yield srv
-    finally:
-        srv.stop()
 
 
 @pytest.fixture

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from live import Server
+from live import Server, started
 
 
 @pytest.fixture(scope="module")
@@ -27,13 +27,8 @@ def trained(
     root = tmp_path_factory.mktemp("mlflow")
     shutil.copytree(mlflow_models["columns"][0] / "model", root / "model")
     rows = mlflow_models["columns"][1]
-    srv = Server(root / "state")
-    srv.state.mkdir()
-    srv.start()
-    try:
+    with started(root / "state") as srv:
         yield srv, root, rows
-    finally:
-        srv.stop()
 
 
 def test_an_mlflow_model_deploys_online_with_no_script_and_answers_its_predictions(
