@@ -10,6 +10,8 @@ import time
 from collections.abc import Awaitable, Callable
 from pathlib import Path
 
+import psutil
+
 from runtime.batch.executors import BatchTarget, LocalExecutor
 from runtime.batch.jobs import TERMINAL, Job, JobSettings, JobState
 from runtime.batch.runner import BatchRunner
@@ -118,8 +120,28 @@ class Bench:
             finally:
                 task.cancel()
                 await asyncio.gather(task, return_exceptions=True)
+                await _no_worker_left()
 
         asyncio.run(main())
+
+
+async def _no_worker_left(within_s: float = 10.0) -> None:
+    """Every batch worker the stopped runner started is gone, reaped on this loop before it closes."""
+    deadline = time.monotonic() + within_s
+    while True:
+        left = [p for p in psutil.Process().children() if "runtime.worker" in " ".join(_cmdline(p))]
+        if not left:
+            return
+        if time.monotonic() > deadline:
+            raise AssertionError(f"batch workers outlived their runner by {within_s:g} s: {[p.pid for p in left]}")
+        await asyncio.sleep(0.05)  # the loop runs meanwhile, so their exits are seen and reaped
+
+
+def _cmdline(proc: psutil.Process) -> list[str]:
+    try:
+        return proc.cmdline()
+    except psutil.Error:  # it ended while being looked at
+        return []
 
 
 async def wait_until(predicate: Callable[[], bool]) -> None:
