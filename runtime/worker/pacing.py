@@ -30,7 +30,7 @@ class RunTimes:
     def __init__(self, window: int = WINDOW, budget_s: float = HOLD_BUDGET_S) -> None:
         self._recent: deque[float] = deque(maxlen=window)
         self._budget_s = budget_s
-        self._waits = _voluntary_switches()  #: at the start of the batch
+        self._waits = 0  #: voluntary context switches at the start of the batch (batch_started)
         self._cpu = 0.0  #: this thread's CPU time at the start of the run
 
     def batch_started(self) -> None:

@@ -11,6 +11,7 @@ from collections.abc import Awaitable, Callable
 from pathlib import Path
 
 import psutil
+from live import is_worker
 
 from runtime.batch.executors import BatchTarget, LocalExecutor
 from runtime.batch.jobs import TERMINAL, Job, JobSettings, JobState
@@ -129,7 +130,7 @@ async def _no_worker_left(within_s: float = 10.0) -> None:
     """Every batch worker the stopped runner started is gone, reaped on this loop before it closes."""
     deadline = time.monotonic() + within_s
     while True:
-        left = [p for p in psutil.Process().children() if "runtime.worker" in " ".join(_cmdline(p))]
+        left = [p for p in psutil.Process().children() if is_worker(p) or _unreaped(p)]
         if not left:
             return
         if time.monotonic() > deadline:
@@ -137,11 +138,12 @@ async def _no_worker_left(within_s: float = 10.0) -> None:
         await asyncio.sleep(0.05)  # the loop runs meanwhile, so their exits are seen and reaped
 
 
-def _cmdline(proc: psutil.Process) -> list[str]:
+def _unreaped(proc: psutil.Process) -> bool:
+    # A worker killed but not yet waited for: its exit must still be seen on this loop.
     try:
-        return proc.cmdline()
-    except psutil.Error:  # it ended while being looked at
-        return []
+        return proc.status() == psutil.STATUS_ZOMBIE
+    except psutil.NoSuchProcess:
+        return False
 
 
 async def wait_until(predicate: Callable[[], bool]) -> None:

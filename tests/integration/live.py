@@ -19,6 +19,7 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import psutil
 
 from runtime.cli import main
 from runtime.client import ApiError, Client
@@ -164,6 +165,14 @@ def alive(pid: int) -> bool:
     except ProcessLookupError:
         return False
     return True
+
+
+def is_worker(proc: psutil.Process) -> bool:
+    """Whether `proc` is a running modelyard worker; a zombie (ended, not yet reaped) is not."""
+    try:
+        return "runtime.worker" in " ".join(proc.cmdline())
+    except psutil.NoSuchProcess:  # ZombieProcess included
+        return False
 
 
 def cleared(srv: Server, *args: str) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 
 import psutil
 import pytest
-from live import FIXTURES, Server, cleared, started
+from live import FIXTURES, Server, cleared, is_worker, started
 from test_job_verbs import BATCH, SLOW, in_process, job, wait_job
 
 ENDED = ("Completed", "Failed", "Canceled")
@@ -58,15 +58,8 @@ def batch_workers(server: Server, online: set[int]) -> list[int]:
     """Worker processes of serve that are not the online deployment's."""
     assert server.proc is not None
     kids = psutil.Process(server.proc.pid).children()
-    return [p.pid for p in kids if p.pid not in online and "runtime.worker" in " ".join(_cmdline(p))]
-
-
-def _cmdline(proc: psutil.Process) -> list[str]:
     # A worker that has just exited is a zombie until serve reaps it: it is no worker any more.
-    try:
-        return proc.cmdline()
-    except psutil.NoSuchProcess:  # ZombieProcess included
-        return []
+    return [p.pid for p in kids if p.pid not in online and is_worker(p)]
 
 
 def progress(shown: dict[str, object]) -> str:

@@ -41,18 +41,19 @@ class Executor:
         by_version: dict[int, list[list[Pending]]] = {}
         for group in groups:
             by_version.setdefault(id(group[0].version), []).append(group)
-        if len(by_version) == 1 and (len(groups) == 1 or len(_sessions(groups[0][0].version)) == 1):
+        lanes: list[tuple[Any, list[list[Pending]]]] = []  #: (instance's session, the groups it runs in turn)
+        for version_groups in by_version.values():
+            sessions = _sessions(version_groups[0][0].version)[: len(version_groups)]
+            lanes += [(session, version_groups[i :: len(sessions)]) for i, session in enumerate(sessions)]
+        if len(lanes) == 1:
             # One lane in all: the calling thread runs it, without waking a pool thread to wait for it.
-            session = _sessions(groups[0][0].version)[0]
-            for group in groups:
+            session, lane_groups = lanes[0]
+            for group in lane_groups:
                 yield self._counted(group, _execute(session, group))
             return
         done: queue.SimpleQueue[tuple[list[Pending], Outcome | BaseException]] = queue.SimpleQueue()
-        for version_groups in by_version.values():
-            sessions = _sessions(version_groups[0][0].version)
-            lanes = min(len(sessions), len(version_groups))
-            for lane in range(lanes):
-                self._pool.submit(_lane, sessions[lane], version_groups[lane::lanes], done)
+        for session, lane_groups in lanes:
+            self._pool.submit(_lane, session, lane_groups, done)
         for _ in groups:
             group, outcome = done.get()
             if isinstance(outcome, BaseException):
